@@ -1,0 +1,47 @@
+/**
+ * Chunk plans (docs/format.md, "Payload"): how a step's KL is split into independently coded
+ * chunks. C chunks of about D = KL/C bits each, 2^k candidates per chunk with k = ceil(D + pad)
+ * capped at maxChunkBits. A negative padding deliberately under-codes (fewer candidates than the
+ * KL asks for), trading a little sample fidelity for rate (Vonderfecht & Liu, appendix A.6).
+ */
+import { z } from 'zod';
+
+export const CodingParams = z.object({
+  maxChunkBits: z.number().int().min(1).max(24).default(16),
+  /** Extra (or, if negative, fewer) candidate bits over a chunk's KL, in quarter bits. */
+  paddingQuarterBits: z.number().int().min(-32).max(32).default(4),
+  /** 'coded': each step's plan is sent; 'protocol': plans come from a fixed table, no side info. */
+  sideInfo: z.enum(['coded', 'protocol']).default('coded'),
+});
+export type CodingParams = z.infer<typeof CodingParams>;
+
+export interface ChunkPlan {
+  readonly chunks: number;
+  readonly k: number;
+}
+
+export function paddingBits(p: CodingParams): number {
+  return p.paddingQuarterBits / 4;
+}
+
+export function planForKl(klBits: number, dims: number, p: CodingParams): ChunkPlan {
+  const pad = paddingBits(p);
+  const perChunk = Math.max(p.maxChunkBits - Math.max(pad, 0), 1);
+  const chunks = Math.min(dims, Math.max(1, Math.ceil(klBits / perChunk)));
+  const k = Math.min(p.maxChunkBits, Math.max(0, Math.ceil(klBits / chunks + pad)));
+  return { chunks, k };
+}
+
+export function validatePlan(plan: ChunkPlan, dims: number, p: CodingParams): void {
+  if (!Number.isInteger(plan.chunks) || plan.chunks < 1 || plan.chunks > dims) {
+    throw new RangeError(`chunk count ${plan.chunks} outside [1, ${dims}]`);
+  }
+  if (!Number.isInteger(plan.k) || plan.k < 0 || plan.k > p.maxChunkBits) {
+    throw new RangeError(`chunk bits ${plan.k} outside [0, ${p.maxChunkBits}]`);
+  }
+}
+
+/** Plans for every step of a schedule from the expected KL per step (a model's protocol table). */
+export function protocolPlans(alphaBars: readonly number[], expectedKlBits: (abT: number, abS: number) => number, dims: number, p: CodingParams): ChunkPlan[] {
+  return alphaBars.map((abS, j) => planForKl(expectedKlBits(j === 0 ? 0 : alphaBars[j - 1], abS), dims, p));
+}
