@@ -1,0 +1,261 @@
+/**
+ * The .dfc container, version 1 (docs/format.md §3): a small header of LEB128 fields, the codec
+ * payload, and a CRC-32 over everything before it. writeDfc and readDfc mirror each other field
+ * for field; every file the reader accepts is byte-identical to what the writer makes of its
+ * result (one encoding per header).
+ */
+import { ByteReader, ByteWriter, MAX_VARINT } from './bytes.js';
+import { crc32 } from './crc32.js';
+import { DfcError } from './errors.js';
+
+export { DfcError, type DfcErrorCode } from './errors.js';
+
+export type ReconMethod = 'flow' | 'ancestral' | 'mse';
+
+export interface DfcHeader {
+  version: 1;
+  model: { id: string; hash: Uint8Array };
+  image: { width: number; height: number; channels: number };
+  latent: { channels: number; height: number; width: number };
+  schedule: { id: string; hash: Uint8Array };
+  seed: { lo: number; hi: number };
+  recon: { method: ReconMethod; steps: number };
+  /** Opaque codec-parameter blob, defined by the codec layer (docs/format.md §4). */
+  coding: Uint8Array;
+  /** Diffusion steps in the payload; any prefix of them decodes (progressive). */
+  stepsCoded: number;
+  prompt?: string;
+}
+
+export interface DfcFile {
+  header: DfcHeader;
+  payload: Uint8Array;
+}
+
+/** Magic bytes: 0x89 'D' 'F' 'C' (the high first byte catches 7-bit and text-mode mangling). */
+export const DFC_MAGIC: readonly number[] = [0x89, 0x44, 0x46, 0x43];
+export const DFC_VERSION = 1;
+
+/** Field bounds of version 1 (docs/format.md §3.4). Writer: outside → 'invalid'; reader → 'corrupt'. */
+export const DFC_LIMITS = {
+  modelIdBytes: { min: 1, max: 255 },
+  modelHashBytes: 8,
+  scheduleIdBytes: { min: 1, max: 255 },
+  scheduleHashBytes: 4,
+  imageSide: { min: 1, max: 65535 },
+  imageChannels: { min: 1, max: 4 },
+  latentChannels: { min: 1, max: 4096 },
+  latentSide: { min: 1, max: 65535 },
+  reconSteps: { min: 0, max: 65535 },
+  stepsCoded: { min: 0, max: 2 ** 28 },
+  codingBytes: 1024,
+  promptBytes: 4096,
+  payloadBytes: MAX_VARINT,
+} as const;
+
+const RECON_METHODS: readonly ReconMethod[] = ['flow', 'ancestral', 'mse'];
+const FLAG_METHOD_MASK = 0x03;
+const FLAG_PROMPT = 0x04;
+const FLAG_RESERVED = 0xf8;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+function invalid(message: string): never {
+  throw new DfcError('invalid', message);
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null;
+}
+
+function checkInt(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    invalid(`${what} must be an integer in [${min}, ${max}], got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkBytes(value: unknown, what: string, min: number, max: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) invalid(`${what} must be a Uint8Array`);
+  if (value.length < min || value.length > max) {
+    invalid(min === max ? `${what} must be ${min} bytes, got ${value.length}` : `${what} must be ${min}..${max} bytes, got ${value.length}`);
+  }
+  return value;
+}
+
+/** UTF-8 of a string; lone surrogates have no UTF-8 form and would not round-trip. */
+function checkUtf8(value: unknown, what: string, min: number, max: number): Uint8Array {
+  if (typeof value !== 'string') invalid(`${what} must be a string`);
+  if (/[\uD800-\uDFFF]/u.test(value)) invalid(`${what} contains a lone surrogate`);
+  return checkBytes(utf8Encoder.encode(value), `${what} (UTF-8)`, min, max);
+}
+
+function obj(value: unknown, what: string): Record<string, unknown> {
+  if (!isRecord(value)) invalid(`${what} must be an object`);
+  return value;
+}
+
+export function writeDfc(file: DfcFile): Uint8Array {
+  const L = DFC_LIMITS;
+  const f = obj(file, 'file');
+  const h = obj(f.header, 'header');
+  if (h.version !== DFC_VERSION) invalid(`header.version must be ${DFC_VERSION}, got ${String(h.version)}`);
+  const model = obj(h.model, 'header.model');
+  const image = obj(h.image, 'header.image');
+  const latent = obj(h.latent, 'header.latent');
+  const schedule = obj(h.schedule, 'header.schedule');
+  const seed = obj(h.seed, 'header.seed');
+  const recon = obj(h.recon, 'header.recon');
+
+  const modelId = checkUtf8(model.id, 'model.id', L.modelIdBytes.min, L.modelIdBytes.max);
+  const modelHash = checkBytes(model.hash, 'model.hash', L.modelHashBytes, L.modelHashBytes);
+  const scheduleId = checkUtf8(schedule.id, 'schedule.id', L.scheduleIdBytes.min, L.scheduleIdBytes.max);
+  const scheduleHash = checkBytes(schedule.hash, 'schedule.hash', L.scheduleHashBytes, L.scheduleHashBytes);
+  const methodIndex = RECON_METHODS.indexOf(recon.method as ReconMethod);
+  if (methodIndex < 0) invalid(`recon.method must be one of ${RECON_METHODS.join(', ')}, got ${String(recon.method)}`);
+  const coding = checkBytes(h.coding, 'coding', 0, L.codingBytes);
+  const prompt = h.prompt === undefined ? undefined : checkUtf8(h.prompt, 'prompt', 0, L.promptBytes);
+  const payload = checkBytes(f.payload, 'payload', 0, L.payloadBytes);
+
+  const w = new ByteWriter();
+  for (const b of DFC_MAGIC) w.u8(b);
+  w.u8(DFC_VERSION);
+  w.u8(methodIndex | (prompt ? FLAG_PROMPT : 0));
+  w.lengthPrefixed(modelId);
+  w.bytes(modelHash);
+  w.varint(checkInt(image.width, 'image.width', L.imageSide.min, L.imageSide.max));
+  w.varint(checkInt(image.height, 'image.height', L.imageSide.min, L.imageSide.max));
+  w.varint(checkInt(image.channels, 'image.channels', L.imageChannels.min, L.imageChannels.max));
+  w.varint(checkInt(latent.channels, 'latent.channels', L.latentChannels.min, L.latentChannels.max));
+  w.varint(checkInt(latent.height, 'latent.height', L.latentSide.min, L.latentSide.max));
+  w.varint(checkInt(latent.width, 'latent.width', L.latentSide.min, L.latentSide.max));
+  w.lengthPrefixed(scheduleId);
+  w.bytes(scheduleHash);
+  w.u32le(checkInt(seed.lo, 'seed.lo', 0, 0xffffffff));
+  w.u32le(checkInt(seed.hi, 'seed.hi', 0, 0xffffffff));
+  w.varint(checkInt(recon.steps, 'recon.steps', L.reconSteps.min, L.reconSteps.max));
+  w.varint(checkInt(h.stepsCoded, 'stepsCoded', L.stepsCoded.min, L.stepsCoded.max));
+  w.lengthPrefixed(coding);
+  if (prompt) w.lengthPrefixed(prompt);
+  w.lengthPrefixed(payload);
+  const bodyEnd = w.length;
+  const out = w.finish();
+  const withCrc = new Uint8Array(bodyEnd + 4);
+  withCrc.set(out);
+  new DataView(withCrc.buffer).setUint32(bodyEnd, crc32(out), true);
+  return withCrc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+function readUtf8(r: ByteReader, what: string, min: number, max: number): string {
+  const start = r.pos;
+  const raw = r.lengthPrefixed(max, what);
+  if (raw.length < min) throw new DfcError('corrupt', `${what} at offset ${start} is ${raw.length} bytes, at least ${min} required`);
+  try {
+    return utf8Decoder.decode(raw);
+  } catch {
+    throw new DfcError('corrupt', `${what} at offset ${start} is not valid UTF-8`);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+export interface ReadDfcOptions {
+  /** If given (8 bytes), the file's model hash must equal it, else DfcError 'model-mismatch'. */
+  expectModelHash?: Uint8Array;
+}
+
+/**
+ * Parses and checks a .dfc file. Throws only DfcError, in the order of docs/format.md §3.6:
+ * magic, version, truncated/corrupt structure, checksum, model mismatch.
+ */
+export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
+  const L = DFC_LIMITS;
+  if (!(bytes instanceof Uint8Array)) throw new DfcError('invalid', 'input must be a Uint8Array');
+  const expect = opts.expectModelHash;
+  if (expect !== undefined && !(expect instanceof Uint8Array && expect.length === L.modelHashBytes)) {
+    throw new DfcError('invalid', `expectModelHash must be a ${L.modelHashBytes}-byte Uint8Array`);
+  }
+
+  for (let i = 0; i < DFC_MAGIC.length; i++) {
+    if (i >= bytes.length) throw new DfcError('truncated', `file is ${bytes.length} bytes, shorter than the magic`);
+    if (bytes[i] !== DFC_MAGIC[i]) throw new DfcError('magic', 'not a .dfc file (bad magic)');
+  }
+  if (bytes.length <= DFC_MAGIC.length) throw new DfcError('truncated', 'file ends before the version byte');
+  const version = bytes[DFC_MAGIC.length];
+  if (version !== DFC_VERSION) {
+    throw new DfcError('version', version > DFC_VERSION
+      ? `.dfc version ${version} is newer than this reader (supports ${DFC_VERSION})`
+      : `.dfc version ${version} is not supported (this reader supports ${DFC_VERSION})`);
+  }
+
+  const r = new ByteReader(bytes);
+  r.pos = DFC_MAGIC.length + 1;
+  const flags = r.u8('flags');
+  if (flags & FLAG_RESERVED) throw new DfcError('corrupt', `reserved flag bits set (flags 0x${flags.toString(16)})`);
+  if ((flags & FLAG_METHOD_MASK) >= RECON_METHODS.length) throw new DfcError('corrupt', `unknown recon method ${flags & FLAG_METHOD_MASK}`);
+  const method = RECON_METHODS[flags & FLAG_METHOD_MASK];
+
+  const modelId = readUtf8(r, 'model.id', L.modelIdBytes.min, L.modelIdBytes.max);
+  const modelHash = r.bytes(L.modelHashBytes, 'model.hash');
+  const width = r.boundedVarint('image.width', L.imageSide.min, L.imageSide.max);
+  const height = r.boundedVarint('image.height', L.imageSide.min, L.imageSide.max);
+  const channels = r.boundedVarint('image.channels', L.imageChannels.min, L.imageChannels.max);
+  const latentChannels = r.boundedVarint('latent.channels', L.latentChannels.min, L.latentChannels.max);
+  const latentHeight = r.boundedVarint('latent.height', L.latentSide.min, L.latentSide.max);
+  const latentWidth = r.boundedVarint('latent.width', L.latentSide.min, L.latentSide.max);
+  const scheduleId = readUtf8(r, 'schedule.id', L.scheduleIdBytes.min, L.scheduleIdBytes.max);
+  const scheduleHash = r.bytes(L.scheduleHashBytes, 'schedule.hash');
+  const seedLo = r.u32le('seed.lo');
+  const seedHi = r.u32le('seed.hi');
+  const reconSteps = r.boundedVarint('recon.steps', L.reconSteps.min, L.reconSteps.max);
+  const stepsCoded = r.boundedVarint('stepsCoded', L.stepsCoded.min, L.stepsCoded.max);
+  const coding = r.lengthPrefixed(L.codingBytes, 'coding');
+  const prompt = flags & FLAG_PROMPT ? readUtf8(r, 'prompt', 0, L.promptBytes) : undefined;
+
+  const lengthAt = r.pos;
+  const payloadLength = r.varint('payload length');
+  if (payloadLength + 4 > r.remaining) {
+    throw new DfcError('truncated', `payload of ${payloadLength} bytes and checksum need ${payloadLength + 4} bytes after offset ${r.pos}, ${r.remaining} left`);
+  }
+  if (payloadLength + 4 < r.remaining) {
+    throw new DfcError('corrupt', `${r.remaining - payloadLength - 4} unexpected bytes after the checksum (payload length at offset ${lengthAt})`);
+  }
+  const payload = r.bytes(payloadLength, 'payload');
+  const bodyEnd = r.pos;
+  const stored = r.u32le('checksum');
+  const computed = crc32(bytes, 0, bodyEnd);
+  if (stored !== computed) {
+    throw new DfcError('corrupt', `checksum mismatch (stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${computed.toString(16).padStart(8, '0')})`);
+  }
+
+  if (expect !== undefined && !sameBytes(expect, modelHash)) {
+    throw new DfcError('model-mismatch', `file was coded with model ${modelId} (hash ${hex(modelHash)}), expected hash ${hex(expect)}`);
+  }
+
+  const header: DfcHeader = {
+    version: DFC_VERSION,
+    model: { id: modelId, hash: modelHash },
+    image: { width, height, channels },
+    latent: { channels: latentChannels, height: latentHeight, width: latentWidth },
+    schedule: { id: scheduleId, hash: scheduleHash },
+    seed: { lo: seedLo, hi: seedHi },
+    recon: { method, steps: reconSteps },
+    coding,
+    stepsCoded,
+  };
+  if (prompt !== undefined) header.prompt = prompt;
+  return { header, payload };
+}

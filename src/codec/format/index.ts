@@ -1,0 +1,15 @@
+/** The .dfc container (docs/format.md §3). */
+export {
+  writeDfc,
+  readDfc,
+  DfcError,
+  DFC_MAGIC,
+  DFC_VERSION,
+  DFC_LIMITS,
+  type DfcErrorCode,
+  type DfcHeader,
+  type DfcFile,
+  type ReadDfcOptions,
+  type ReconMethod,
+} from './dfc.js';
+export { crc32 } from './crc32.js';
