@@ -10,6 +10,11 @@ export const CodingParams = z.object({
   maxChunkBits: z.number().int().min(1).max(24).default(16),
   /** Extra (or, if negative, fewer) candidate bits over a chunk's KL, in quarter bits. */
   paddingQuarterBits: z.number().int().min(-32).max(32).default(4),
+  /**
+   * Target KL per chunk in quarter bits; 0 means maxChunkBits - max(padding, 0). Larger values
+   * over-subscribe chunks (D > k): fewer chunks, each index costing about k bits.
+   */
+  chunkKlQuarterBits: z.number().int().min(0).max(4 * 64).default(0),
   /** 'coded': each step's plan is sent; 'protocol': plans come from a fixed table, no side info. */
   sideInfo: z.enum(['coded', 'protocol']).default('coded'),
 });
@@ -26,7 +31,7 @@ export function paddingBits(p: CodingParams): number {
 
 export function planForKl(klBits: number, dims: number, p: CodingParams): ChunkPlan {
   const pad = paddingBits(p);
-  const perChunk = Math.max(p.maxChunkBits - Math.max(pad, 0), 1);
+  const perChunk = p.chunkKlQuarterBits > 0 ? p.chunkKlQuarterBits / 4 : Math.max(p.maxChunkBits - Math.max(pad, 0), 1);
   const chunks = Math.min(dims, Math.max(1, Math.ceil(klBits / perChunk)));
   const k = Math.min(p.maxChunkBits, Math.max(0, Math.ceil(klBits / chunks + pad)));
   return { chunks, k };

@@ -1,0 +1,219 @@
+/**
+ * The codec's public face: latents in, .dfc bytes out, and back. Everything a decoder needs
+ * besides the model and the named schedule travels in the header (docs/format.md §3–§4).
+ */
+import { ByteReader, ByteWriter } from './format/bytes.js';
+import { DfcError, readDfc, writeDfc, type DfcHeader } from './format/index.js';
+import { CodingParams, validatePlan, type ChunkPlan } from './chain/chunk-plan.js';
+import { encodeChains, decodeChains, type StopRule, type StepEvent, type EncodedChain } from './chain/run.js';
+import { assemblePayload, PayloadReader } from './chain/payload.js';
+import { protocolPlan } from './chain/encoder.js';
+import type { ChainConfig, StepRecord } from './chain/chain-config.js';
+import type { CodingSchedule } from './schedule/timesteps.js';
+import { latentSize, type NoisePredictor } from './model.js';
+import type { RccBackend } from './rcc/select.js';
+import { reconstructBatch, type ReconMethod } from './diffusion/reconstruct.js';
+
+const CODING_BLOB_VERSION = 1;
+
+/** Codec parameters as the header's coding blob: varints (docs/format.md §4.1). */
+export function encodeCodingBlob(p: CodingParams, usesProtocol: boolean): Uint8Array {
+  const w = new ByteWriter();
+  w.varint(CODING_BLOB_VERSION);
+  w.varint(p.maxChunkBits);
+  w.varint(p.paddingQuarterBits >= 0 ? 2 * p.paddingQuarterBits : -2 * p.paddingQuarterBits - 1);
+  w.varint(p.chunkKlQuarterBits);
+  w.varint((p.sideInfo === 'protocol' ? 1 : 0) | (usesProtocol ? 2 : 0));
+  return w.finish();
+}
+
+export function decodeCodingBlob(blob: Uint8Array): { params: CodingParams; usesProtocol: boolean } {
+  const r = new ByteReader(blob);
+  const version = r.varint('coding.version');
+  if (version !== CODING_BLOB_VERSION) throw new DfcError('version', `coding parameters version ${version} is not supported (expected ${CODING_BLOB_VERSION})`);
+  const maxChunkBits = r.varint('coding.maxChunkBits');
+  const z = r.varint('coding.padding');
+  const chunkKlQuarterBits = r.varint('coding.chunkKl');
+  const flags = r.varint('coding.flags');
+  const parsed = CodingParams.safeParse({
+    maxChunkBits, paddingQuarterBits: z & 1 ? -(z + 1) / 2 : z / 2, chunkKlQuarterBits,
+    sideInfo: flags & 1 ? 'protocol' : 'coded',
+  });
+  if (!parsed.success || flags > 3) throw new DfcError('corrupt', `invalid coding parameters: ${parsed.success ? `flags ${flags}` : parsed.error.issues[0].message}`);
+  return { params: parsed.data, usesProtocol: (flags & 2) !== 0 };
+}
+
+export interface CompressJob {
+  readonly latent: Float32Array;
+  readonly image: { width: number; height: number; channels: number };
+  readonly seed: { lo: number; hi: number };
+  readonly stop?: StopRule;
+  readonly prompt?: string;
+}
+
+export interface CompressSettings {
+  readonly schedule: CodingSchedule;
+  readonly params: CodingParams;
+  readonly recon: { method: ReconMethod; steps: number };
+  readonly backend: RccBackend;
+  /** The model's protocol plans for this schedule (needed for sideInfo 'protocol'; improves 'coded'). */
+  readonly protocol?: readonly ChunkPlan[];
+  readonly onStep?: (e: StepEvent) => void;
+}
+
+export interface Compressed {
+  readonly bytes: Uint8Array;
+  readonly header: DfcHeader;
+  readonly chain: EncodedChain;
+}
+
+export function chainConfig(s: Pick<CompressSettings, 'schedule' | 'params' | 'protocol'>, seed: { lo: number; hi: number }): ChainConfig {
+  return { schedule: s.schedule, params: s.params, key: { seedLo: seed.lo >>> 0, seedHi: seed.hi >>> 0 }, protocol: s.protocol };
+}
+
+export async function compressLatents(model: NoisePredictor, jobs: readonly CompressJob[], s: CompressSettings): Promise<Compressed[]> {
+  const dims = latentSize(model.latent);
+  for (const j of jobs) if (j.latent.length !== dims) throw new RangeError(`latent has ${j.latent.length} values, model expects ${dims}`);
+  if (s.params.sideInfo === 'protocol' && !s.protocol) throw new RangeError("sideInfo 'protocol' needs the model's protocol plans");
+  const chains = await encodeChains(model, jobs.map((j) => ({ x0: j.latent, cfg: chainConfig(s, j.seed), stop: j.stop })), s.backend, s.onStep);
+  return chains.map((chain, i) => {
+    const header: DfcHeader = {
+      version: 1,
+      model: { id: model.id, hash: model.hash },
+      image: jobs[i].image,
+      latent: { ...model.latent },
+      schedule: { id: s.schedule.id, hash: s.schedule.hash },
+      seed: { lo: jobs[i].seed.lo >>> 0, hi: jobs[i].seed.hi >>> 0 },
+      recon: s.recon,
+      coding: encodeCodingBlob(s.params, s.protocol !== undefined),
+      stepsCoded: chain.records.length,
+      ...(jobs[i].prompt ? { prompt: jobs[i].prompt } : {}),
+    };
+    return { bytes: writeDfc({ header, payload: chain.payload }), header, chain };
+  });
+}
+
+export interface DecodeContext {
+  /** The coding schedule named in the header (throw if unknown). */
+  readonly schedule: (id: string) => CodingSchedule;
+  /** The model's protocol plans for a schedule, when the file says it used them. */
+  readonly protocol?: (schedule: CodingSchedule) => readonly ChunkPlan[];
+  /** The model's alpha-bar table, for flow/ancestral reconstruction. */
+  readonly table: Float64Array;
+}
+
+export interface DecompressOptions {
+  /** Decode only the first N coded steps (progressive). */
+  readonly uptoSteps?: number;
+  readonly method?: ReconMethod;
+  readonly denoiseSteps?: number;
+}
+
+export interface Decompressed {
+  readonly header: DfcHeader;
+  readonly latent: Float32Array;
+  readonly stepsDecoded: number;
+}
+
+/** Parses and checks a .dfc against the model and context; returns what decoding needs. */
+export function openDfc(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext) {
+  const file = readDfc(bytes, { expectModelHash: model.hash });
+  const h = file.header;
+  const l = model.latent;
+  if (h.latent.channels !== l.channels || h.latent.height !== l.height || h.latent.width !== l.width) {
+    throw new DfcError('model-mismatch', `file latent ${h.latent.channels}x${h.latent.height}x${h.latent.width} does not match model ${l.channels}x${l.height}x${l.width}`);
+  }
+  let schedule: CodingSchedule;
+  try {
+    schedule = ctx.schedule(h.schedule.id);
+  } catch (e) {
+    throw new DfcError('corrupt', `unknown coding schedule '${h.schedule.id}': ${(e as Error).message}`);
+  }
+  if (!bytesEqual(schedule.hash, h.schedule.hash)) throw new DfcError('corrupt', `schedule '${h.schedule.id}' hash differs from the file's`);
+  if (h.stepsCoded > schedule.timesteps.length) throw new DfcError('corrupt', `${h.stepsCoded} steps coded but schedule has ${schedule.timesteps.length}`);
+  const { params, usesProtocol } = decodeCodingBlob(h.coding);
+  let protocol: readonly ChunkPlan[] | undefined;
+  if (usesProtocol || params.sideInfo === 'protocol') {
+    if (!ctx.protocol) throw new DfcError('model-mismatch', 'file uses protocol plans but the model provides none');
+    protocol = ctx.protocol(schedule);
+  }
+  const cfg = chainConfig({ schedule, params, protocol }, h.seed);
+  return { file, cfg, dims: latentSize(l) };
+}
+
+export async function decompressLatents(model: NoisePredictor, files: readonly Uint8Array[], ctx: DecodeContext, opts: DecompressOptions = {}): Promise<Decompressed[]> {
+  const opened = files.map((b) => openDfc(b, model, ctx));
+  const decoded = await withCorruptAsDfcError(() => decodeChains(model, opened.map((o) => ({
+    payload: o.file.payload, cfg: o.cfg, dims: o.dims, stepsCoded: o.file.header.stepsCoded, upto: opts.uptoSteps,
+  }))));
+  decoded.forEach((d) => {
+    if (d.overrun > 4) throw new DfcError('corrupt', `payload ended ${d.overrun} bytes early`);
+  });
+  const latents = await reconstructBatch(
+    model,
+    decoded.map((d, i) => ({ state: d.state, alphaBar: d.alphaBar, key: opened[i].cfg.key })),
+    opened[0]?.dims ?? 0,
+    {
+      method: opts.method ?? opened[0]?.file.header.recon.method ?? 'flow',
+      steps: Math.max(1, opts.denoiseSteps ?? opened[0]?.file.header.recon.steps ?? 1),
+      table: ctx.table,
+      key: { seedLo: 0, seedHi: 0 },
+    },
+  );
+  return decoded.map((d, i) => ({ header: opened[i].file.header, latent: latents[i], stepsDecoded: d.steps }));
+}
+
+/** The coded symbols of the first `steps` steps, read without running the model. */
+export function readStepSymbols(payload: Uint8Array, cfg: ChainConfig, dims: number, steps: number): StepRecord[] {
+  const reader = new PayloadReader(payload, cfg.params, dims);
+  const out: StepRecord[] = [];
+  for (let j = 0; j < steps; j++) {
+    const plan = reader.readPlan(cfg.protocol ? protocolPlan(cfg.protocol, j) : undefined);
+    validatePlan(plan, dims, cfg.params);
+    out.push({ plan, indices: reader.readIndices(plan), klBits: NaN });
+  }
+  if (reader.overrun > 4) throw new DfcError('corrupt', 'payload ended early');
+  return out;
+}
+
+/**
+ * A smaller .dfc holding only the first `steps` steps: the same chain prefix, re-entropy-coded.
+ * Needs the model only for its hash/latent checks (no inference).
+ */
+export function truncateDfc(bytes: Uint8Array, steps: number, model: NoisePredictor, ctx: DecodeContext): Uint8Array {
+  const { file, cfg, dims } = openDfc(bytes, model, ctx);
+  const keep = Math.max(0, Math.min(steps, file.header.stepsCoded));
+  const records = withCorruptAsDfcErrorSync(() => readStepSymbols(file.payload, cfg, dims, keep));
+  const payload = assemblePayload(cfg.params, dims, records, cfg.protocol).bytes;
+  return writeDfc({ header: { ...file.header, stepsCoded: keep }, payload });
+}
+
+/** Ideal code length of each coded step, from the symbols alone. */
+export function stepBits(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext): number[] {
+  const { file, cfg, dims } = openDfc(bytes, model, ctx);
+  const records = withCorruptAsDfcErrorSync(() => readStepSymbols(file.payload, cfg, dims, file.header.stepsCoded));
+  return assemblePayload(cfg.params, dims, records, cfg.protocol).bitsPerStep;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Garbage that passed the CRC (or a hostile file) surfaces as RangeErrors deep in the payload reader. */
+async function withCorruptAsDfcError<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof RangeError) throw new DfcError('corrupt', `payload does not decode: ${e.message}`);
+    throw e;
+  }
+}
+
+function withCorruptAsDfcErrorSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError) throw new DfcError('corrupt', `payload does not decode: ${e.message}`);
+    throw e;
+  }
+}
