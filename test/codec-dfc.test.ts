@@ -58,3 +58,30 @@ test('bad input: truncated, corrupt, wrong model, unknown schedule are typed Dfc
   assert.throws(() => decodeCodingBlob(new Uint8Array([9])), (e: unknown) => e instanceof DfcError && e.code === 'version');
   assert.deepEqual(decodeCodingBlob(encodeCodingBlob({ ...params, paddingQuarterBits: -3 }, false)).params.paddingQuarterBits, -3);
 });
+
+test('fuzz: payload mutations behind a valid CRC decode or fail with DfcError, never anything else', async () => {
+  const { writeDfc } = await import('../src/codec/format/index.js');
+  const [c] = await compressLatents(model, [job], settings);
+  const file = readDfc(c.bytes);
+  const rounds = process.env.DIFFC_LONG ? 20_000 : 300;
+  let seed = 12345;
+  const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  let ok = 0, rejected = 0;
+  for (let r = 0; r < rounds; r++) {
+    const p = file.payload.slice();
+    const kind = rnd(3);
+    if (kind === 0) p[rnd(p.length)] ^= 1 << rnd(8);
+    else if (kind === 1) for (let i = 0; i < p.length; i++) p[i] = rnd(256);
+    const payload = kind === 2 ? p.subarray(0, rnd(p.length)) : p;
+    const bytes = writeDfc({ header: file.header, payload });
+    try {
+      const [d] = await decompressLatents(model, [bytes], ctx);
+      assert.equal(d.latent.length, model.n);
+      ok++;
+    } catch (e) {
+      assert.ok(e instanceof DfcError, `unexpected ${(e as Error).name}: ${(e as Error).message}`);
+      rejected++;
+    }
+  }
+  assert.equal(ok + rejected, rounds);
+});

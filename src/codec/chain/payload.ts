@@ -111,7 +111,7 @@ export class PayloadReader {
     return out;
   }
 
-  /** Bytes read past the end of the payload: non-zero means truncated or corrupt input. */
+  /** Bytes read past the end of the payload: up to 4 is normal (shortest flush), more means truncated or corrupt input. */
   get overrun(): number {
     return this.dec.overrun;
   }
