@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Fetches public-domain test photos from Debian's python3-skimage package into .cache/photos/
+# (nothing is committed). Idempotent: reruns are instant once the photos are there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dest=.cache/photos
+want=(astronaut.png coffee.png chelsea.png rocket.jpg motorcycle_left.png camera.png)
+if [ -f "$dest/.complete" ]; then exit 0; fi
+mkdir -p .cache/debs "$dest"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+if ! ls .cache/debs/python3-skimage_*.deb >/dev/null 2>&1; then
+  (cd .cache/debs && apt-get download python3-skimage) || {
+    echo "fetch-photos: 'apt-get download python3-skimage' failed (run 'apt-get update' first?)" >&2
+    exit 1
+  }
+fi
+dpkg -x .cache/debs/python3-skimage_*.deb "$tmp"
+src=$(find "$tmp" -type d -path '*skimage/data' | head -n 1)
+for f in "${want[@]}"; do cp "$src/$f" "$dest/$f"; done
+touch "$dest/.complete"
+echo "fetch-photos: ${#want[@]} photos in $dest"

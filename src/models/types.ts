@@ -1,0 +1,46 @@
+/**
+ * What the codec needs from a diffusion model, beyond the codec core's NoisePredictor: the
+ * autoencoder (image <-> latent), the noise schedule, and conditioning. Each family adapter
+ * (SD 1.5/2.1, SDXL(+refiner), Flux, the embedded analytic model) implements DiffusionModel.
+ */
+import type { LatentShape, NoisePredictor } from '../codec/model.js';
+import type { PredictionKind } from '../codec/diffusion/prediction.js';
+import type { RgbImage } from '../image/types.js';
+
+export type ModelFamily = 'analytic-dct' | 'sd15' | 'sd21' | 'sdxl' | 'flux-dev';
+
+export interface ModelInfo {
+  readonly id: string;
+  readonly family: ModelFamily;
+  /** First 8 bytes of the bundle's content sha256 (goes into every .dfc header). */
+  readonly hash: Uint8Array;
+  readonly prediction: PredictionKind;
+  /** Latent channels and the autoencoder's spatial downsampling factor. */
+  readonly latentChannels: number;
+  readonly downsample: number;
+  /** Images are padded to a multiple of this before encoding (then cropped back). */
+  readonly sizeMultiple: number;
+  /** Default RCC chunk bits and coding schedule id for this model. */
+  readonly defaults: { readonly maxChunkBits: number; readonly schedule: string; readonly reconMethod: 'flow' | 'ancestral' | 'mse'; readonly reconSteps: number };
+}
+
+export interface Conditioning {
+  readonly prompt?: string;
+  /** Classifier-free / distilled guidance scale, where the family uses one. */
+  readonly guidance?: number;
+}
+
+export interface DiffusionModel {
+  readonly info: ModelInfo;
+  /** alpha-bar over the model's integer timesteps 0..T-1 (flow models: their DDPM equivalent). */
+  readonly table: Float64Array;
+  latentShape(width: number, height: number): LatentShape;
+  /** Autoencoder: padded RGB images -> DDPM-form latents x0 (scaled/shifted as the model expects). */
+  encode(images: readonly RgbImage[]): Promise<Float32Array[]>;
+  decode(latents: readonly Float32Array[], width: number, height: number): Promise<RgbImage[]>;
+  /** A noise predictor bound to a latent size and conditioning (reused across images). */
+  predictor(width: number, height: number, cond?: Conditioning): Promise<NoisePredictor>;
+  /** Expected KL bits per step from alpha-bar a to b for protocol plans, when the bundle has it. */
+  expectedStepKlBits?(width: number, height: number, abT: number, abS: number): number;
+  close(): Promise<void>;
+}
