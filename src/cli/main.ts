@@ -17,7 +17,9 @@ Run 'diffc <command> --help' for a command's options.
 Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error.
 `;
 
-export async function main(argv: string[], out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'), err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n')): Promise<number> {
+export type Print = (s: string) => unknown;
+
+export async function main(argv: string[], out: Print = (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'), err: Print = (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n')): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {

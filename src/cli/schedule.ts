@@ -35,7 +35,7 @@ const Args = z.object({
   json: z.boolean().default(false),
 }).refine((a) => (a.kl === undefined) !== (a.analytic === undefined), { message: 'give exactly one of --kl FILE or --analytic SIZE' });
 
-export async function scheduleCommand(argv: string[], out: (s: string) => void): Promise<number> {
+export async function scheduleCommand(argv: string[], out: (s: string) => unknown): Promise<number> {
   const [verb, ...rest] = argv;
   if (verb !== 'optimize') throw new UsageError(`unknown schedule command '${verb ?? ''}'\n\n${SCHEDULE_HELP}`);
   const { values } = parseArgs({
