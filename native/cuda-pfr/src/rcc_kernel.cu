@@ -132,7 +132,7 @@ extern "C" __global__ void __launch_bounds__(256) rcc_arrivals(const DevChunk* _
     block_total[g] = acc;
   }
   __syncthreads();
-  if (t < count) L[(size_t)g * 256u + t] = e[t];
+  if (t < count) L[(u64)g * 256u + t] = e[t];
 }
 
 extern "C" __global__ void rcc_offsets(const DevChunk* __restrict__ chunks, u32 nchunks,
@@ -208,7 +208,7 @@ __device__ __forceinline__ void score_tile(const DevChunk* __restrict__ chunks, 
   u64 key = ~0ull;
   if (active && t == 0) {
     const float dot = __fadd_rn(__fadd_rn(acc[0][0], acc[0][2]), __fadd_rn(acc[0][1], acc[0][3]));
-    const float lnT = ln_f32(__fadd_rn(S[c.first_block + (i >> 8)], L[(size_t)c.first_block * 256u + i]));
+    const float lnT = ln_f32(__fadd_rn(S[c.first_block + (i >> 8)], L[(u64)c.first_block * 256u + i]));
     const float score = __fsub_rn(lnT, dot);
     // A score replaces the best only when strictly below it, starting from +inf: NaN and +inf
     // never win. Scores are never -0 (ln T is never -0), so the ordered bits agree with <.

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# GPU check and benchmark of native/cuda-pfr, for a machine with nvcc and a GPU but no Node:
+# builds the harness, builds the PTX with nvcc, then runs the vectors, the randomized
+# cross-checks (CPU scalar vs every SIMD level vs CUDA) and the benchmark, through NVRTC and
+# through the nvcc PTX. Run from the repository root:
+#   native/cuda-pfr/scripts/device-check.sh [OUTDIR] [harness args...]
+set -euo pipefail
+OUT=${1:-native/cuda-pfr/build/device}
+shift || true
+mkdir -p "$OUT"
+HERE=native/cuda-pfr
+NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+export CUDA_HOME=${CUDA_HOME:-$(dirname "$(dirname "$NVCC")")}
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv || true
+"$NVCC" --version | tail -2
+# Portable PTX (JIT-compiled by the driver for the actual GPU) and an sm_90 cubin for the report.
+FLAGS="-fmad=false -ftz=false -prec-div=true -prec-sqrt=true"
+"$NVCC" -ptx -arch=compute_75 $FLAGS -o "$OUT/rcc_kernel.ptx" $HERE/src/rcc_kernel.cu
+"$NVCC" -cubin -arch=sm_90 $FLAGS -Xptxas -v -o "$OUT/rcc_kernel.sm90.cubin" $HERE/src/rcc_kernel.cu 2>&1 | grep -E 'Function properties|registers|spill|Compiling entry' || true
+cmake -S $HERE -B $HERE/build/cmake -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build $HERE/build/cmake -j"$(nproc)" 2>&1 | grep -E 'error|Built target' || true
+H=$HERE/build/cmake/rcc_harness
+rc=0
+echo "== NVRTC path"
+DIFFC_RCC_CUDA_JIT=nvrtc "$H" "$@" || rc=1
+echo "== nvcc PTX path"
+DIFFC_RCC_PTX_FILE="$OUT/rcc_kernel.ptx" "$H" --cross 10 || rc=1
+exit $rc
