@@ -22,6 +22,7 @@ expected coded bits, as a shortest path over candidate timesteps (Vonderfecht & 
   --target T         last timestep of the schedule (default: the last candidate)
   --chunk-bits B     max RCC chunk bits in the cost model (default 16)
   --padding P        padding bits in the cost model (default 1)
+  --step-penalty X   extra bits charged per step: fewer, larger steps, faster encodes (default 0)
   --json             print one JSON object instead of text
 `;
 
@@ -32,6 +33,7 @@ const Args = z.object({
   target: z.coerce.number().int().min(0).optional(),
   'chunk-bits': z.coerce.number().int().min(1).max(24).default(16),
   padding: z.coerce.number().min(-8).max(8).default(1),
+  'step-penalty': z.coerce.number().min(0).max(1e6).default(0),
   json: z.boolean().default(false),
 }).refine((a) => (a.kl === undefined) !== (a.analytic === undefined), { message: 'give exactly one of --kl FILE or --analytic SIZE' });
 
@@ -42,7 +44,7 @@ export async function scheduleCommand(argv: string[], out: (s: string) => unknow
     args: rest, strict: true,
     options: {
       kl: { type: 'string' }, analytic: { type: 'string' }, grid: { type: 'string' }, target: { type: 'string' },
-      'chunk-bits': { type: 'string' }, padding: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
+      'chunk-bits': { type: 'string' }, padding: { type: 'string' }, 'step-penalty': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' },
     },
   });
   if (values.help) {
@@ -80,7 +82,7 @@ export async function scheduleCommand(argv: string[], out: (s: string) => unknow
   }
   const target = a.target ?? matrix.timesteps.at(-1)!;
   if (!matrix.timesteps.includes(target)) throw new UsageError(`--target ${target} is not one of the candidate timesteps`);
-  const r = optimizeSchedule(matrix, chunkedCodingCost(a['chunk-bits'], a.padding), target);
+  const r = optimizeSchedule(matrix, chunkedCodingCost(a['chunk-bits'], a.padding, 2, a['step-penalty']), target);
   const id = `list:${r.timesteps.join(',')}`;
   if (a.json) out(JSON.stringify({ id, timesteps: r.timesteps, steps: r.timesteps.length, expected_bits: r.cost, kl_bits: r.klBits }));
   else out(`${r.timesteps.length} steps, expected ${r.cost.toFixed(1)} coded bits for ${r.klBits.toFixed(1)} bits of KL\nschedule id: ${id}`);

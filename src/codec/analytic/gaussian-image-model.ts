@@ -11,6 +11,7 @@ import type { NoisePredictor, DenoiseRequest, LatentShape } from '../model.js';
 import type { PredictionKind } from '../diffusion/prediction.js';
 import { epsFromX0 } from '../diffusion/prediction.js';
 import { posteriorCoefficients } from '../diffusion/step-math.js';
+import { Dct2 } from './dct.js';
 
 export interface GaussianImageModelOptions {
   /** Image side (square, one channel). */
@@ -31,9 +32,7 @@ export class GaussianImageModel implements NoisePredictor {
   readonly maxBatch: number;
   readonly lambda: Float64Array;
   readonly n: number;
-  private readonly size: number;
-  private readonly dct: Float64Array; // dct[k * size + j] = alpha_k cos(pi (2j+1) k / 2N)
-  private readonly scratch: Float64Array;
+  private readonly dct: Dct2;
   predictCalls = 0;
 
   constructor(opts: GaussianImageModelOptions) {
@@ -41,7 +40,6 @@ export class GaussianImageModel implements NoisePredictor {
     if (!Number.isInteger(size) || size < 2 || size > 256) throw new RangeError(`size ${size} outside [2, 256]`);
     const exponent = opts.exponent ?? 2;
     const f0 = opts.f0 ?? 1;
-    this.size = size;
     this.n = size * size;
     this.prediction = opts.prediction ?? 'x0';
     this.maxBatch = opts.maxBatch ?? 64;
@@ -59,12 +57,7 @@ export class GaussianImageModel implements NoisePredictor {
     }
     for (let k = 0; k < this.n; k++) lambda[k] *= this.n / sum;
     this.lambda = lambda;
-    this.dct = new Float64Array(size * size);
-    for (let k = 0; k < size; k++) {
-      const a = k === 0 ? Math.sqrt(1 / size) : Math.sqrt(2 / size);
-      for (let j = 0; j < size; j++) this.dct[k * size + j] = a * Math.cos((Math.PI * (2 * j + 1) * k) / (2 * size));
-    }
-    this.scratch = new Float64Array(this.n);
+    this.dct = new Dct2(size, size);
   }
 
   /** An image x0 = IDCT(sqrt(lambda) * z) from standard normals z. */
@@ -74,36 +67,12 @@ export class GaussianImageModel implements NoisePredictor {
     return Float32Array.from(this.inverse(coef));
   }
 
-  /** Orthonormal 2-D DCT-II: Y = C X C^T. */
   forward(x: ArrayLike<number>): Float64Array {
-    const N = this.size, C = this.dct, tmp = this.scratch, out = new Float64Array(this.n);
-    for (let k = 0; k < N; k++) for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let i = 0; i < N; i++) s += C[k * N + i] * x[i * N + j];
-      tmp[k * N + j] = s;
-    }
-    for (let k = 0; k < N; k++) for (let l = 0; l < N; l++) {
-      let s = 0;
-      for (let j = 0; j < N; j++) s += tmp[k * N + j] * C[l * N + j];
-      out[k * N + l] = s;
-    }
-    return out;
+    return this.dct.forward(x);
   }
 
-  /** X = C^T Y C. */
   inverse(y: ArrayLike<number>): Float64Array {
-    const N = this.size, C = this.dct, tmp = this.scratch, out = new Float64Array(this.n);
-    for (let i = 0; i < N; i++) for (let l = 0; l < N; l++) {
-      let s = 0;
-      for (let k = 0; k < N; k++) s += C[k * N + i] * y[k * N + l];
-      tmp[i * N + l] = s;
-    }
-    for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let l = 0; l < N; l++) s += tmp[i * N + l] * C[l * N + j];
-      out[i * N + j] = s;
-    }
-    return out;
+    return this.dct.inverse(y) as Float64Array;
   }
 
   /** Exact E[x0 | x_t = x] at level ab. */

@@ -55,14 +55,15 @@ export function optimizeSchedule(m: KlMatrix, cost: (klBits: number) => number, 
 /**
  * Expected coded bits of a step with KL D under the chunk plan (chunk-plan.ts): C chunks of
  * D/C bits, each costing about its KL plus the PFR index overhead log2(D/C + 1) + 1, at most k
- * bits, plus ~2 bits of coded side information.
+ * bits, plus ~2 bits of coded side information. `stepPenaltyBits` charges each step extra, trading
+ * rate for fewer model calls and RCC passes (encode time grows with the step count).
  */
-export function chunkedCodingCost(maxChunkBits: number, paddingBits: number, sideInfoBits = 2): (klBits: number) => number {
+export function chunkedCodingCost(maxChunkBits: number, paddingBits: number, sideInfoBits = 2, stepPenaltyBits = 0): (klBits: number) => number {
   return (klBits: number) => {
     const per = Math.max(maxChunkBits - Math.max(paddingBits, 0), 1);
     const chunks = Math.max(1, Math.ceil(klBits / per));
     const d = klBits / chunks;
     const k = Math.min(maxChunkBits, Math.max(0, Math.ceil(d + paddingBits)));
-    return sideInfoBits + chunks * Math.min(k, d + Math.log2(d + 1) + 1);
+    return stepPenaltyBits + sideInfoBits + chunks * Math.min(k, d + Math.log2(d + 1) + 1);
   };
 }

@@ -1,0 +1,93 @@
+/**
+ * Pixel <-> latent maps of the embedded model: box-downsampling by D, an orthonormal opponent
+ * colour transform (so isotropic noise stays isotropic), centring and a scale; and back with a
+ * separable bicubic (Keys, a = -0.5) upsampler. Pure, deterministic TypeScript.
+ *   o1 = (R + G + B)/sqrt3,  o2 = (R - B)/sqrt2,  o3 = (R - 2G + B)/sqrt6
+ */
+import type { RgbImage } from '../../image/types.js';
+
+const S3 = 1 / Math.sqrt(3), S2 = 1 / Math.sqrt(2), S6 = 1 / Math.sqrt(6);
+
+/** RGB HWC image (dimensions multiples of d) -> CHW latent of size 3 x H/d x W/d. */
+export function imageToLatent(img: RgbImage, d: number, scale: number): Float32Array {
+  const { width: W, height: H, data } = img;
+  if (W % d || H % d) throw new RangeError(`image ${W}x${H} is not a multiple of ${d}`);
+  const w = W / d, h = H / d, n = w * h;
+  const out = new Float32Array(3 * n);
+  const inv = 1 / (d * d);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let r = 0, g = 0, b = 0;
+      for (let dy = 0; dy < d; dy++) {
+        let p = ((y * d + dy) * W + x * d) * 3;
+        for (let dx = 0; dx < d; dx++, p += 3) {
+          r += data[p]; g += data[p + 1]; b += data[p + 2];
+        }
+      }
+      r = r * inv - 0.5; g = g * inv - 0.5; b = b * inv - 0.5;
+      const i = y * w + x;
+      out[i] = scale * S3 * (r + g + b);
+      out[n + i] = scale * S2 * (r - b);
+      out[2 * n + i] = scale * S6 * (r - 2 * g + b);
+    }
+  }
+  return out;
+}
+
+/** CHW latent -> low-resolution RGB planes (HWC, centred values added back). */
+export function latentToLowRes(latent: Float32Array, w: number, h: number, scale: number): Float64Array {
+  const n = w * h, out = new Float64Array(3 * n);
+  const inv = 1 / scale;
+  for (let i = 0; i < n; i++) {
+    const o1 = latent[i] * inv, o2 = latent[n + i] * inv, o3 = latent[2 * n + i] * inv;
+    out[3 * i] = S3 * o1 + S2 * o2 + S6 * o3 + 0.5;
+    out[3 * i + 1] = S3 * o1 - 2 * S6 * o3 + 0.5;
+    out[3 * i + 2] = S3 * o1 - S2 * o2 + S6 * o3 + 0.5;
+  }
+  return out;
+}
+
+/** Keys cubic kernel, a = -0.5. */
+function cubic(t: number): number {
+  const x = Math.abs(t);
+  if (x <= 1) return 1.5 * x * x * x - 2.5 * x * x + 1;
+  if (x < 2) return -0.5 * x * x * x + 2.5 * x * x - 4 * x + 2;
+  return 0;
+}
+
+/** Upsamples HWC RGB by integer factor d with edge clamping, pixel centres aligned. */
+export function upsampleBicubic(src: Float64Array, w: number, h: number, d: number): Float32Array {
+  const W = w * d, H = h * d;
+  const taps = (dst: number, size: number) => {
+    const c = (dst + 0.5) / d - 0.5, base = Math.floor(c);
+    const idx: number[] = [], wt: number[] = [];
+    for (let k = -1; k <= 2; k++) {
+      idx.push(Math.min(size - 1, Math.max(0, base + k)));
+      wt.push(cubic(c - (base + k)));
+    }
+    return { idx, wt };
+  };
+  const rows = new Float64Array(W * h * 3);
+  for (let X = 0; X < W; X++) {
+    const { idx, wt } = taps(X, w);
+    for (let y = 0; y < h; y++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let k = 0; k < 4; k++) s += wt[k] * src[(y * w + idx[k]) * 3 + c];
+        rows[(y * W + X) * 3 + c] = s;
+      }
+    }
+  }
+  const out = new Float32Array(W * H * 3);
+  for (let Y = 0; Y < H; Y++) {
+    const { idx, wt } = taps(Y, h);
+    for (let X = 0; X < W; X++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let k = 0; k < 4; k++) s += wt[k] * rows[(idx[k] * W + X) * 3 + c];
+        out[(Y * W + X) * 3 + c] = Math.min(1, Math.max(0, s));
+      }
+    }
+  }
+  return out;
+}
