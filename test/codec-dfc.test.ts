@@ -14,13 +14,13 @@ const model = new GaussianImageModel({ size: 8, prediction: 'eps' });
 const params = CodingParams.parse({ maxChunkBits: 10 });
 const ctx: DecodeContext = {
   schedule: (id) => scheduleFromId(table, id),
-  protocol: (s) => protocolPlans(s.alphaBars, (a, b) => model.expectedStepKlBits(a, b), model.n, params),
+  protocol: (s, p) => protocolPlans(s.alphaBars, (a, b) => model.expectedStepKlBits(a, b), model.n, p),
   table,
 };
 const schedule = scheduleFromId(table, 'even:16:900');
 const latent = model.sample(chainNoise({ seedLo: 3, seedHi: 3 }, 0, 1, model.n));
 const job = { latent, image: { width: 8, height: 8, channels: 1 }, seed: { lo: 42, hi: 0 }, prompt: 'a test' };
-const settings = { schedule, params, recon: { method: 'mse' as const, steps: 1 }, backend: tsBackend, protocol: ctx.protocol!(schedule) };
+const settings = { schedule, params, recon: { method: 'mse' as const, steps: 1 }, backend: tsBackend, protocol: ctx.protocol!(schedule, params) };
 
 test('compress -> .dfc -> decompress gives the encoder state; header carries what decoding needs', async () => {
   const [c] = await compressLatents(model, [job], settings);

@@ -97,7 +97,7 @@ export interface DecodeContext {
   /** The coding schedule named in the header (throw if unknown). */
   readonly schedule: (id: string) => CodingSchedule;
   /** The model's protocol plans for a schedule, when the file says it used them. */
-  readonly protocol?: (schedule: CodingSchedule) => readonly ChunkPlan[];
+  readonly protocol?: (schedule: CodingSchedule, params: CodingParams) => readonly ChunkPlan[];
   /** The model's alpha-bar table, for flow/ancestral reconstruction. */
   readonly table: Float64Array;
 }
@@ -135,7 +135,7 @@ export function openDfc(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeCon
   let protocol: readonly ChunkPlan[] | undefined;
   if (usesProtocol || params.sideInfo === 'protocol') {
     if (!ctx.protocol) throw new DfcError('model-mismatch', 'file uses protocol plans but the model provides none');
-    protocol = ctx.protocol(schedule);
+    protocol = ctx.protocol(schedule, params);
   }
   const cfg = chainConfig({ schedule, params, protocol }, h.seed);
   return { file, cfg, dims: latentSize(l) };
