@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { philox4x32 } from '../src/codec/rcc/philox.js';
 import { f32Bits, f32FromBits, lnF32, gaussianPairF32 } from '../src/codec/rcc/f32math.js';
 import { candidateGaussians, lnArrivalTimes, stepPermutation, chainNoise } from '../src/codec/rcc/candidates.js';
-import { selectChunkReference } from '../src/codec/rcc/select.js';
+import { selectChunkReference, targetShape } from '../src/codec/rcc/select.js';
 
 const hex = (x: number) => (x >>> 0).toString(16).padStart(8, '0');
 const bitsOf = (a: Float32Array) => Array.from(a, (x) => hex(f32Bits(x)));
@@ -69,6 +69,17 @@ shapes.forEach(([n, k, scale], idx) => {
   selections.push({ step: addr.step, chunk: addr.chunk, k, d: bitsOf(d), index: s.index, score: hex(f32Bits(s.score)) });
 });
 
+// Shaped targets (§6): the same kind of chunks with (a, b) from targetShape at several s.
+const shapedSelections: unknown[] = [];
+([[17, 8, 0.7, 0.35], [64, 10, 0.3, 0.5], [200, 11, 0.25, 0.2], [1000, 9, 0.12, 0.35], [5, 6, 3.0, 0.1]] as const).forEach(([n, k, scale, s], idx) => {
+  const r = lcg(5000 + idx);
+  const d = new Float32Array(n).map(() => Math.fround(((r() / 2 ** 32) * 2 - 1) * scale * 1.7));
+  const shape = targetShape(d, s);
+  const addr = { key, step: 300 + idx, chunk: idx };
+  const sel = selectChunkReference({ addr, d, k, shape });
+  shapedSelections.push({ step: addr.step, chunk: addr.chunk, k, a: hex(f32Bits(shape.a)), b: hex(f32Bits(shape.b)), d: bitsOf(d), index: sel.index, score: hex(f32Bits(sel.score)) });
+});
+
 const permutations = [{ step: 3, n: 10 }, { step: 4, n: 37 }].map((p) => ({
   ...p, perm: Array.from(stepPermutation(key, p.step, p.n)),
 }));
@@ -78,7 +89,7 @@ const doc = {
   spec: 'docs/rcc.md v1',
   note: 'Floats are binary32 bit patterns in hex. key is (seedLo, seedHi) for everything below philox.',
   key: [hex(key.seedLo), hex(key.seedHi)],
-  philox, ln, normals, candidates, arrivals, selections, permutations, noise,
+  philox, ln, normals, candidates, arrivals, selections, shapedSelections, permutations, noise,
 };
 writeFileSync(new URL('../test/vectors/rcc-v1.json', import.meta.url), JSON.stringify(doc, null, 1) + '\n');
 console.log('wrote test/vectors/rcc-v1.json');

@@ -48,6 +48,22 @@ test('selection vectors: winner index and float32 score', () => {
   }
 });
 
+test('shaped-target selection vectors (a, b coefficients)', () => {
+  for (const s of V.shapedSelections) {
+    const d = new Float32Array(s.d.map((b: string) => f32FromBits(h(b))));
+    const shape = { a: f32FromBits(h(s.a)), b: f32FromBits(h(s.b)) };
+    const r = selectChunkReference({ addr: { key, step: s.step, chunk: s.chunk }, d, k: s.k, shape });
+    assert.equal(r.index, s.index, `step ${s.step}`);
+    assert.equal(hex(f32Bits(r.score)), s.score);
+  }
+  // (a, b) = (0, 1) is exactly the unshaped rule.
+  const s0 = V.selections[5];
+  const d = new Float32Array(s0.d.map((b: string) => f32FromBits(h(b))));
+  const r = selectChunkReference({ addr: { key, step: s0.step, chunk: s0.chunk }, d, k: s0.k, shape: { a: 0, b: 1 } });
+  assert.equal(r.index, s0.index);
+  assert.equal(hex(f32Bits(r.score)), s0.score);
+});
+
 test('ln is accurate to 4e-7 on (0, 1] and normals have unit moments', () => {
   let maxErr = 0;
   for (let w = 0; w < 2 ** 32; w += 104729 * 97) {

@@ -24,6 +24,7 @@ export function encodeCodingBlob(p: CodingParams, usesProtocol: boolean): Uint8A
   w.varint(p.paddingQuarterBits >= 0 ? 2 * p.paddingQuarterBits : -2 * p.paddingQuarterBits - 1);
   w.varint(p.chunkKlQuarterBits);
   w.varint((p.sideInfo === 'protocol' ? 1 : 0) | (usesProtocol ? 2 : 0));
+  w.varint(p.targetStdPercent);
   return w.finish();
 }
 
@@ -35,9 +36,10 @@ export function decodeCodingBlob(blob: Uint8Array): { params: CodingParams; uses
   const z = r.varint('coding.padding');
   const chunkKlQuarterBits = r.varint('coding.chunkKl');
   const flags = r.varint('coding.flags');
+  const targetStdPercent = r.varint('coding.targetStd');
   const parsed = CodingParams.safeParse({
     maxChunkBits, paddingQuarterBits: z & 1 ? -(z + 1) / 2 : z / 2, chunkKlQuarterBits,
-    sideInfo: flags & 1 ? 'protocol' : 'coded',
+    sideInfo: flags & 1 ? 'protocol' : 'coded', targetStdPercent,
   });
   if (!parsed.success || flags > 3) throw new DfcError('corrupt', `invalid coding parameters: ${parsed.success ? `flags ${flags}` : parsed.error.issues[0].message}`);
   return { params: parsed.data, usesProtocol: (flags & 2) !== 0 };

@@ -5,6 +5,7 @@
  * KL asks for), trading a little sample fidelity for rate (Vonderfecht & Liu, appendix A.6).
  */
 import { z } from 'zod';
+import { shapeExtraKlBits } from '../rcc/select.js';
 
 export const CodingParams = z.object({
   maxChunkBits: z.number().int().min(1).max(24).default(16),
@@ -15,6 +16,12 @@ export const CodingParams = z.object({
    * over-subscribe chunks (D > k): fewer chunks, each index costing about k bits.
    */
   chunkKlQuarterBits: z.number().int().min(0).max(4 * 64).default(0),
+  /**
+   * Standard deviation of the shaped RCC target along each chunk's offset direction, in percent
+   * (100 = the exact posterior q). Below 100 the index costs less and the chain's samples sit
+   * closer to x0 along that one direction (docs/rcc.md §6, select.ts targetShape).
+   */
+  targetStdPercent: z.number().int().min(5).max(100).default(100),
   /** 'coded': each step's plan is sent; 'protocol': plans come from a fixed table, no side info. */
   sideInfo: z.enum(['coded', 'protocol']).default('coded'),
 });
@@ -30,7 +37,7 @@ export function paddingBits(p: CodingParams): number {
 }
 
 export function planForKl(klBits: number, dims: number, p: CodingParams): ChunkPlan {
-  const pad = paddingBits(p);
+  const pad = paddingBits(p) + shapeExtraKlBits(p.targetStdPercent / 100);
   const perChunk = p.chunkKlQuarterBits > 0 ? p.chunkKlQuarterBits / 4 : Math.max(p.maxChunkBits - Math.max(pad, 0), 1);
   const chunks = Math.min(dims, Math.max(1, Math.ceil(klBits / perChunk)));
   const k = Math.min(p.maxChunkBits, Math.max(0, Math.ceil(klBits / chunks + pad)));

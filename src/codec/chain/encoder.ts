@@ -4,7 +4,7 @@
  * The decoder (decoder.ts) mirrors this step for step.
  */
 import type { DenoiseRequest } from '../model.js';
-import type { RccBackend, ChunkRequest } from '../rcc/select.js';
+import { targetShape, type RccBackend, type ChunkRequest } from '../rcc/select.js';
 import { klBits, standardisedOffset } from '../diffusion/step-math.js';
 import { planForKl, type ChunkPlan } from './chunk-plan.js';
 import { alphaBarBefore, chunkLayout, continueChain, gatherChunk, stepCoefficients } from './chain-step.js';
@@ -64,11 +64,11 @@ export class ChainEncoder {
     const kl = klBits(d);
     const plan: ChunkPlan = params.sideInfo === 'protocol' ? protocolPlan(protocol, step) : planForKl(kl, d.length, params);
     const layout = chunkLayout(key, step, d.length, plan);
-    const requests: ChunkRequest[] = layout.sizes.map((_, c) => ({
-      addr: { key, step, chunk: c },
-      d: gatherChunk(d, layout, c),
-      k: plan.k,
-    }));
+    const s = params.targetStdPercent / 100;
+    const requests: ChunkRequest[] = layout.sizes.map((_, c) => {
+      const dc = gatherChunk(d, layout, c);
+      return { addr: { key, step, chunk: c }, d: dc, k: plan.k, ...(s < 1 ? { shape: targetShape(dc, s) } : {}) };
+    });
     const indices = (await backend.selectBatch(requests)).map((s) => s.index);
     this.state = continueChain(key, step, coeffs, x0hat, this.state, layout, indices);
     const rec: StepRecord = { plan, indices, klBits: kl };

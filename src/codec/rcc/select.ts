@@ -11,11 +11,16 @@ export interface ChunkRequest {
   readonly d: Float32Array;
   /** log2 of the number of candidates. */
   readonly k: number;
+  /**
+   * Target shape (docs/rcc.md §6): float32 coefficients of the log-weight f(dot) = a dot^2 + b dot.
+   * Absent means (0, 1): the exact target q. See targetShape().
+   */
+  readonly shape?: { readonly a: number; readonly b: number };
 }
 
 export interface Selection {
   readonly index: number;
-  /** The winner's float32 score ln T - <g, d> (tests compare it across backends). */
+  /** The winner's float32 score ln T - f(<g, d>) (tests compare it across backends). */
   readonly score: number;
 }
 
@@ -33,6 +38,7 @@ export function validateRequest(r: ChunkRequest): void {
     throw new RangeError(`chunk bits k=${r.k} outside [0, ${MAX_CHUNK_BITS}]`);
   }
   if (r.d.length === 0) throw new RangeError('empty chunk');
+  if (r.shape && !(Number.isFinite(r.shape.a) && Number.isFinite(r.shape.b))) throw new RangeError('non-finite target shape');
   for (let j = 0; j < r.d.length; j++) {
     if (!Number.isFinite(r.d[j])) throw new RangeError(`non-finite target at chunk dim ${j}`);
   }
@@ -43,19 +49,45 @@ export function selectChunkReference(r: ChunkRequest): Selection {
   validateRequest(r);
   const lnT = lnArrivalTimes(r.addr, r.k);
   const n = r.d.length;
+  const a = Math.fround(r.shape?.a ?? 0), b = Math.fround(r.shape?.b ?? 1);
   const g = new Float32Array(n);
   const acc = new Float32Array(DOT_LANES);
   let best = 0;
   let bestScore = Infinity;
   for (let i = 0; i < lnT.length; i++) {
     candidateGaussians(r.addr, i, n, g);
-    const score = Math.fround(lnT[i] - normativeDot(g, r.d, acc));
+    const score = shapedScore(lnT[i], normativeDot(g, r.d, acc), a, b);
     if (score < bestScore) {
       bestScore = score;
       best = i;
     }
   }
   return { index: best, score: bestScore };
+}
+
+/** score = lnT - ((a * dot) * dot + b * dot), each operation rounded to float32 (§6). */
+export function shapedScore(lnT: number, dot: number, a: number, b: number): number {
+  const fr = Math.fround;
+  return fr(lnT - fr(fr(fr(a * dot) * dot) + fr(b * dot)));
+}
+
+/**
+ * Coefficients that make PFR target q' instead of q: the same mean shift m = |d| along d/|d| but
+ * standard deviation s < 1 there (unit elsewhere). log q'(g)/p(g) = a dot^2 + b dot + const with
+ * a = (1 - 1/s^2) / (2 m^2), b = 1/s^2. A narrower target lowers the spread of the information
+ * density, which the chunk's index cost grows with, at the price of (s^2 - 1 - ln s^2)/2 nats
+ * more KL. s = 1 is the exact target (a = 0, b = 1).
+ */
+export function targetShape(d: Float32Array, s: number): { a: number; b: number } {
+  let m2 = 0;
+  for (let j = 0; j < d.length; j++) m2 += d[j] * d[j];
+  if (s >= 1 || m2 < 1e-12) return { a: 0, b: 1 };
+  return { a: Math.fround((1 - 1 / (s * s)) / (2 * m2)), b: Math.fround(1 / (s * s)) };
+}
+
+/** Extra KL in bits of the shaped target over the exact one, per chunk. */
+export function shapeExtraKlBits(s: number): number {
+  return s >= 1 ? 0 : (s * s - 1 - Math.log(s * s)) / (2 * Math.LN2);
 }
 
 export const tsBackend: RccBackend = {
