@@ -30,6 +30,7 @@ const { values: a } = parseArgs({
     'chunk-bits': { type: 'string', default: '16' },
     'pad-quarters': { type: 'string', default: '4' },
     'chunk-kl-quarters': { type: 'string', default: '0' },
+    'target-std': { type: 'string', default: '100' },
     'target-t': { type: 'string', default: '20' },
     backend: { type: 'string', default: 'auto' },
     'side-info': { type: 'string', default: 'both' },
@@ -53,7 +54,7 @@ async function backendFor(name: string): Promise<RccBackend> {
 const size = Number(a.size), N = Number(a.images);
 const model = new GaussianImageModel({ size });
 const table = alphaBars(SD_SCHEDULE);
-const params = CodingParams.parse({ maxChunkBits: Number(a['chunk-bits']), paddingQuarterBits: Number(a['pad-quarters']), chunkKlQuarterBits: Number(a['chunk-kl-quarters']) });
+const params = CodingParams.parse({ maxChunkBits: Number(a['chunk-bits']), paddingQuarterBits: Number(a['pad-quarters']), chunkKlQuarterBits: Number(a['chunk-kl-quarters']), targetStdPercent: Number(a['target-std']) });
 const pad = params.paddingQuarterBits / 4;
 
 // Algorithm 3 over a grid of candidate timesteps, with the closed-form mean KL of this source.
@@ -155,6 +156,7 @@ const summary = {
   images: N,
   chunk_bits: params.maxChunkBits,
   padding_bits: pad,
+  target_std: params.targetStdPercent / 100,
   steps: schedule.timesteps.length,
   backend: backend.name,
   bpp: +(last.bits / model.n).toFixed(4),
