@@ -352,11 +352,11 @@ static double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-static void bench(const std::vector<Path>& paths, bool quick) {
+static void bench(const std::vector<Path>& paths, bool quick, bool cpu) {
   struct Shape {
     uint32_t n, k, chunks;
   };
-  std::vector<Shape> shapes = {{256, 16, 8}, {16, 16, 8}, {64, 16, 8}, {1024, 16, 4}, {4099, 14, 4}, {256, 20, 1}};
+  std::vector<Shape> shapes = {{256, 16, 8}, {4, 16, 16}, {16, 16, 8}, {64, 16, 8}, {1024, 16, 4}, {4099, 14, 4}, {256, 20, 1}};
   if (quick) shapes = {{256, 16, 4}};
   std::mt19937_64 rng(7);
   std::printf("\nbenchmark: samples/s = chunks x 2^k x n / wall time (best of repeats)\n");
@@ -371,7 +371,7 @@ static void bench(const std::vector<Path>& paths, bool quick) {
     const double samples = double(s.chunks) * double(uint64_t(1) << s.k) * s.n;
     std::vector<ChunkOut> ref;
     for (const Path& p : paths) {
-      if (!p.cuda && p.simd == Simd::Scalar && samples > 1e9) continue;  // too slow to be useful
+      if (!p.cuda && (!cpu || (p.simd == Simd::Scalar && samples > 1e9))) continue;  // scalar: too slow
       std::vector<ChunkOut> out;
       run_select(p, in, out);  // warm-up (CUDA: module load, allocations)
       double best = 1e30;
@@ -402,6 +402,7 @@ int main(int argc, char** argv) {
   bool long_mode = false, do_bench = false, no_cuda = false, quick = false, only_bench = false;
   unsigned threads = 0;
   int budget_log2 = 0;
+  bool cpu_bench = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -416,9 +417,10 @@ int main(int argc, char** argv) {
     else if (a == "--no-cuda") no_cuda = true;
     else if (a == "--quick") quick = true;
     else if (a == "--threads") threads = unsigned(std::atoi(next().c_str()));
+    else if (a == "--no-cpu-bench") cpu_bench = false;
     else if (a == "--budget-log2") budget_log2 = std::atoi(next().c_str());
     else {
-      std::printf("usage: %s [--vectors PATH] [--cross N] [--long] [--bench|--bench-only] [--no-cuda] [--quick] [--threads T] [--budget-log2 B]\n",
+      std::printf("usage: %s [--vectors PATH] [--cross N] [--long] [--bench|--bench-only] [--no-cuda] [--quick] [--threads T] [--budget-log2 B] [--no-cpu-bench]\n",
                   argv[0]);
       return 2;
     }
@@ -453,7 +455,7 @@ int main(int argc, char** argv) {
       if (!vectors.empty()) check_vectors(vectors, check_paths);  // --vectors "" skips them
       if (cross > 0) check_cross(cross, long_mode, check_paths, 12345, budget_log2);
     }
-    if (do_bench) bench(bench_paths, quick);
+    if (do_bench) bench(bench_paths, quick, cpu_bench);
   } catch (const std::exception& e) {
     std::printf("ERROR: %s\n", e.what());
     return 1;

@@ -65,6 +65,18 @@ struct V {
   static inline F fdiv(F a, F b) { return F{_mm256_div_ps(a.l, b.l), _mm256_div_ps(a.h, b.h)}; }
   static inline F fsqrt(F a) { return F{_mm256_sqrt_ps(a.l), _mm256_sqrt_ps(a.h)}; }
   static inline F fload(const float* p) { return F{_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+  static inline I load(const uint32_t* p) {
+    return I{_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 8))};
+  }
+  // Lane r <- lane r + o inside each 8-lane half (o = 1, 2, 4: the packed small-chunk folds, whose
+  // lane groups never straddle the halves); other lanes get don't-care values.
+  template <int o> static inline __m256 lane_down8(__m256 v) {
+    static_assert(o == 1 || o == 2 || o == 4, "lane_down: 1, 2 or 4");
+    if (o == 4) return _mm256_permute2f128_ps(v, v, 0x01);
+    if (o == 2) return _mm256_permute_ps(v, _MM_SHUFFLE(3, 2, 3, 2));
+    return _mm256_permute_ps(v, _MM_SHUFFLE(3, 3, 1, 1));
+  }
+  template <int o> static inline F lane_down(F v) { return F{lane_down8<o>(v.l), lane_down8<o>(v.h)}; }
   static inline void fstore(float* p, F a) {
     _mm256_storeu_ps(p, a.l);
     _mm256_storeu_ps(p + 8, a.h);

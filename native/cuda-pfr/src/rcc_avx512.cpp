@@ -47,6 +47,11 @@ struct V {
   static inline F fdiv(F a, F b) { return _mm512_div_ps(a, b); }
   static inline F fsqrt(F a) { return _mm512_sqrt_ps(a); }
   static inline F fload(const float* p) { return _mm512_loadu_ps(p); }
+  static inline I load(const uint32_t* p) { return _mm512_loadu_si512(p); }
+  // Lane r <- lane (r + o) mod 16.
+  template <int o> static inline F lane_down(F v) {
+    return _mm512_permutexvar_ps(_mm512_and_si512(_mm512_add_epi32(iota(), set1(o)), set1(15)), v);
+  }
   static inline void fstore(float* p, F a) { _mm512_storeu_ps(p, a); }
   // §6 tree on acc[4r + w] = a_w[r]: lane folds 8, 4, 2, 1 of all four words at once, then the
   // word folds w + 2 and w + 1. Returns acc[0].

@@ -4,6 +4,7 @@
 // build this file; on a machine without a GPU or driver cuda_info() reports why and nothing else
 // changes. Every driver and NVRTC call is checked. Device memory comes from cuMemAlloc only.
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -85,6 +86,12 @@ struct Nvrtc {
   const char* (*nvrtcGetErrorString)(nvrtcResult);
   nvrtcResult (*nvrtcVersion)(int*, int*);
 };
+
+uint64_t fnv1a64(const char* s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; *s; ++s) h = (h ^ uint8_t(*s)) * 0x100000001b3ull;
+  return h;
+}
 
 template <class F>
 bool sym(void* lib, const char* name, F& f) {
@@ -265,13 +272,25 @@ class Cuda {
       info_.jit = std::string("ptx file ") + ptx_file;
       loaded = true;
     } else if (want != "nvrtc" && rcc_kernel_ptx[0] != '\0') {
-      loaded = load_ptx(rcc_kernel_ptx, ptx_error);
-      if (loaded) info_.jit = "ptx";
+      // The committed PTX starts with "// rcc_kernel.cu fnv1a64 <hex>" of the source it was built
+      // from (scripts/device-check.sh); a PTX from another version of the kernel is never used.
+      char expect[64];
+      std::snprintf(expect, sizeof expect, "// rcc_kernel.cu fnv1a64 %016llx", (unsigned long long)fnv1a64(rcc_kernel_src));
+      if (std::strncmp(rcc_kernel_ptx, expect, std::strlen(expect)) != 0) {
+        ptx_error = "embedded PTX was built from another version of rcc_kernel.cu";
+      } else {
+        loaded = load_ptx(rcc_kernel_ptx, ptx_error);
+        if (loaded) info_.jit = "ptx";
+      }
     }
     if (!loaded) {
       if (want == "ptx") throw std::runtime_error("embedded PTX unusable: " + ptx_error);
-      std::string err;
-      const std::string ptx = nvrtc_ptx();
+      std::string err, ptx;
+      try {
+        ptx = nvrtc_ptx();
+      } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("no usable kernels: ") + ptx_error + "; " + e.what());
+      }
       if (!load_ptx(ptx.c_str(), err)) throw std::runtime_error("NVRTC PTX rejected by the driver: " + err);
     }
     check(drv_.cuModuleGetFunction(&f_arrivals_, mod_, "rcc_arrivals"), "cuModuleGetFunction(rcc_arrivals)");

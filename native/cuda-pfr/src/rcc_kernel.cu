@@ -193,7 +193,8 @@ __device__ __forceinline__ void score_tile(const DevChunk* __restrict__ chunks, 
   // §6 tree over r = t + sT: folds by 8, 4, 2, 1 in r; in-thread while the fold spans slots,
   // then across the T threads of the candidate.
 #pragma unroll
-  for (int o = 8; o >= 1; o >>= 1) {
+  for (int level = 0; level < 4; ++level) {  // linear induction, so the loop fully unrolls
+    const int o = 8 >> level;
     if (o >= T) {
       const int half = o / T;
 #pragma unroll
@@ -215,8 +216,8 @@ __device__ __forceinline__ void score_tile(const DevChunk* __restrict__ chunks, 
     if (score < __uint_as_float(0x7F800000u)) key = ((u64)ordered_bits(score) << 32) | i;
   }
 #pragma unroll
-  for (int o = 16; o >= 1; o >>= 1) {
-    const u64 other = __shfl_xor_sync(0xFFFFFFFFu, key, o);
+  for (int level = 0; level < 5; ++level) {
+    const u64 other = __shfl_xor_sync(0xFFFFFFFFu, key, 16 >> level);
     key = other < key ? other : key;
   }
   if ((threadIdx.x & 31u) == 0 && key != ~0ull) atomicMin(result + ci, key);

@@ -46,6 +46,31 @@ static inline void philox16(I c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_
   }
 }
 
+// Philox4x32-10 of 16 counters (c0[lane], c1[lane], c2, c3): packed small chunks, where the lanes
+// hold several candidates.
+static inline void philox16v(I c0, I c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
+                             I& x0, I& x1, I& x2, I& x3) {
+  using namespace spec;
+  const uint64_t p1 = uint64_t(kM1) * c2;  // round 1, word 2: uniform
+  I hi0, lo0, hi1, lo1;
+  V::mulhilo(c0, kM0, hi0, lo0);
+  x0 = V::xor_(c1, V::set1(uint32_t(p1 >> 32) ^ k0));
+  x1 = V::set1(uint32_t(p1));
+  x2 = V::xor_(hi0, V::set1(c3 ^ k1));
+  x3 = lo0;
+  uint32_t a = k0, b = k1;
+  for (int r = 1; r < 10; ++r) {
+    a += kW0;
+    b += kW1;
+    V::mulhilo(x0, kM0, hi0, lo0);
+    V::mulhilo(x2, kM1, hi1, lo1);
+    x0 = V::xor3(hi1, x1, V::set1(a));
+    x1 = lo1;
+    x2 = V::xor3(hi0, x3, V::set1(b));
+    x3 = lo0;
+  }
+}
+
 // §3.1
 static inline F ln16(F x) {
   using namespace spec;
@@ -138,7 +163,60 @@ void ln_offset(float S, const float* L, uint32_t count, float* lnT) {
   }
 }
 
+// Small chunks (J <= 8 counters, n <= 32 dims): P = 16 / G candidates share the 16 lanes, G = J
+// rounded up to a power of two lanes each (lane r: candidate r / G, counter j = r % G). Each lane
+// then holds exactly one term, acc = +0 + g d, and the lanes r >= J of the spec's 16 are +0; since
+// an accumulator is never -0, the spec's folds by 8, 4, .. down to G leave acc[r < G] unchanged,
+// and the remaining folds by G/2 .. 1 stay inside each candidate's lane group.
+template <int G>
+spec::Best score_packed(const ChunkDesc& c, uint32_t first, uint32_t count, const float* lnT) {
+  constexpr uint32_t P = 16 / G;
+  spec::Best best = spec::best_init();
+  alignas(64) uint32_t jl[16], pl[16];
+  alignas(64) float dl[4][16], dot[16];
+  for (uint32_t r = 0; r < 16; ++r) {
+    jl[r] = r % G;
+    pl[r] = r / G;
+    for (uint32_t w = 0; w < 4; ++w) dl[w][r] = c.dT[w * c.Jpad + r % G];  // zero for j >= J
+  }
+  const I jv = V::load(jl), pv = V::load(pl);
+  const F d0 = V::fload(dl[0]), d1 = V::fload(dl[1]), d2 = V::fload(dl[2]), d3 = V::fload(dl[3]);
+  const F zero = V::fzero();
+  for (uint32_t t = 0; t < count; t += P) {
+    I x0, x1, x2, x3;
+    philox16v(jv, V::add(pv, V::set1(first + t)), c.chunk, c.c3_cand, c.key0, c.key1, x0, x1, x2, x3);
+    F g0, g1, g2, g3;
+    normal_pair16(x0, x1, g0, g1);
+    normal_pair16(x2, x3, g2, g3);
+    F a0 = V::fadd(zero, V::fmul(g0, d0)), a1 = V::fadd(zero, V::fmul(g1, d1));
+    F a2 = V::fadd(zero, V::fmul(g2, d2)), a3 = V::fadd(zero, V::fmul(g3, d3));
+    if (G >= 8) {
+      a0 = V::fadd(a0, V::template lane_down<4>(a0)); a1 = V::fadd(a1, V::template lane_down<4>(a1));
+      a2 = V::fadd(a2, V::template lane_down<4>(a2)); a3 = V::fadd(a3, V::template lane_down<4>(a3));
+    }
+    if (G >= 4) {
+      a0 = V::fadd(a0, V::template lane_down<2>(a0)); a1 = V::fadd(a1, V::template lane_down<2>(a1));
+      a2 = V::fadd(a2, V::template lane_down<2>(a2)); a3 = V::fadd(a3, V::template lane_down<2>(a3));
+    }
+    if (G >= 2) {
+      a0 = V::fadd(a0, V::template lane_down<1>(a0)); a1 = V::fadd(a1, V::template lane_down<1>(a1));
+      a2 = V::fadd(a2, V::template lane_down<1>(a2)); a3 = V::fadd(a3, V::template lane_down<1>(a3));
+    }
+    V::fstore(dot, V::fadd(V::fadd(a0, a2), V::fadd(a1, a3)));
+    const uint32_t m = count - t < P ? count - t : P;
+    for (uint32_t p = 0; p < m; ++p) {
+      const float s = lnT[t + p] - dot[p * G];
+      if (s < best.score) best = spec::Best{s, first + t + p};
+    }
+  }
+  return best;
+}
+
 spec::Best score(const ChunkDesc& c, uint32_t first, uint32_t count, const float* lnT) {
+  if (c.J <= 1) return score_packed<1>(c, first, count, lnT);
+  if (c.J <= 2) return score_packed<2>(c, first, count, lnT);
+  if (c.J <= 4) return score_packed<4>(c, first, count, lnT);
+  if (c.J <= 8) return score_packed<8>(c, first, count, lnT);
   spec::Best best = spec::best_init();
   const uint32_t groups = c.Jpad / 16;
   const float* d0 = c.dT;
