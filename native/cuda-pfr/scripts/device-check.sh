@@ -3,7 +3,9 @@
 # builds the harness, builds the PTX with nvcc, then runs the vectors, the randomized
 # cross-checks (CPU scalar vs every SIMD level vs CUDA) and the benchmark, through NVRTC and
 # through the nvcc PTX. Run from the repository root:
-#   native/cuda-pfr/scripts/device-check.sh [OUTDIR] [harness args...]
+#   [EMBED=1] native/cuda-pfr/scripts/device-check.sh [OUTDIR] [harness args...]
+# EMBED=1 copies the fresh PTX to kernels/rcc_kernel.ptx (commit it from OUTDIR afterwards) and
+# runs the harness (with the given args) through that embedded PTX.
 set -euo pipefail
 OUT=${1:-native/cuda-pfr/build/device}
 shift || true
@@ -32,9 +34,18 @@ cmake --build $HERE/build/cmake -j"$(nproc)" 2>&1 | grep -E 'error|Built target'
 H=$HERE/build/cmake/rcc_harness
 rc=0
 echo "== NVRTC path"
-DIFFC_RCC_CUDA_JIT=nvrtc "$H" "$@" || rc=1
-echo "== embedded (committed) PTX path, if present and current"
-DIFFC_RCC_CUDA_JIT=ptx "$H" --cross 4 || echo "(embedded PTX path unavailable or failed)"
+DIFFC_RCC_CUDA_JIT=nvrtc "$H" --cross 20 --bench --quick --no-cpu-bench || rc=1
 echo "== fresh nvcc PTX path"
 DIFFC_RCC_PTX_FILE="$OUT/rcc_kernel.ptx" "$H" --cross 10 || rc=1
+if [ "${EMBED:-0}" = 1 ]; then
+  # Embed the fresh PTX as the committed one would be, rebuild, and run everything through it.
+  cp "$OUT/rcc_kernel.ptx" $HERE/kernels/rcc_kernel.ptx
+  cmake -S $HERE -B $HERE/build/cmake > /dev/null
+  cmake --build $HERE/build/cmake -j"$(nproc)" 2>&1 | grep -E 'error' || true
+  echo "== embedded PTX path"
+  DIFFC_RCC_CUDA_JIT=ptx "$H" "$@" || rc=1
+else
+  echo "== embedded (committed) PTX path"
+  DIFFC_RCC_CUDA_JIT=ptx "$H" "$@" || rc=1
+fi
 exit $rc

@@ -2,8 +2,9 @@
 //   info()                      -> { simd: string[], best: string, threads: number }
 //   cudaInfo()                  -> { available, device, error, jit, computeCapability, sms }
 //   selectBatch(meta, d, opts)  -> Promise<{ index: Uint32Array, score: Float32Array }>
-//       meta: Uint32Array, 6 words per chunk (seedLo, seedHi, step, chunk, k, n); d: Float32Array,
-//       the chunks' targets concatenated; opts: { backend: 'cpu' | 'cuda', simd?, threads?, tpc? }.
+//       meta: Uint32Array, 8 words per chunk (seedLo, seedHi, step, chunk, k, n, bits(a), bits(b),
+//       a and b the float32 target shape of §6); d: Float32Array, the chunks' targets
+//       concatenated; opts: { backend: 'cpu' | 'cuda', simd?, threads?, tpc? }.
 //       Runs on a libuv worker thread (and the addon's own pool), never on the main thread.
 //   candidate(seedLo, seedHi, step, chunk, index, n, opts?)  -> Float32Array (§4)
 //   lnArrivalTimes(seedLo, seedHi, step, chunk, k, opts?)    -> Float32Array (§5, for tests)
@@ -18,6 +19,8 @@
 #include "rcc.h"
 
 namespace {
+
+constexpr size_t kMetaWords = 8;
 
 struct Options {
   bool cuda = false;
@@ -89,13 +92,16 @@ class SelectWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      const size_t count = meta_.size() / 6;
+      const size_t count = meta_.size() / kMetaWords;
       std::vector<rcc::ChunkIn> in(count);
       size_t off = 0;
       for (size_t c = 0; c < count; ++c) {
-        const uint32_t* m = &meta_[6 * c];
+        const uint32_t* m = &meta_[kMetaWords * c];
         if (off + m[5] > d_.size()) throw std::invalid_argument("d is shorter than the chunks' dims");
-        in[c] = rcc::ChunkIn{m[0], m[1], m[2], m[3], m[4], d_.data() + off, m[5]};
+        float a, b;
+        std::memcpy(&a, &m[6], 4);
+        std::memcpy(&b, &m[7], 4);
+        in[c] = rcc::ChunkIn{m[0], m[1], m[2], m[3], m[4], d_.data() + off, m[5], a, b};
         off += m[5];
       }
       if (off != d_.size()) throw std::invalid_argument("d is longer than the chunks' dims");
@@ -139,7 +145,7 @@ Napi::Value SelectBatch(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "d must be a Float32Array");
   const Napi::Uint32Array meta = info[0].As<Napi::Uint32Array>();
   const Napi::Float32Array d = info[1].As<Napi::Float32Array>();
-  if (meta.ElementLength() % 6 != 0) throw Napi::TypeError::New(env, "meta must hold 6 words per chunk");
+  if (meta.ElementLength() % kMetaWords != 0) throw Napi::TypeError::New(env, "meta must hold 8 words per chunk");
   const Options opts = parse_options(env, info.Length() > 2 ? info[2] : env.Undefined());
   // Copies: the worker must not touch JS memory off the main thread.
   std::vector<uint32_t> m(meta.Data(), meta.Data() + meta.ElementLength());
@@ -187,7 +193,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("selectBatch", Napi::Function::New(env, SelectBatch, "selectBatch"));
   exports.Set("candidate", Napi::Function::New(env, Candidate, "candidate"));
   exports.Set("lnArrivalTimes", Napi::Function::New(env, LnArrivalTimes, "lnArrivalTimes"));
-  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("abiVersion", Napi::Number::New(env, 2));  // 2: meta carries the target shape
   return exports;
 }
 

@@ -24,6 +24,7 @@ struct ChunkIn {
   uint32_t seed_lo, seed_hi, step, chunk, k;
   const float* d;  // chunk's standardised target offsets, n entries, finite
   uint32_t n;
+  float a = 0.0f, b = 1.0f;  // target shape (§6): score = lnT - ((a dot) dot + b dot); finite
 };
 struct ChunkOut {
   uint32_t index;
@@ -31,7 +32,7 @@ struct ChunkOut {
 };
 
 // Throws std::invalid_argument when a chunk breaks the spec's preconditions (k > 24, n == 0,
-// non-finite d, step >= 2^28).
+// non-finite d, a or b, step >= 2^28).
 void validate(const ChunkIn& c);
 
 // Selection on the CPU. threads == 0 means default_threads().
@@ -53,7 +54,7 @@ struct CudaInfo {
   int cc_major = 0, cc_minor = 0, sms = 0;
 };
 CudaInfo cuda_info();
-// threads_per_candidate: 0 = automatic, else 1, 4 or 16.
+// threads_per_candidate: 0 = automatic, else 4 or 16.
 void select_cuda(const ChunkIn* in, size_t count, ChunkOut* out, int threads_per_candidate = 0);
 void candidate_cuda(uint32_t seed_lo, uint32_t seed_hi, uint32_t step, uint32_t chunk, uint32_t index, uint32_t n,
                     float* out);

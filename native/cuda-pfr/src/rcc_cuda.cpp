@@ -103,9 +103,11 @@ bool sym(void* lib, const char* name, F& f) {
 struct DevChunk {
   uint32_t key0, key1, c3_cand, c3_arr;
   uint32_t chunk, n, J, k;
-  uint32_t first_block, first_tile, d_offset, pad;
+  uint32_t first_block, first_tile, d_offset;
+  float a, b;
+  uint32_t pad0, pad1, pad2;
 };
-static_assert(sizeof(DevChunk) == 48, "DevChunk layout");
+static_assert(sizeof(DevChunk) == 64, "DevChunk layout");
 
 class Cuda {
  public:
@@ -295,9 +297,8 @@ class Cuda {
     }
     check(drv_.cuModuleGetFunction(&f_arrivals_, mod_, "rcc_arrivals"), "cuModuleGetFunction(rcc_arrivals)");
     check(drv_.cuModuleGetFunction(&f_offsets_, mod_, "rcc_offsets"), "cuModuleGetFunction(rcc_offsets)");
-    check(drv_.cuModuleGetFunction(&f_score_[0], mod_, "rcc_score_t1"), "cuModuleGetFunction(rcc_score_t1)");
-    check(drv_.cuModuleGetFunction(&f_score_[1], mod_, "rcc_score_t4"), "cuModuleGetFunction(rcc_score_t4)");
-    check(drv_.cuModuleGetFunction(&f_score_[2], mod_, "rcc_score_t16"), "cuModuleGetFunction(rcc_score_t16)");
+    check(drv_.cuModuleGetFunction(&f_score_[0], mod_, "rcc_score_t4"), "cuModuleGetFunction(rcc_score_t4)");
+    check(drv_.cuModuleGetFunction(&f_score_[1], mod_, "rcc_score_t16"), "cuModuleGetFunction(rcc_score_t16)");
     check(drv_.cuModuleGetFunction(&f_ln_, mod_, "rcc_ln_arrivals"), "cuModuleGetFunction(rcc_ln_arrivals)");
     check(drv_.cuModuleGetFunction(&f_gauss_, mod_, "rcc_gaussians"), "cuModuleGetFunction(rcc_gaussians)");
   }
@@ -355,7 +356,7 @@ class Cuda {
   CUdevice dev_ = 0;
   CUcontext ctx_ = nullptr;
   CUmodule mod_ = nullptr;
-  CUfunction f_arrivals_ = nullptr, f_offsets_ = nullptr, f_score_[3] = {nullptr, nullptr, nullptr};
+  CUfunction f_arrivals_ = nullptr, f_offsets_ = nullptr, f_score_[2] = {nullptr, nullptr};
   CUfunction f_ln_ = nullptr, f_gauss_ = nullptr;
   Buffer chunks_, block_chunk_, tile_chunk_, d_, L_, total_, S_, result_, out_;
 };
@@ -363,13 +364,14 @@ class Cuda {
 constexpr uint64_t kMaxCandidatesPerLaunch = uint64_t(1) << 25;
 constexpr unsigned kScoreBlock = 128;
 
-// Threads per candidate when not forced: one thread per candidate keeps the 64 accumulators in
-// registers and shares d across the warp, but needs enough candidates to fill the GPU.
+// Threads per candidate when not forced (H100 measurements, native/cuda-pfr/README.md): 4 is best
+// or within 2% for n <= 1024; 16 wins for very long chunks, and when there are too few candidates
+// to fill the GPU with 4 threads each.
 int auto_tpc(uint64_t candidates, uint32_t max_J, int sms) {
   const uint64_t full = uint64_t(sms > 0 ? sms : 100) * 2048;  // resident threads at full occupancy
-  if (candidates >= 2 * full) return 1;
-  if (max_J >= 4 && candidates * 4 >= full) return 4;
-  return max_J >= 4 ? 16 : 4;
+  if (max_J >= 512) return 16;
+  if (max_J >= 16 && candidates * 4 < full) return 16;
+  return 4;
 }
 
 void Cuda::select(const ChunkIn* in, size_t count, ChunkOut* out, int tpc) {
@@ -378,7 +380,7 @@ void Cuda::select(const ChunkIn* in, size_t count, ChunkOut* out, int tpc) {
   for (size_t c = 0; c < count; ++c) validate(in[c]);
   const char* env = std::getenv("DIFFC_RCC_CUDA_TPC");
   if (tpc == 0 && env && *env) tpc = std::atoi(env);
-  if (tpc != 0 && tpc != 1 && tpc != 4 && tpc != 16) throw std::invalid_argument("threads per candidate must be 1, 4 or 16");
+  if (tpc != 0 && tpc != 4 && tpc != 16) throw std::invalid_argument("threads per candidate must be 4 or 16");
 
   std::vector<DevChunk> dc;
   std::vector<uint32_t> block_chunk, tile_chunk;
@@ -413,6 +415,8 @@ void Cuda::select(const ChunkIn* in, size_t count, ChunkOut* out, int tpc) {
       x.J = (ci.n + 3) / 4;
       x.k = ci.k;
       x.d_offset = uint32_t(doff);
+      x.a = ci.a;
+      x.b = ci.b;
       std::memcpy(dpad.data() + doff, ci.d, ci.n * sizeof(float));
       doff += size_t(x.J) * 4;
       x.first_tile = uint32_t(tile_chunk.size());
@@ -432,7 +436,7 @@ void Cuda::select(const ChunkIn* in, size_t count, ChunkOut* out, int tpc) {
     check(drv_.cuMemsetD32(d_res, 0xFFFFFFFFu, nchunks * 2), "cuMemsetD32(result)");
     CUdeviceptr d_L = L_.ptr, d_S = S_.ptr;
     void* args[] = {&d_chunks, &d_tc, &d_d, &d_L, &d_S, &d_res};
-    launch(f_score_[T == 1 ? 0 : T == 4 ? 1 : 2], ntiles, kScoreBlock, args, "launch rcc_score");
+    launch(f_score_[T == 4 ? 0 : 1], ntiles, kScoreBlock, args, "launch rcc_score");
     keys.resize(nchunks);
     check(drv_.cuMemcpyDtoH(keys.data(), d_res, nchunks * sizeof(uint64_t)), "cuMemcpyDtoH(result)");
     for (size_t c = 0; c < nchunks; ++c) {
@@ -466,7 +470,7 @@ void Cuda::ln_arrivals(uint32_t k0, uint32_t k1, uint32_t step, uint32_t chunk, 
   std::lock_guard<std::mutex> lock(m_);
   require();
   const float zero = 0.0f;
-  validate(ChunkIn{k0, k1, step, chunk, k, &zero, 1});
+  validate(ChunkIn{k0, k1, step, chunk, k, &zero, 1, 0.0f, 1.0f});
   std::vector<DevChunk> dc(1);
   dc[0].key0 = k0;
   dc[0].key1 = k1;

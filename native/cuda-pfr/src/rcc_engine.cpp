@@ -171,6 +171,7 @@ void validate(const ChunkIn& c) {
     throw std::invalid_argument("chunk bits k=" + std::to_string(c.k) + " outside [0, 24]");
   if (c.n == 0) throw std::invalid_argument("empty chunk");
   if (c.step >= spec::kMaxStep) throw std::invalid_argument("step " + std::to_string(c.step) + " outside [0, 2^28)");
+  if (!std::isfinite(c.a) || !std::isfinite(c.b)) throw std::invalid_argument("non-finite target shape");
   for (uint32_t j = 0; j < c.n; ++j)
     if (!std::isfinite(c.d[j])) throw std::invalid_argument("non-finite target at chunk dim " + std::to_string(j));
 }
@@ -193,7 +194,8 @@ void prepare(const ChunkIn& in, Prepared& p) {
   p.dT.assign(size_t(4) * Jpad, 0.0f);
   for (uint32_t dim = 0; dim < in.n; ++dim) p.dT[size_t(dim & 3) * Jpad + dim / 4] = in.d[dim];
   p.desc = ChunkDesc{in.seed_lo, in.seed_hi, spec::counter_word3(spec::kDomainCandidate, in.step),
-                     spec::counter_word3(spec::kDomainArrival, in.step), in.chunk, in.n, J, Jpad, in.d, p.dT.data()};
+                     spec::counter_word3(spec::kDomainArrival, in.step), in.chunk, in.n, J, Jpad, in.d, p.dT.data(),
+                     in.a, in.b};
   p.candidates = 1u << in.k;
   p.blocks = (p.candidates + spec::kArrivalBlock - 1) / spec::kArrivalBlock;
 }
@@ -280,7 +282,7 @@ void ln_arrival_times_cpu(uint32_t seed_lo, uint32_t seed_hi, uint32_t step, uin
   const Kernels* kern = kernels_for(simd);
   if (threads == 0) threads = default_threads();
   const float zero = 0.0f;
-  ChunkIn in{seed_lo, seed_hi, step, chunk, k, &zero, 1};
+  ChunkIn in{seed_lo, seed_hi, step, chunk, k, &zero, 1, 0.0f, 1.0f};
   validate(in);
   std::vector<Prepared> ps(1);
   prepare(in, ps[0]);

@@ -8,9 +8,11 @@
 //   rcc_arrivals  one CUDA block per 256 candidates: E_i, then the in-block running sums L_i
 //                 (serial, one thread: the spec fixes the order) and the block total;
 //   rcc_offsets   one thread per chunk: S_b, the float32 running sum of block totals;
-//   rcc_score_tN  N threads per candidate (N = 1, 4 or 16; lane r = t + sN of acc[4r + w] is
-//                 thread t's slot s), scores, then the argmin: a 64-bit key (ordered score, index)
-//                 reduced in the warp and merged with atomicMin, so ties go to the smallest index.
+//   rcc_score_tN  N threads per candidate (N = 4 or 16; lane r = t + sN of acc[4r + w] is thread
+//                 t's slot s), scores, then the argmin: a 64-bit key (ordered score, index) reduced
+//                 in the warp and merged with atomicMin, so ties go to the smallest index.
+//                 (N = 1, all 64 accumulators in one thread, measured slower on an H100: nvcc kept
+//                 them in local memory.)
 
 typedef unsigned int u32;
 typedef unsigned long long u64;
@@ -21,7 +23,8 @@ struct DevChunk {
   u32 first_block;  // first arrival block of the chunk in the batch (L offset = 256 * first_block)
   u32 first_tile;   // first scoring tile of the chunk in the launch
   u32 d_offset;     // offset of d in floats (multiple of 4; d zero-padded to 4 * J)
-  u32 pad;
+  float a, b;       // target shape (§6)
+  u32 pad0, pad1, pad2;
 };
 
 #define RCC_M0 0xD2511F53u
@@ -210,9 +213,12 @@ __device__ __forceinline__ void score_tile(const DevChunk* __restrict__ chunks, 
   if (active && t == 0) {
     const float dot = __fadd_rn(__fadd_rn(acc[0][0], acc[0][2]), __fadd_rn(acc[0][1], acc[0][3]));
     const float lnT = ln_f32(__fadd_rn(S[c.first_block + (i >> 8)], L[(u64)c.first_block * 256u + i]));
-    const float score = __fsub_rn(lnT, dot);
+    // §6 shaped score: f = ((a dot) dot) + (b dot).
+    const float f = __fadd_rn(__fmul_rn(__fmul_rn(c.a, dot), dot), __fmul_rn(c.b, dot));
+    const float score = __fsub_rn(lnT, f);
     // A score replaces the best only when strictly below it, starting from +inf: NaN and +inf
-    // never win. Scores are never -0 (ln T is never -0), so the ordered bits agree with <.
+    // never win. A score is never -0 (ln T is never -0, and x - y is -0 only for x = -0), so the
+    // ordered bits compare exactly as <.
     if (score < __uint_as_float(0x7F800000u)) key = ((u64)ordered_bits(score) << 32) | i;
   }
 #pragma unroll
@@ -223,11 +229,6 @@ __device__ __forceinline__ void score_tile(const DevChunk* __restrict__ chunks, 
   if ((threadIdx.x & 31u) == 0 && key != ~0ull) atomicMin(result + ci, key);
 }
 
-extern "C" __global__ void __launch_bounds__(128) rcc_score_t1(const DevChunk* chunks, const u32* tile_chunk,
-                                                               const float* d, const float* L, const float* S,
-                                                               u64* result) {
-  score_tile<1>(chunks, tile_chunk, d, L, S, result);
-}
 extern "C" __global__ void __launch_bounds__(128) rcc_score_t4(const DevChunk* chunks, const u32* tile_chunk,
                                                                const float* d, const float* L, const float* S,
                                                                u64* result) {

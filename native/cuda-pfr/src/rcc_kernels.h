@@ -20,6 +20,7 @@ struct ChunkDesc {
   uint32_t Jpad;        // J rounded up to a multiple of 16 (the SIMD lane count)
   const float* d;       // n entries (scalar kernel)
   const float* dT;      // 4 * Jpad entries, dT[w * Jpad + j] = d[4j + w], zero past n (SIMD kernels)
+  float a, b;           // target shape (§6)
 };
 
 struct Kernels {

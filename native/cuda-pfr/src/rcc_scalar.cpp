@@ -43,7 +43,7 @@ Best score(const ChunkDesc& c, uint32_t first, uint32_t count, const float* lnT)
     }
     for (int width = kDotLanes >> 1; width >= 1; width >>= 1)
       for (int l = 0; l < width; ++l) acc[l] = acc[l] + acc[l + width];
-    const float s = lnT[t] - acc[0];
+    const float s = shaped_score(lnT[t], acc[0], c.a, c.b);
     if (s < best.score) best = Best{s, i};
   }
   return best;

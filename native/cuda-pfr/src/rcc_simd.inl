@@ -205,7 +205,7 @@ spec::Best score_packed(const ChunkDesc& c, uint32_t first, uint32_t count, cons
     V::fstore(dot, V::fadd(V::fadd(a0, a2), V::fadd(a1, a3)));
     const uint32_t m = count - t < P ? count - t : P;
     for (uint32_t p = 0; p < m; ++p) {
-      const float s = lnT[t + p] - dot[p * G];
+      const float s = spec::shaped_score(lnT[t + p], dot[p * G], c.a, c.b);
       if (s < best.score) best = spec::Best{s, first + t + p};
     }
   }
@@ -238,7 +238,7 @@ spec::Best score(const ChunkDesc& c, uint32_t first, uint32_t count, const float
       a2 = V::fadd(a2, V::fmul(g2, V::fload(d2 + 16 * g)));
       a3 = V::fadd(a3, V::fmul(g3, V::fload(d3 + 16 * g)));
     }
-    const float s = lnT[t] - V::reduce_tree(a0, a1, a2, a3);
+    const float s = spec::shaped_score(lnT[t], V::reduce_tree(a0, a1, a2, a3), c.a, c.b);
     if (s < best.score) best = spec::Best{s, i};
   }
   return best;

@@ -128,6 +128,12 @@ static inline void normal_pair(uint32_t a, uint32_t b, float* out) {
   }
 }
 
+// §6 score with the target shape (a, b): f = ((a * dot) * dot) + (b * dot), score = lnT - f.
+// (a, b) = (0, 1) gives lnT - dot for every finite dot (an infinite dot gives NaN: 0 * inf).
+static inline float shaped_score(float lnT, float dot, float a, float b) {
+  return lnT - (((a * dot) * dot) + (b * dot));
+}
+
 // §6 winner rule: a score replaces the best only when strictly less (NaN never does), so the
 // smallest index wins ties and the result is (0, +inf) when no score is below +inf.
 struct Best {

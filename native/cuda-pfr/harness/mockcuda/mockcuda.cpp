@@ -35,8 +35,6 @@ template <class T> T* ptr(void** params, int i) {
 Func kFuncs[] = {
     {"rcc_arrivals", RUN(rcc_arrivals(ptr<const DevChunk>(p, 0), ptr<const u32>(p, 1), ptr<float>(p, 2), ptr<float>(p, 3)))},
     {"rcc_offsets", RUN(rcc_offsets(ptr<const DevChunk>(p, 0), arg<u32>(p, 1), ptr<const float>(p, 2), ptr<float>(p, 3)))},
-    {"rcc_score_t1", RUN(rcc_score_t1(ptr<const DevChunk>(p, 0), ptr<const u32>(p, 1), ptr<const float>(p, 2),
-                                      ptr<const float>(p, 3), ptr<const float>(p, 4), ptr<u64>(p, 5)))},
     {"rcc_score_t4", RUN(rcc_score_t4(ptr<const DevChunk>(p, 0), ptr<const u32>(p, 1), ptr<const float>(p, 2),
                                       ptr<const float>(p, 3), ptr<const float>(p, 4), ptr<u64>(p, 5)))},
     {"rcc_score_t16", RUN(rcc_score_t16(ptr<const DevChunk>(p, 0), ptr<const u32>(p, 1), ptr<const float>(p, 2),
@@ -67,7 +65,7 @@ __attribute__((visibility("default"))) int cuDevicePrimaryCtxRetain(void** ctx, 
 __attribute__((visibility("default"))) int cuCtxSetCurrent(void*) { return 0; }
 __attribute__((visibility("default"))) int cuCtxSynchronize() { return 0; }
 __attribute__((visibility("default"))) int cuModuleLoadDataEx(void** mod, const void* image, unsigned, int*, void**) {
-  if (!image || std::strstr(static_cast<const char*>(image), "rcc_score_t1") == nullptr) return 200;  // INVALID_IMAGE
+  if (!image || std::strstr(static_cast<const char*>(image), "rcc_score_t4") == nullptr) return 200;  // INVALID_IMAGE
   *mod = &g_module;
   return 0;
 }
