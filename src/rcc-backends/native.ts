@@ -71,6 +71,13 @@ export function addonCandidates(): string[] {
   return out;
 }
 
+/** The addon's path under the package root (the nearest directory above with a package.json). */
+function expectedPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 5 && !existsSync(path.join(dir, 'package.json')); up++) dir = path.dirname(dir);
+  return path.join(dir, ADDON_REL);
+}
+
 let cached: { addon?: RccAddon; path?: string; error?: string } | undefined;
 
 /** Loads the addon once; never throws. */
@@ -79,7 +86,7 @@ export function loadAddon(): { addon?: RccAddon; path?: string; error?: string }
   const candidates = addonCandidates();
   const file = candidates.find((p) => existsSync(p));
   if (!file) {
-    cached = { error: `native RCC addon not built (run \`npm run build:native\`; looked for ${candidates[0]})` };
+    cached = { error: `native RCC addon not built (run \`npm run build:native\`; expected ${expectedPath()})` };
     return cached;
   }
   try {
