@@ -39,7 +39,7 @@ echo "== fresh nvcc PTX path"
 DIFFC_RCC_PTX_FILE="$OUT/rcc_kernel.ptx" "$H" --cross 10 || rc=1
 if [ "${EMBED:-0}" = 1 ]; then
   # Embed the fresh PTX as the committed one would be, rebuild, and run everything through it.
-  cp "$OUT/rcc_kernel.ptx" $HERE/kernels/rcc_kernel.ptx
+  mkdir -p $HERE/kernels && cp "$OUT/rcc_kernel.ptx" $HERE/kernels/rcc_kernel.ptx
   cmake -S $HERE -B $HERE/build/cmake > /dev/null
   cmake --build $HERE/build/cmake -j"$(nproc)" 2>&1 | grep -E 'error' || true
   echo "== embedded PTX path"
