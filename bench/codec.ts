@@ -3,6 +3,7 @@
  * KL at equal distortion, bit-exact round trips, the Shannon bound, and RCC throughput.
  *   npm run bench:codec -- [--json] [--size 32] [--images 8] [--chunk-bits 16] [--pad-quarters 4]
  *                          [--target-t 20] [--backend auto|cpu|cuda|ts] [--side-info coded|protocol|both]
+ *                          [--target-std PERCENT] [--chunk-kl-quarters Q] [--schedule t1,t2,...]
  * Distortion is the per-pixel MSE of DiffC-MSE (E[x0|x_t], exact for this source). The ideal curve
  * is the closed-form expected (sum of KL, MMSE) along the same schedule with exact sampling;
  * overhead_pct compares the coded bits with that curve at the measured distortion. The last line
@@ -30,7 +31,7 @@ const { values: a } = parseArgs({
     'chunk-bits': { type: 'string', default: '16' },
     'pad-quarters': { type: 'string', default: '4' },
     'chunk-kl-quarters': { type: 'string', default: '0' },
-    'target-std': { type: 'string', default: '100' },
+    'target-std': { type: 'string' },
     'target-t': { type: 'string', default: '20' },
     backend: { type: 'string', default: 'auto' },
     'side-info': { type: 'string', default: 'both' },
@@ -54,7 +55,7 @@ async function backendFor(name: string): Promise<RccBackend> {
 const size = Number(a.size), N = Number(a.images);
 const model = new GaussianImageModel({ size });
 const table = alphaBars(SD_SCHEDULE);
-const params = CodingParams.parse({ maxChunkBits: Number(a['chunk-bits']), paddingQuarterBits: Number(a['pad-quarters']), chunkKlQuarterBits: Number(a['chunk-kl-quarters']), targetStdPercent: Number(a['target-std']) });
+const params = CodingParams.parse({ maxChunkBits: Number(a['chunk-bits']), paddingQuarterBits: Number(a['pad-quarters']), chunkKlQuarterBits: Number(a['chunk-kl-quarters']), ...(a['target-std'] ? { targetStdPercent: Number(a['target-std']) } : {}) });
 const pad = params.paddingQuarterBits / 4;
 
 // Algorithm 3 over a grid of candidate timesteps, with the closed-form mean KL of this source.
@@ -66,7 +67,7 @@ const kl: KlMatrix = {
   prior: grid.map((t) => model.expectedStepKlBits(0, table[t])),
   kl: grid.map((ti, i) => grid.map((tj, j) => (j > i ? model.expectedStepKlBits(table[ti], table[tj]) : 0))),
 };
-const opt = optimizeSchedule(kl, chunkedCodingCost(params.maxChunkBits, pad), Number(a['target-t']));
+const opt = optimizeSchedule(kl, chunkedCodingCost(params.maxChunkBits, pad, 2, 0, params.targetStdPercent / 100), Number(a['target-t']));
 const schedule = makeCodingSchedule(table, a.schedule ? a.schedule.split(',').map(Number) : opt.timesteps);
 log(`schedule (${schedule.timesteps.length} steps, optimiser cost ${opt.cost.toFixed(0)} bits for KL ${opt.klBits.toFixed(0)}): ${schedule.timesteps.join(',')}`);
 

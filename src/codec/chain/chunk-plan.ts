@@ -12,8 +12,9 @@ export const CodingParams = z.object({
   /** Extra (or, if negative, fewer) candidate bits over a chunk's KL, in quarter bits. */
   paddingQuarterBits: z.number().int().min(-32).max(32).default(4),
   /**
-   * Target KL per chunk in quarter bits; 0 means maxChunkBits - max(padding, 0). Larger values
-   * over-subscribe chunks (D > k): fewer chunks, each index costing about k bits.
+   * Target KL per chunk in quarter bits; 0 means maxChunkBits. Above k - padding this
+   * over-subscribes chunks: fewer chunks, each index costing about k bits, slightly truncated
+   * samples (measured best on the analytic source: bench/codec.ts).
    */
   chunkKlQuarterBits: z.number().int().min(0).max(4 * 64).default(0),
   /**
@@ -21,7 +22,7 @@ export const CodingParams = z.object({
    * (100 = the exact posterior q). Below 100 the index costs less and the chain's samples sit
    * closer to x0 along that one direction (docs/rcc.md §6, select.ts targetShape).
    */
-  targetStdPercent: z.number().int().min(5).max(100).default(100),
+  targetStdPercent: z.number().int().min(5).max(100).default(35),
   /** 'coded': each step's plan is sent; 'protocol': plans come from a fixed table, no side info. */
   sideInfo: z.enum(['coded', 'protocol']).default('coded'),
 });
@@ -38,7 +39,7 @@ export function paddingBits(p: CodingParams): number {
 
 export function planForKl(klBits: number, dims: number, p: CodingParams): ChunkPlan {
   const pad = paddingBits(p) + shapeExtraKlBits(p.targetStdPercent / 100);
-  const perChunk = p.chunkKlQuarterBits > 0 ? p.chunkKlQuarterBits / 4 : Math.max(p.maxChunkBits - Math.max(pad, 0), 1);
+  const perChunk = p.chunkKlQuarterBits > 0 ? p.chunkKlQuarterBits / 4 : p.maxChunkBits;
   const chunks = Math.min(dims, Math.max(1, Math.ceil(klBits / perChunk)));
   const k = Math.min(p.maxChunkBits, Math.max(0, Math.ceil(klBits / chunks + pad)));
   return { chunks, k };

@@ -53,17 +53,19 @@ export function optimizeSchedule(m: KlMatrix, cost: (klBits: number) => number, 
 }
 
 /**
- * Expected coded bits of a step with KL D under the chunk plan (chunk-plan.ts): C chunks of
- * D/C bits, each costing about its KL plus the PFR index overhead log2(D/C + 1) + 1, at most k
- * bits, plus ~2 bits of coded side information. `stepPenaltyBits` charges each step extra, trading
- * rate for fewer model calls and RCC passes (encode time grows with the step count).
+ * Expected coded bits of a step with KL D under the chunk planner (chain/chunk-plan.ts): C chunks
+ * of D/C bits, each costing about its KL plus the extra KL of the shaped target (std s) plus an
+ * index overhead growing with the spread of the information density, at most k bits; plus ~2
+ * bits of coded side information. `stepPenaltyBits` charges each step extra, trading rate for
+ * fewer model calls and RCC passes (encode time grows with the step count).
  */
-export function chunkedCodingCost(maxChunkBits: number, paddingBits: number, sideInfoBits = 2, stepPenaltyBits = 0): (klBits: number) => number {
+export function chunkedCodingCost(maxChunkBits: number, paddingBits: number, sideInfoBits = 2, stepPenaltyBits = 0, targetStd = 1): (klBits: number) => number {
+  const extra = targetStd >= 1 ? 0 : (targetStd ** 2 - 1 - Math.log(targetStd ** 2)) / (2 * Math.LN2);
   return (klBits: number) => {
-    const per = Math.max(maxChunkBits - Math.max(paddingBits, 0), 1);
-    const chunks = Math.max(1, Math.ceil(klBits / per));
+    const chunks = Math.max(1, Math.ceil(klBits / maxChunkBits));
     const d = klBits / chunks;
-    const k = Math.min(maxChunkBits, Math.max(0, Math.ceil(d + paddingBits)));
-    return stepPenaltyBits + sideInfoBits + chunks * Math.min(k, d + Math.log2(d + 1) + 1);
+    const k = Math.min(maxChunkBits, Math.max(0, Math.ceil(d + extra + paddingBits)));
+    const spread = Math.sqrt((2 * d) / Math.LN2) * Math.min(1, targetStd); // std of the info density, bits
+    return stepPenaltyBits + sideInfoBits + chunks * Math.min(k, d + extra + Math.log2(1 + spread) + 1);
   };
 }
