@@ -3,21 +3,29 @@
  * exit codes: 0 ok, 1 failure (bad input file, I/O), 2 usage.
  */
 import { scheduleCommand, SCHEDULE_HELP } from './schedule.js';
-import { UsageError, EXIT } from './errors.js';
+import { compressCommand } from './compress.js';
+import { decompressCommand } from './decompress.js';
+import { infoCommand } from './info.js';
+import { evalCommand } from './eval.js';
+import { UsageError, CliError, EXIT } from './errors.js';
+import type { Print } from './args.js';
 import { DfcError } from '../codec/format/index.js';
+import { ImageError } from '../image/errors.js';
 
 const HELP = `diffc — extreme lossy image compression with diffusion models (DiffC)
 
 usage: diffc <command> [options]
 
 commands:
+  compress            image -> .dfc           (diffc compress photo.jpg -o photo.dfc --bpp 0.1)
+  decompress          .dfc -> image           (diffc decompress photo.dfc -o photo.png)
+  info                what a .dfc holds       (diffc info photo.dfc --json)
+  eval                rate-distortion vs JPEG/WebP/AVIF on images or folders
   schedule optimize   minimum-cost coding schedule from a KL matrix (Algorithm 3)
 
 Run 'diffc <command> --help' for a command's options.
 Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error.
 `;
-
-export type Print = (s: string) => unknown;
 
 export async function main(argv: string[], out: Print = (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'), err: Print = (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n')): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -29,6 +37,14 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
       case 'help':
         out(HELP);
         return EXIT.ok;
+      case 'compress':
+        return await compressCommand(rest, out, err);
+      case 'decompress':
+        return await decompressCommand(rest, out, err);
+      case 'info':
+        return await infoCommand(rest, out);
+      case 'eval':
+        return await evalCommand(rest, out, err);
       case 'schedule':
         if (rest[0] === undefined || rest[0] === '--help') {
           out(SCHEDULE_HELP);
@@ -43,7 +59,7 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
       err(`diffc: ${e.message}`);
       return EXIT.usage;
     }
-    if (e instanceof DfcError) {
+    if (e instanceof DfcError || e instanceof CliError || e instanceof ImageError) {
       err(`diffc: ${e.message}`);
       return EXIT.failure;
     }

@@ -1,0 +1,137 @@
+/**
+ * `diffc compress`: image -> .dfc with the embedded default model or a model bundle.
+ */
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { loadImage, saveImage } from '../image/io.js';
+import { padToMultiple, cropTo } from '../image/geometry.js';
+import { CodingParams } from '../codec/chain/chunk-plan.js';
+import { compressLatents } from '../codec/codec.js';
+import { writeDfc } from '../codec/format/index.js';
+import { reconstruct, ReconMethod } from '../codec/diffusion/reconstruct.js';
+import { resolveBackend } from '../rcc-backends/index.js';
+import { loadModel, resolveSchedule, protocolFor } from './model-context.js';
+import { assertWritable, writeFileAtomic } from './files.js';
+import { Progress } from './progress.js';
+import { UsageError } from './errors.js';
+import { parseOrUsage, type Print } from './args.js';
+
+export const COMPRESS_HELP = `diffc compress <image> -o <out.dfc> [options]
+
+Compresses an image (PNG, JPEG, WebP, AVIF, TIFF) with DiffC. One rate control applies; without
+one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*).
+
+  -o, --output FILE     output .dfc (refused if it exists, unless --force)
+  --model M             model bundle directory or 'default' (embedded, no download; default)
+  --bpp X               stop at the longest chain prefix whose whole file fits X bits per pixel
+  --timestep T          stop once the chain reaches timestep T (0..T-1 of the model)
+  --steps N             code N steps of the schedule
+  --schedule ID         coding schedule (default: the model's; even:N[:tmax] or list:t1,t2,...)
+  --chunk-bits B        max RCC chunk bits (default: the model's)
+  --prompt TEXT         text conditioning (models with a text encoder)
+  --seed N              shared-randomness seed, 0..2^53 (default 0)
+  --backend B           RCC backend: auto | cuda | cpu | ts (default auto)
+  --device D            model inference device: cpu | cuda (default cpu)
+  --recon FILE          also write the encoder's reconstruction (identical to decompress)
+  --method M            reconstruction written to the header: flow | ancestral | mse
+  --denoise-steps N     denoising steps for flow/ancestral reconstruction
+  --force               overwrite existing outputs
+  --json                print one JSON object on stdout
+  -q, --quiet           no progress on stderr
+`;
+
+const Args = z.object({
+  positionals: z.array(z.string()).length(1, 'give exactly one input image'),
+  output: z.string({ required_error: '--output is required' }),
+  model: z.string().optional(),
+  bpp: z.coerce.number().positive().max(64).optional(),
+  timestep: z.coerce.number().int().nonnegative().optional(),
+  steps: z.coerce.number().int().positive().optional(),
+  schedule: z.string().optional(),
+  'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
+  prompt: z.string().max(4096).optional(),
+  seed: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
+  backend: z.enum(['auto', 'cuda', 'cpu', 'ts']).default('auto'),
+  device: z.enum(['cpu', 'cuda']).default('cpu'),
+  recon: z.string().optional(),
+  method: ReconMethod.optional(),
+  'denoise-steps': z.coerce.number().int().min(1).max(1000).optional(),
+  force: z.boolean().default(false),
+  json: z.boolean().default(false),
+  quiet: z.boolean().default(false),
+}).refine((a) => [a.bpp, a.timestep, a.steps].filter((v) => v !== undefined).length <= 1, { message: 'give at most one of --bpp, --timestep, --steps' });
+
+export async function compressCommand(argv: string[], out: Print, err: Print): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      output: { type: 'string', short: 'o' }, model: { type: 'string' }, bpp: { type: 'string' }, timestep: { type: 'string' },
+      steps: { type: 'string' }, schedule: { type: 'string' }, 'chunk-bits': { type: 'string' }, prompt: { type: 'string' },
+      seed: { type: 'string' }, backend: { type: 'string' }, device: { type: 'string' }, recon: { type: 'string' },
+      method: { type: 'string' }, 'denoise-steps': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+      quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    out(COMPRESS_HELP);
+    return 0;
+  }
+  const a = parseOrUsage(Args, { ...values, positionals });
+  if (a.timestep !== undefined && a.timestep > 999) throw new UsageError(`--timestep ${a.timestep} is outside the model's 0..999`);
+  const t0 = performance.now();
+  await assertWritable(a.output, a.force);
+  if (a.recon) await assertWritable(a.recon, a.force);
+
+  const lm = await loadModel(a.model);
+  const info = lm.model.info;
+  const log = (s: string) => { if (!a.quiet) err(s); };
+  const img = await loadImage(a.positionals[0]);
+  const { image: padded } = padToMultiple(img, info.sizeMultiple);
+  const schedule = resolveSchedule(lm, a.schedule ?? info.defaults.schedule);
+  if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
+    log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
+  }
+  const params = CodingParams.parse({ maxChunkBits: a['chunk-bits'] ?? info.defaults.maxChunkBits });
+  const backend = await resolveBackend(a.backend, { log: (s) => log(s) });
+  const [latent] = await lm.model.encode([padded]);
+  const predictor = await lm.model.predictor(padded.width, padded.height, { prompt: a.prompt });
+  const recon = { method: a.method ?? info.defaults.reconMethod, steps: a['denoise-steps'] ?? info.defaults.reconSteps };
+  const seed = { lo: a.seed % 2 ** 32, hi: Math.floor(a.seed / 2 ** 32) };
+  const image = { width: img.width, height: img.height, channels: 3 };
+  const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
+  // A bpp target covers the whole file: the header's bytes come off the payload's budget.
+  const headerBits = 8 * (writeDfc({
+    header: { version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...predictor.latent }, schedule: { id: schedule.id, hash: schedule.hash }, seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, ...(a.prompt ? { prompt: a.prompt } : {}) },
+    payload: new Uint8Array(0),
+  }).length + 4);
+  const bpp = a.bpp ?? (a.timestep === undefined && a.steps === undefined ? 0.1 : undefined);
+  const stop = bpp !== undefined
+    ? { maxBits: Math.max(0, bpp * img.width * img.height - headerBits) }
+    : a.timestep !== undefined ? { timestep: a.timestep } : { steps: a.steps };
+  const progress = new Progress('compress', schedule.timesteps.length, a.quiet);
+  const tEnc = performance.now();
+  const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt: a.prompt }], {
+    schedule, params, recon, backend, protocol,
+    onStep: (e) => progress.update(e.step + 1, `t=${e.timestep} ${(e.totalBits / (img.width * img.height)).toFixed(4)} bpp`),
+  });
+  progress.done();
+  const encodeS = (performance.now() - tEnc) / 1000;
+  await writeFileAtomic(a.output, c.bytes, a.force);
+  if (a.recon) {
+    // The decoder regenerates exactly this state, so this is the decompressed image byte for byte.
+    const x0 = await reconstruct(predictor, c.chain.state, c.chain.alphaBar, latent.length, { ...recon, table: lm.model.table, key: { seedLo: seed.lo, seedHi: seed.hi } });
+    const [rgb] = await lm.model.decode([x0], padded.width, padded.height);
+    await saveImage(cropTo(rgb, img.width, img.height), a.recon, { force: a.force });
+  }
+  await lm.model.close();
+  backend.close?.();
+  const result = {
+    input: a.positionals[0], output: a.output, bytes: c.bytes.length, bpp: (8 * c.bytes.length) / (img.width * img.height),
+    width: img.width, height: img.height, model: info.id, steps: c.header.stepsCoded, schedule: schedule.id,
+    timestep: c.header.stepsCoded > 0 ? schedule.timesteps[c.header.stepsCoded - 1] : null,
+    backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
+  };
+  if (a.json) out(JSON.stringify(result));
+  else log(`${a.output}: ${result.bytes} bytes, ${result.bpp.toFixed(4)} bpp, ${result.steps} steps (t=${result.timestep}), ${result.total_s}s`);
+  return 0;
+}

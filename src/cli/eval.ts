@@ -1,0 +1,176 @@
+/**
+ * `diffc eval`: rate–distortion of diffc against JPEG, WebP and AVIF (sharp) at matched bpp.
+ * Each image is encoded once up to the highest rate; every lower rate is a prefix of that chain
+ * (one encode serves every bitrate). Writes results.csv, results.json and rd.svg.
+ */
+import { readdir, stat, mkdir } from 'node:fs/promises';
+import { join, extname, basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { loadImage } from '../image/io.js';
+import { padToMultiple, cropTo } from '../image/geometry.js';
+import { psnr, msssim } from '../eval/metrics.js';
+import { encodeAtBpp } from '../eval/baselines.js';
+import { rdPlotSvg, writeCsv } from '../eval/plot.js';
+import { CodingParams } from '../codec/chain/chunk-plan.js';
+import { compressLatents, decompressLatents, truncateDfc, stepBits } from '../codec/codec.js';
+import { writeDfc } from '../codec/format/index.js';
+import { resolveBackend } from '../rcc-backends/index.js';
+import { loadModel, resolveSchedule, protocolFor, decodeContext } from './model-context.js';
+import { writeFileAtomic } from './files.js';
+import { Progress } from './progress.js';
+import { CliError } from './errors.js';
+import { parseOrUsage, type Print } from './args.js';
+
+export const EVAL_HELP = `diffc eval <dir|image>... [options]
+
+For each image and rate: bpp, PSNR, MS-SSIM, encode/decode time for diffc, and JPEG, WebP and
+AVIF (sharp) at the bpp diffc reached. Writes <out>/results.csv, results.json and rd.svg; the last
+stdout line (with --json) is a per-codec summary of mean bpp and PSNR at each rate.
+
+  --model M         model bundle directory or 'default'
+  --bpp LIST        comma-separated target rates (default 0.05,0.1,0.2)
+  --codecs LIST     subset of diffc,jpeg,webp,avif (default all)
+  --out DIR         output directory (default eval-out)
+  --backend B       RCC backend: auto | cuda | cpu | ts
+  --seed N          seed for every image (default 0)
+  --force           overwrite results in --out
+  --json            print the summary JSON as the last stdout line
+  -q, --quiet       no progress on stderr
+`;
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff']);
+const Codec = z.enum(['diffc', 'jpeg', 'webp', 'avif']);
+
+const Args = z.object({
+  positionals: z.array(z.string()).min(1, 'give at least one image or directory'),
+  model: z.string().optional(),
+  bpp: z.string().default('0.05,0.1,0.2').transform((s, ctx) => {
+    const v = s.split(',').map(Number);
+    if (v.some((x) => !(x > 0 && x <= 64))) ctx.addIssue({ code: 'custom', message: `bad rate list '${s}'` });
+    return [...new Set(v)].sort((x, y) => x - y);
+  }),
+  codecs: z.string().default('diffc,jpeg,webp,avif').transform((s) => s.split(',')).pipe(z.array(Codec).min(1)),
+  out: z.string().default('eval-out'),
+  backend: z.enum(['auto', 'cuda', 'cpu', 'ts']).default('auto'),
+  seed: z.coerce.number().int().nonnegative().max(2 ** 32 - 1).default(0),
+  force: z.boolean().default(false),
+  json: z.boolean().default(false),
+  quiet: z.boolean().default(false),
+});
+
+async function expandInputs(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    const s = await stat(p).catch(() => null);
+    if (!s) throw new CliError(`${p}: no such file or directory`);
+    if (s.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => IMAGE_EXT.has(extname(n).toLowerCase())).sort();
+      out.push(...names.map((n) => join(p, n)));
+    } else out.push(p);
+  }
+  if (out.length === 0) throw new CliError('no images found');
+  return out;
+}
+
+interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; encode_s: number; decode_s: number; steps?: number; quality?: number }
+
+export async function evalCommand(argv: string[], out: Print, err: Print): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      model: { type: 'string' }, bpp: { type: 'string' }, codecs: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+      seed: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    out(EVAL_HELP);
+    return 0;
+  }
+  const a = parseOrUsage(Args, { ...values, positionals });
+  const files = await expandInputs(a.positionals);
+  const log = (s: string) => { if (!a.quiet) err(s); };
+  await mkdir(a.out, { recursive: true });
+  const lm = await loadModel(a.model);
+  const info = lm.model.info;
+  const backend = await resolveBackend(a.backend, { log });
+  const schedule = resolveSchedule(lm, info.defaults.schedule);
+  const params = CodingParams.parse({ maxChunkBits: info.defaults.maxChunkBits });
+  const recon = { method: info.defaults.reconMethod, steps: info.defaults.reconSteps };
+  const seed = { lo: a.seed, hi: 0 };
+  const rows: Row[] = [];
+  const progress = new Progress('eval', files.length, a.quiet);
+  for (const [fi, file] of files.entries()) {
+    const img = await loadImage(file);
+    const pixels = img.width * img.height;
+    const name = basename(file);
+    const { image: padded } = padToMultiple(img, info.sizeMultiple);
+    const predictor = await lm.model.predictor(padded.width, padded.height);
+    const ctx = decodeContext(lm, padded.width, padded.height);
+    let diffcBpp: number[] = a.bpp;
+    if (a.codecs.includes('diffc')) {
+      const tEnc = performance.now();
+      const [latent] = await lm.model.encode([padded]);
+      const image = { width: img.width, height: img.height, channels: 3 };
+      const headerBytes = writeDfc({
+        header: { version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...predictor.latent }, schedule: { id: schedule.id, hash: schedule.hash }, seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length },
+        payload: new Uint8Array(0),
+      }).length + 4;
+      const stepAt: number[] = [];
+      const [c] = await compressLatents(predictor, [{ latent, image, seed, stop: { maxBits: Math.max(0, a.bpp.at(-1)! * pixels - 8 * headerBytes) } }], {
+        schedule, params, recon, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
+        onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
+      });
+      const bits = stepBits(c.bytes, predictor, ctx);
+      const fixed = 8 * c.bytes.length - bits.reduce((s, b) => s + b, 0);
+      diffcBpp = [];
+      for (const target of a.bpp) {
+        let total = fixed, steps = 0;
+        for (const b of bits) {
+          if ((total + b) / pixels > target) break;
+          total += b;
+          steps++;
+        }
+        const bytes = truncateDfc(c.bytes, steps, predictor, ctx);
+        const tDec = performance.now();
+        const [d] = await decompressLatents(predictor, [bytes], ctx);
+        const [rgb] = await lm.model.decode([d.latent], padded.width, padded.height);
+        const decodeS = (performance.now() - tDec) / 1000;
+        const rec = cropTo(rgb, img.width, img.height);
+        const bpp = (8 * bytes.length) / pixels;
+        diffcBpp.push(bpp);
+        rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
+      }
+    }
+    for (const codec of a.codecs.filter((x) => x !== 'diffc') as ('jpeg' | 'webp' | 'avif')[]) {
+      for (const [i, target] of a.bpp.entries()) {
+        const r = await encodeAtBpp(img, codec, diffcBpp[i] > 0 ? diffcBpp[i] : target);
+        rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
+      }
+    }
+    progress.update(fi + 1, name);
+  }
+  progress.done();
+  backend.close?.();
+  await lm.model.close();
+
+  const summary: Record<string, { target_bpp: number; bpp: number; psnr: number; msssim: number }[]> = {};
+  for (const codec of a.codecs) {
+    summary[codec] = a.bpp.map((target) => {
+      const rs = rows.filter((r) => r.codec === codec && r.target_bpp === target);
+      const mean = (f: (r: Row) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
+      return { target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4) };
+    });
+  }
+  const series = a.codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
+  const enc = new TextEncoder();
+  await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
+  await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary }, null, 2) + '\n'), a.force);
+  await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs JPEG/WebP/AVIF`, metric: 'PSNR' })), a.force);
+  if (!a.quiet) {
+    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}`);
+    err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg`);
+  }
+  if (a.json) out(JSON.stringify(summary));
+  return 0;
+}

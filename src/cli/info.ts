@@ -1,0 +1,82 @@
+/**
+ * `diffc info`: what a .dfc holds. Per-step bits need the file's model (to rebuild the plans);
+ * without it, only the header is shown.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { readDfc } from '../codec/format/index.js';
+import { decodeCodingBlob, stepBits } from '../codec/codec.js';
+import { loadModel, decodeContext, resolveSchedule } from './model-context.js';
+import { CliError } from './errors.js';
+import { parseOrUsage, type Print } from './args.js';
+
+export const INFO_HELP = `diffc info <file.dfc> [--model M] [--json]
+
+Prints the header (model, image and latent size, schedule, seed, coding parameters) and, when the
+model is available, the bits of every coded step and the timestep each prefix reaches.
+`;
+
+const Args = z.object({
+  positionals: z.array(z.string()).length(1, 'give exactly one .dfc file'),
+  model: z.string().optional(),
+  json: z.boolean().default(false),
+});
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export async function infoCommand(argv: string[], out: Print): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { model: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    out(INFO_HELP);
+    return 0;
+  }
+  const a = parseOrUsage(Args, { ...values, positionals });
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(a.positionals[0]);
+  } catch (e) {
+    throw new CliError(`cannot read ${a.positionals[0]}: ${(e as Error).message}`);
+  }
+  const { header: h, payload } = readDfc(bytes);
+  const pixels = h.image.width * h.image.height;
+  const { params, usesProtocol } = decodeCodingBlob(h.coding);
+  let steps: { step: number; timestep: number; bits: number; cumulative_bpp: number }[] | null = null;
+  let note: string | undefined;
+  try {
+    const lm = await loadModel(a.model);
+    if (hex(lm.model.info.hash) === hex(h.model.hash)) {
+      const d = lm.model.info.downsample;
+      const W = h.latent.width * d, H = h.latent.height * d;
+      const bits = stepBits(bytes, await lm.model.predictor(W, H, { prompt: h.prompt }), decodeContext(lm, W, H));
+      const sched = resolveSchedule(lm, h.schedule.id);
+      const headerBits = 8 * bytes.length - bits.reduce((s, b) => s + b, 0);
+      let cum = headerBits;
+      steps = bits.map((b, j) => ({ step: j + 1, timestep: sched.timesteps[j], bits: +b.toFixed(2), cumulative_bpp: +((cum += b) / pixels).toFixed(5) }));
+    } else {
+      note = `per-step bits need model ${h.model.id} (${hex(h.model.hash)}); pass --model`;
+    }
+  } catch (e) {
+    note = `per-step bits unavailable: ${(e as Error).message}`;
+  }
+  const result = {
+    file: a.positionals[0], bytes: bytes.length, bpp: +((8 * bytes.length) / pixels).toFixed(5),
+    model: h.model.id, model_hash: hex(h.model.hash), width: h.image.width, height: h.image.height,
+    latent: h.latent, schedule: h.schedule.id, steps: h.stepsCoded, seed: h.seed, recon: h.recon,
+    coding: { ...params, predicted_by_protocol: usesProtocol }, payload_bytes: payload.length,
+    ...(h.prompt !== undefined ? { prompt: h.prompt } : {}),
+    step_bits: steps, ...(note ? { note } : {}),
+  };
+  if (a.json) {
+    out(JSON.stringify(result));
+    return 0;
+  }
+  out(`${result.file}: ${result.bytes} bytes, ${result.bpp} bpp, ${h.image.width}x${h.image.height}`);
+  out(`model ${h.model.id} (${result.model_hash}); latent ${h.latent.channels}x${h.latent.height}x${h.latent.width}`);
+  out(`schedule ${h.schedule.id}; ${h.stepsCoded} steps coded; seed ${h.seed.hi}:${h.seed.lo}; recon ${h.recon.method}/${h.recon.steps}`);
+  out(`coding: chunks <= ${params.maxChunkBits} bits, padding ${params.paddingQuarterBits / 4}, side info ${params.sideInfo}${usesProtocol ? ' (protocol-predicted)' : ''}`);
+  if (h.prompt !== undefined) out(`prompt: ${h.prompt}`);
+  if (steps) for (const s of steps) out(`  step ${String(s.step).padStart(3)}  t=${String(s.timestep).padStart(4)}  ${s.bits.toFixed(1).padStart(9)} bits  -> ${s.cumulative_bpp.toFixed(4)} bpp`);
+  if (note) out(note);
+  return 0;
+}
