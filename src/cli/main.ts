@@ -63,7 +63,7 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
       err(`diffc: ${e.message}`);
       return EXIT.failure;
     }
-    if (e instanceof Error && 'code' in e && e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS_')) {
       err(`diffc: ${e.message}`);
       return EXIT.usage;
     }

@@ -19,7 +19,7 @@ export interface BaselineResult {
   readonly overshoot: boolean;
 }
 
-const RANGE: Record<BaselineCodec, [number, number]> = { jpeg: [1, 100], webp: [0, 100], avif: [1, 100] };
+const RANGE: Record<BaselineCodec, [number, number]> = { jpeg: [1, 100], webp: [1, 100], avif: [1, 100] };
 
 export async function encodeAtBpp(img: RgbImage, codec: BaselineCodec, targetBpp: number): Promise<BaselineResult> {
   const pixels = img.width * img.height;

@@ -1,0 +1,116 @@
+/**
+ * The diffc CLI end to end on the embedded default model (in-process, real files).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { main } from '../src/cli/main.js';
+import { saveImage, loadImage } from '../src/image/io.js';
+import { resize } from '../src/image/geometry.js';
+
+const photo = '.cache/photos/coffee.png';
+const skip = existsSync(photo) ? false : (process.env.CI === 'true' ? false : 'test photos missing: run bash scripts/fetch-photos.sh');
+const dir = mkdtempSync(join(tmpdir(), 'diffc-cli-'));
+const input = join(dir, 'in.png');
+
+async function run(args: string[]) {
+  const out: string[] = [], err: string[] = [];
+  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('compress -> decompress: byte-identical to --recon; info --json; progressive prefixes', { skip }, async () => {
+  // A 150x100 crop-size photo keeps the test quick; odd sizes exercise padding and cropping.
+  await saveImage(resize(await loadImage(photo), 150, 100), input);
+  const dfc = join(dir, 'a.dfc'), recon = join(dir, 'recon.png'), dec = join(dir, 'dec.png');
+  const c = await run(['compress', input, '-o', dfc, '--bpp', '0.3', '--recon', recon, '--json', '-q']);
+  assert.equal(c.code, 0, c.err);
+  const cj = JSON.parse(c.out);
+  assert.ok(cj.bpp <= 0.3 && cj.bpp > 0.1, `bpp ${cj.bpp}`);
+  const d = await run(['decompress', dfc, '-o', dec, '-q']);
+  assert.equal(d.code, 0, d.err);
+  assert.ok(readFileSync(dec).equals(readFileSync(recon)), 'decoded PNG is byte-identical to --recon');
+  const out = await loadImage(dec);
+  assert.equal(out.width, 150);
+  assert.equal(out.height, 100);
+  const info = await run(['info', dfc, '--json']);
+  assert.equal(info.code, 0, info.err);
+  const ij = JSON.parse(info.out);
+  assert.equal(ij.bytes, readFileSync(dfc).length);
+  assert.equal(ij.width, 150);
+  assert.equal(ij.steps, cj.steps);
+  assert.ok(Math.abs(ij.bpp - cj.bpp) < 1e-4 && ij.model === 'diffc-default-dct-v1');
+  assert.equal(ij.step_bits.length, cj.steps);
+  // A prefix decodes to a different (lower-rate) image; --upto-bpp picks a prefix within budget.
+  const half = Math.max(1, Math.floor(cj.steps / 2));
+  const p1 = join(dir, 'p1.png');
+  assert.equal((await run(['decompress', dfc, '-o', p1, '--upto-step', String(half), '-q'])).code, 0);
+  assert.ok(!readFileSync(p1).equals(readFileSync(dec)));
+  const p2 = join(dir, 'p2.png');
+  const r = await run(['decompress', dfc, '-o', p2, '--upto-bpp', '0.1', '--json', '-q']);
+  assert.equal(r.code, 0, r.err);
+  assert.ok(JSON.parse(r.out).steps < cj.steps);
+});
+
+test('bad input: truncated .dfc, unreadable image, existing output, bad parameters', { skip }, async () => {
+  if (!existsSync(input)) await saveImage(resize(await loadImage(photo), 150, 100), input);
+  const dfc = join(dir, 'b.dfc');
+  assert.equal((await run(['compress', input, '-o', dfc, '--steps', '4', '-q'])).code, 0);
+  const bytes = readFileSync(dfc);
+  const cut = join(dir, 'cut.dfc');
+  writeFileSync(cut, bytes.subarray(0, bytes.length - 7));
+  const outPng = join(dir, 'never.png');
+  const t = await run(['decompress', cut, '-o', outPng, '-q']);
+  assert.equal(t.code, 1);
+  assert.match(t.err, /truncated|corrupt/);
+  assert.ok(!existsSync(outPng), 'no output file after a refused input');
+  // Existing output: refused without --force, nothing changed; accepted with it.
+  writeFileSync(join(dir, 'exists.dfc'), 'keep me');
+  const e = await run(['compress', input, '-o', join(dir, 'exists.dfc'), '--steps', '2', '-q']);
+  assert.equal(e.code, 1);
+  assert.equal(readFileSync(join(dir, 'exists.dfc'), 'utf8'), 'keep me');
+  assert.equal((await run(['compress', input, '-o', join(dir, 'exists.dfc'), '--steps', '2', '-q', '--force'])).code, 0);
+  // Not an image.
+  writeFileSync(join(dir, 'notimage.png'), 'hello');
+  const u = await run(['compress', join(dir, 'notimage.png'), '-o', join(dir, 'u.dfc'), '-q']);
+  assert.equal(u.code, 1);
+  assert.match(u.err, /not a readable image|unsupported/);
+  assert.ok(!existsSync(join(dir, 'u.dfc')));
+  // Nonsense parameters are usage errors.
+  for (const args of [['--bpp', '-1'], ['--bpp', '0.1', '--steps', '3'], ['--backend', 'gpu'], ['--timestep', '5000'], ['--seed', 'x']]) {
+    const r = await run(['compress', input, '-o', join(dir, 'p.dfc'), ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+  }
+  assert.equal((await run(['decompress', dfc])).code, 2);
+  assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
+});
+
+test('eval on a folder writes CSV, JSON and SVG and prints a per-codec summary', { skip }, async () => {
+  const folder = join(dir, 'photos');
+  mkdirSync(folder, { recursive: true });
+  await saveImage(resize(await loadImage(photo), 96, 64), join(folder, 'one.png'));
+  const outDir = join(dir, 'eval');
+  const r = await run(['eval', folder, '--bpp', '0.2,0.5', '--out', outDir, '--json', '-q']);
+  assert.equal(r.code, 0, r.err);
+  const summary = JSON.parse(r.out.trim().split('\n').at(-1)!);
+  for (const codec of ['diffc', 'jpeg', 'webp', 'avif']) {
+    assert.equal(summary[codec].length, 2, codec);
+    for (const p of summary[codec]) assert.ok(p.bpp > 0 && Number.isFinite(p.psnr), `${codec} ${JSON.stringify(p)}`);
+  }
+  assert.ok(summary.diffc[1].psnr > summary.diffc[0].psnr);
+  for (const f of ['results.csv', 'results.json', 'rd.svg']) assert.ok(existsSync(join(outDir, f)), f);
+  assert.match(readFileSync(join(outDir, 'rd.svg'), 'utf8'), /<svg/);
+});
+
+test('the bin launcher runs: --help exits 0, a bad verb exits 2', () => {
+  const h = spawnSync(process.execPath, ['bin/diffc.js', '--help'], { encoding: 'utf8' });
+  assert.equal(h.status, 0);
+  assert.match(h.stdout, /compress/);
+  assert.equal(spawnSync(process.execPath, ['bin/diffc.js', 'frobnicate'], { encoding: 'utf8' }).status, 2);
+  const c = spawnSync(process.execPath, ['bin/diffc.js', 'compress', '--help'], { encoding: 'utf8' });
+  assert.equal(c.status, 0);
+  assert.match(c.stdout, /--bpp X/);
+});
