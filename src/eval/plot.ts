@@ -21,7 +21,7 @@ export function rdPlotSvg(series: readonly Series[], opts: { title?: string; wid
   const W = opts.width ?? 720, H = opts.height ?? 480, m = { l: 64, r: 140, t: 40, b: 52 };
   const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.bpp) && Number.isFinite(p.psnr));
   const x0 = 0, x1 = Math.max(...pts.map((p) => p.bpp), 0.01) * 1.05;
-  const yLo = Math.min(...pts.map((p) => p.psnr), 0), yHi = Math.max(...pts.map((p) => p.psnr), 1);
+  const yLo = pts.length ? Math.min(...pts.map((p) => p.psnr)) : 0, yHi = pts.length ? Math.max(...pts.map((p) => p.psnr)) : 1;
   const y0 = Math.floor(yLo - 1), y1 = Math.ceil(yHi + 1);
   const sx = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
