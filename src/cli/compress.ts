@@ -77,13 +77,14 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
     return 0;
   }
   const a = parseOrUsage(Args, { ...values, positionals });
-  if (a.timestep !== undefined && a.timestep > 999) throw new UsageError(`--timestep ${a.timestep} is outside the model's 0..999`);
   const t0 = performance.now();
   await assertWritable(a.output, a.force);
   if (a.recon) await assertWritable(a.recon, a.force);
 
   const lm = await loadModel(a.model);
   const info = lm.model.info;
+  const tMax = lm.model.table.length - 1;
+  if (a.timestep !== undefined && a.timestep > tMax) throw new UsageError(`--timestep ${a.timestep} is outside the model's 0..${tMax}`);
   const log = (s: string) => { if (!a.quiet) err(s); };
   const img = await loadImage(a.positionals[0]);
   const { image: padded } = padToMultiple(img, info.sizeMultiple);
