@@ -1,0 +1,22 @@
+/**
+ * The one error type of the model layer. `code` says what the user can do about it:
+ *   not-found  no such bundle directory or cached id (pull it, or check the path)
+ *   manifest   manifest.json missing, unparsable or invalid
+ *   checksum   a file's size or sha256 differs from the manifest (re-download)
+ *   family     the bundle's family/prediction/files do not fit together, or are not supported
+ *   offline    the hub could not be reached (no network, closed port, connect timeout)
+ *   download   the hub answered, but with an error (404, 5xx, truncated transfer)
+ *   runtime    ONNX Runtime failed (session creation, execution provider, inference)
+ */
+export type ModelErrorCode = 'not-found' | 'manifest' | 'checksum' | 'family' | 'offline' | 'download' | 'runtime';
+
+export class ModelError extends Error {
+  override readonly name = 'ModelError';
+  constructor(readonly code: ModelErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isModelError(e: unknown, code?: ModelErrorCode): e is ModelError {
+  return e instanceof ModelError && (code === undefined || e.code === code);
+}
