@@ -4,10 +4,10 @@
  * Alpha is flattened on a background (default white) or refused. A pixel limit, checked from the
  * header before any pixel is decoded, guards against decompression bombs.
  */
-import { open, rename, rm, stat, readFile } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import sharp from 'sharp';
+import { AtomicWriteError, exists, writeFileAtomic } from '../fs/atomic.js';
 import type { RgbImage } from './types.js';
 import { ImageError } from './errors.js';
 
@@ -118,25 +118,15 @@ export interface SaveOptions extends EncodeOptions {
   readonly force?: boolean;
 }
 
-/** Writes atomically: temp file in the same directory, fsync, rename; nothing left on failure. */
+/** Writes atomically (src/fs/atomic.ts): nothing partial is ever visible or left behind. */
 export async function saveImage(img: RgbImage, path: string, opts: SaveOptions = {}): Promise<void> {
   const format = formatFor(path, opts.format);
-  if (!opts.force && (await stat(path).then(() => true, () => false))) {
-    throw new ImageError('exists', `${path} exists (use --force to overwrite)`);
-  }
+  if (!opts.force && (await exists(path))) throw new ImageError('exists', `${path} exists (use --force to overwrite)`);
   const bytes = await encodeImage(img, format, opts);
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes, opts.force ?? false);
   } catch (e) {
-    await rm(tmp, { force: true });
-    throw new ImageError('write', `cannot write ${path}: ${(e as Error).message}`);
+    if (e instanceof AtomicWriteError) throw new ImageError(e.code === 'exists' ? 'exists' : 'write', e.message);
+    throw e;
   }
 }
