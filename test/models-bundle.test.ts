@@ -117,3 +117,11 @@ test('flow tables are decreasing, positive, and DDPM tables match ddpm.ts', () =
   assert.equal(d.length, 1000);
   assert.ok(Math.abs(d[999] - 0.0047) < 1e-3);
 });
+
+test('the committed test bundles verify', async () => {
+  for (const fam of ['sd15', 'sd21', 'sdxl', 'flux-dev']) {
+    const b = await loadBundle(join(DEFAULT_MODEL_DIR, '..', 'test', fam), { force: true });
+    assert.equal(b.manifest.family, fam);
+    assert.equal(b.manifest.id, `test-${fam}`);
+  }
+});
