@@ -2,7 +2,11 @@
  * Resolving --model to a loaded DiffusionModel plus what the codec needs around it: named
  * coding schedules, protocol plans, and a DecodeContext for .dfc files.
  */
-import { loadDctBundle, DctBundleError, DEFAULT_MODEL_DIR } from '../models/analytic-dct/bundle.js';
+import { resolve } from 'node:path';
+import { modelCacheDir, resolveModel } from '../models/bundle.js';
+import { loadDiffusionModel } from '../models/load.js';
+import { ModelError } from '../models/errors.js';
+import type { Device } from '../models/onnx/session.js';
 import type { DiffusionModel } from '../models/types.js';
 import { makeCodingSchedule, scheduleFromId, type CodingSchedule } from '../codec/schedule/timesteps.js';
 import { protocolPlans, type ChunkPlan, type CodingParams } from '../codec/chain/chunk-plan.js';
@@ -16,13 +20,27 @@ export interface LoadedModel {
 
 export const DEFAULT_MODEL = 'default';
 
-export async function loadModel(spec: string | undefined): Promise<LoadedModel> {
-  const dir = spec === undefined || spec === DEFAULT_MODEL ? DEFAULT_MODEL_DIR : spec;
+export interface LoadModelCliOptions {
+  /** Model inference device for ONNX families (default: $DIFFC_DEVICE, else cpu). */
+  readonly device?: Device;
+  /** Largest batch per model call. */
+  readonly maxBatch?: number;
+}
+
+/**
+ * --model: 'default' (the embedded analytic model), a bundle directory, or the id of a pulled
+ * model under the cache directory. Files are size-checked on every load and sha256-checked
+ * unless unchanged since the last full check (bundles in the cache keep a stamp).
+ */
+export async function loadModel(spec: string | undefined, opts: LoadModelCliOptions = {}): Promise<LoadedModel> {
   try {
-    const { model, schedules } = await loadDctBundle(dir);
+    const dir = await resolveModel(spec);
+    const inCache = resolve(dir).startsWith(resolve(modelCacheDir()) + '/');
+    const envDevice = process.env.DIFFC_DEVICE === 'cuda' ? 'cuda' : undefined;
+    const { model, schedules } = await loadDiffusionModel(dir, { verify: true, stamp: inCache, device: opts.device ?? envDevice ?? 'cpu', maxBatch: opts.maxBatch });
     return { model, namedSchedules: schedules };
   } catch (e) {
-    if (e instanceof DctBundleError) throw new CliError(`cannot load model '${spec ?? DEFAULT_MODEL}': ${e.message}`);
+    if (e instanceof ModelError) throw new CliError(`cannot load model '${spec ?? DEFAULT_MODEL}': ${e.message}`);
     throw e;
   }
 }

@@ -1,0 +1,63 @@
+/**
+ * A bundle directory to a DiffusionModel: the family picks the adapter (the embedded analytic
+ * model, or the ONNX adapters in onnx/), after the manifest is checked for fitting together.
+ */
+import { loadDctBundle, DctBundleError } from './analytic-dct/bundle.js';
+import { loadBundle, type Bundle, type LoadBundleOptions } from './bundle.js';
+import { ModelError } from './errors.js';
+import type { DiffusionModel } from './types.js';
+import type { OnnxModelOptions } from './onnx/base.js';
+
+export interface LoadModelOptions extends OnnxModelOptions, LoadBundleOptions {}
+
+export interface LoadedBundle {
+  readonly model: DiffusionModel;
+  readonly bundle: Bundle;
+  /** Named coding schedules the manifest defines. */
+  readonly schedules: Readonly<Record<string, readonly number[]>>;
+}
+
+const NEEDS: Record<string, { prediction: readonly string[]; schedule: 'ddpm' | 'flow'; roles: readonly string[] }> = {
+  sd15: { prediction: ['eps', 'v'], schedule: 'ddpm', roles: ['unet', 'vae_encoder', 'vae_decoder'] },
+  sd21: { prediction: ['eps', 'v'], schedule: 'ddpm', roles: ['unet', 'vae_encoder', 'vae_decoder'] },
+  sdxl: { prediction: ['eps', 'v'], schedule: 'ddpm', roles: ['unet', 'vae_encoder', 'vae_decoder'] },
+  'flux-dev': { prediction: ['flow'], schedule: 'flow', roles: ['transformer', 'vae_encoder', 'vae_decoder'] },
+  'analytic-dct': { prediction: ['x0'], schedule: 'ddpm', roles: ['params'] },
+};
+
+/** Throws a 'family' ModelError when the manifest's parts do not fit its family. */
+export function checkFamily(b: Bundle): void {
+  const m = b.manifest, need = NEEDS[m.family];
+  if (!need.prediction.includes(m.prediction)) throw new ModelError('family', `${m.id}: ${m.family} models predict ${need.prediction.join(' or ')}, not ${m.prediction}`);
+  if (m.schedule.kind !== need.schedule) throw new ModelError('family', `${m.id}: ${m.family} needs a ${need.schedule} schedule, not ${m.schedule.kind}`);
+  for (const r of need.roles) if (!m.files.some((f) => f.role === r)) throw new ModelError('family', `${m.id}: ${m.family} bundles need a ${r} file`);
+  if (m.family === 'flux-dev' && m.latent.channels !== 16) throw new ModelError('family', `${m.id}: Flux latents have 16 channels, not ${m.latent.channels}`);
+  if (m.refiner && !m.files.some((f) => f.role === 'refiner_unet')) throw new ModelError('family', `${m.id}: refiner settings without a refiner_unet file`);
+}
+
+export async function loadDiffusionModel(dir: string, opts: LoadModelOptions = {}): Promise<LoadedBundle> {
+  const bundle = await loadBundle(dir, opts);
+  checkFamily(bundle);
+  const schedules = bundle.manifest.schedules ?? {};
+  switch (bundle.manifest.family) {
+    case 'analytic-dct': {
+      try {
+        const { model } = await loadDctBundle(bundle.dir);
+        return { model, bundle, schedules };
+      } catch (e) {
+        if (e instanceof DctBundleError) throw new ModelError('manifest', e.message, { cause: e });
+        throw e;
+      }
+    }
+    case 'sd15':
+    case 'sd21':
+    case 'sdxl': {
+      const { SdModel } = await import('./onnx/sd.js');
+      return { model: new SdModel(bundle, opts), bundle, schedules };
+    }
+    case 'flux-dev': {
+      const { FluxModel } = await import('./onnx/flux.js');
+      return { model: new FluxModel(bundle, opts), bundle, schedules };
+    }
+  }
+}

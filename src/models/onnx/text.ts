@@ -1,0 +1,60 @@
+/**
+ * Prompt -> text-encoder outputs for the ONNX families.
+ *   ids: with tokenizer/vocab.json + merges.txt in the bundle, the CLIP BPE tokenizer; without
+ *        one, only the empty prompt, whose CLIP ids are fixed (BOS, EOS, padding) and whose T5 ids
+ *        are (EOS, padding). A non-empty prompt without a tokenizer is a 'family' error.
+ *   no text encoder in the bundle: the conditioning is zeros of the sizes the manifest's `text`
+ *        gives (see docs/models.md).
+ */
+import { ModelError } from '../errors.js';
+import { emptyClipIds, CLIP_EOS, type ClipTokenizer } from './clip-tokenizer.js';
+import type { FloatTensor, OnnxSession } from './session.js';
+
+export const T5_EOS = 1;
+export const T5_PAD = 0;
+
+export interface EncodedText {
+  /** [1, S, H] */
+  readonly hidden: FloatTensor;
+  /** [1, P]: text_embeds (projected) or pooler_output, when the graph has one. */
+  readonly pooled?: Float32Array;
+}
+
+/** Sequence length the graph declares for input_ids, else `fallback`. */
+export function declaredSeqLen(s: OnnxSession, fallback: number): number {
+  const d = s.input('input_ids').shape[1];
+  return typeof d === 'number' && d > 0 ? d : fallback;
+}
+
+export function clipIds(prompt: string, tokenizer: ClipTokenizer | undefined, seqLen: number, padId = CLIP_EOS): number[] {
+  if (tokenizer) return tokenizer.encode(prompt, seqLen, padId);
+  if (prompt.trim() !== '') throw noTokenizer();
+  return emptyClipIds(seqLen, padId);
+}
+
+export function t5Ids(prompt: string, seqLen: number): number[] {
+  if (prompt.trim() !== '') throw new ModelError('family', 'T5 prompts are not supported (no SentencePiece tokenizer in diffc); leave --prompt empty for Flux');
+  return [T5_EOS, ...new Array<number>(seqLen - 1).fill(T5_PAD)];
+}
+
+function noTokenizer(): ModelError {
+  return new ModelError('family', 'this bundle has no tokenizer (tokenizer/vocab.json + merges.txt), so only the empty prompt is supported');
+}
+
+/**
+ * Runs a text encoder on one id sequence.
+ * hidden 'last': last_hidden_state; 'penultimate': the second-to-last hidden_states.N output
+ * (what SDXL conditions on), falling back to last_hidden_state for graphs exported without them.
+ */
+export async function encodeText(s: OnnxSession, ids: readonly number[], hidden: 'last' | 'penultimate'): Promise<EncodedText> {
+  const out = await s.run({ input_ids: { data: ids, dims: [1, ids.length] } });
+  let name = 'last_hidden_state';
+  if (hidden === 'penultimate') {
+    const layers = Object.keys(out).map((k) => /^hidden_states\.(\d+)$/.exec(k)).filter((m) => m !== null).map((m) => Number(m[1]));
+    if (layers.length >= 2) name = `hidden_states.${Math.max(...layers) - 1}`;
+  }
+  const h = out[name];
+  if (!h || h.dims.length !== 3) throw new ModelError('family', `${s.path}: no [batch, seq, hidden] output '${name}' (outputs: ${Object.keys(out).join(', ')})`);
+  const pooled = out.text_embeds ?? out.pooler_output;
+  return { hidden: h, pooled: pooled?.data };
+}
