@@ -209,8 +209,13 @@ export function roleFiles(b: Bundle, role: FileRole): string[] {
   return b.manifest.files.filter((f) => f.role === role).map((f) => join(b.dir, f.path));
 }
 
+/**
+ * The role's main file: its first .onnx graph (a graph's external-data files, e.g.
+ * unet/model.onnx_data or weights.pb, share its role and sit next to it), else its first file.
+ */
 export function roleFile(b: Bundle, role: FileRole): string | undefined {
-  return roleFiles(b, role)[0];
+  const files = roleFiles(b, role);
+  return files.find((p) => p.endsWith('.onnx')) ?? files[0];
 }
 
 /**
