@@ -81,7 +81,7 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
   await assertWritable(a.output, a.force);
   if (a.recon) await assertWritable(a.recon, a.force);
 
-  const lm = await loadModel(a.model);
+  const lm = await loadModel(a.model, { device: a.device });
   const info = lm.model.info;
   const tMax = lm.model.table.length - 1;
   if (a.timestep !== undefined && a.timestep > tMax) throw new UsageError(`--timestep ${a.timestep} is outside the model's 0..${tMax}`);

@@ -24,6 +24,7 @@ Decodes a .dfc to an image (format from the output extension: png, jpg, webp, av
   --upto-step N         decode only the first N coded steps
   --method M            flow | ancestral | mse (default: as written by the encoder)
   --denoise-steps N     denoising steps for flow/ancestral
+  --device D            model inference device: cpu | cuda (default cpu)
   --force               overwrite an existing output
   --json                print one JSON object on stdout
   -q, --quiet           nothing on stderr but errors
@@ -37,6 +38,7 @@ const Args = z.object({
   'upto-step': z.coerce.number().int().nonnegative().optional(),
   method: ReconMethod.optional(),
   'denoise-steps': z.coerce.number().int().min(1).max(1000).optional(),
+  device: z.enum(['cpu', 'cuda']).default('cpu'),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
@@ -47,7 +49,7 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
     args: argv, allowPositionals: true, strict: true,
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' },
-      method: { type: 'string' }, 'denoise-steps': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+      method: { type: 'string' }, 'denoise-steps': { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,7 +67,7 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
     throw new CliError(`cannot read ${a.positionals[0]}: ${(e as Error).message}`);
   }
   const header = readDfc(bytes).header;
-  const lm = await loadModel(a.model);
+  const lm = await loadModel(a.model, { device: a.device });
   const d = lm.model.info.downsample;
   const W = header.latent.width * d, H = header.latent.height * d;
   const ctx = decodeContext(lm, W, H);
