@@ -215,3 +215,42 @@ test('a catalogue entry is pulled with the hub\'s LFS sha256s and gets a manifes
     await rm(cache, { recursive: true, force: true });
   }
 });
+
+test('diffc models list / verify / pull', async () => {
+  const { modelsCommand } = await import('../src/cli/models.js');
+  const cache = await scratch();
+  const outs: string[] = [], errs: string[] = [];
+  const out = (s: string) => outs.push(s), err = (s: string) => errs.push(s);
+  const saved = process.env.DIFFC_HF_ENDPOINT;
+  process.env.DIFFC_HF_ENDPOINT = base;
+  try {
+    assert.equal(await modelsCommand(['list', '--cache', cache, '--json'], out, err), 0);
+    const listed = JSON.parse(outs.pop()!);
+    assert.deepEqual(listed.cached, []);
+    assert.ok(listed.catalogue.some((c: { id: string }) => c.id === 'sdxl-base-onnx'));
+    assert.equal(await modelsCommand(['verify', BUNDLE, '--json'], out, err), 0);
+    assert.equal(JSON.parse(outs.pop()!).hash, (await loadBundle(BUNDLE)).hashHex);
+    assert.equal(await modelsCommand(['verify', 'nope', '--cache', cache], out, err), 1);
+    assert.match(errs.pop()!, /models pull nope/);
+    assert.equal(await modelsCommand(['pull', 'hf:test/sd15', '--cache', cache], out, err), 0);
+    assert.match(outs.pop()!, /test-sd15: pulled/);
+    assert.ok(errs.some((l) => /\[1\/6\] text_encoder\/model.onnx/.test(l)), errs.join('\n'));
+    assert.equal(await modelsCommand(['verify', 'test-sd15', '--cache', cache, '-q'], out, err), 0);
+    assert.equal(await modelsCommand(['list', '--cache', cache], out, err), 0);
+    assert.match(outs.pop()!, /test-sd15 +sd15/);
+    // Corrupt the pulled copy: verify says so, exit 1.
+    const p = join(cache, 'test-sd15', 'unet/model.onnx');
+    const bytes = await readFile(p);
+    bytes[100] ^= 1;
+    await writeFile(p, bytes);
+    assert.equal(await modelsCommand(['verify', 'test-sd15', '--cache', cache], out, err), 1);
+    assert.match(errs.pop()!, /sha256/);
+    assert.equal(await modelsCommand(['pull', 'nope', '--cache', cache, '-q'], out, err), 1);
+    assert.equal(await modelsCommand(['frobnicate'], out, err), 2);
+    assert.equal(await modelsCommand(['pull'], out, err), 2);
+    assert.equal(await modelsCommand(['--help'], out, err), 0);
+  } finally {
+    if (saved === undefined) delete process.env.DIFFC_HF_ENDPOINT; else process.env.DIFFC_HF_ENDPOINT = saved;
+    await rm(cache, { recursive: true, force: true });
+  }
+});
