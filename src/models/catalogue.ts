@@ -23,7 +23,7 @@ export interface CatalogueEntry {
   /** Rough download size, for `models list`. */
   readonly approxBytes: number;
   readonly files: readonly { readonly role: FileRole; readonly path: string }[];
-  readonly manifest: Omit<Manifest, 'schema' | 'id' | 'files' | 'source'>;
+  readonly manifest: Pick<Manifest, 'family' | 'prediction' | 'schedule' | 'latent' | 'defaults' | 'text' | 'refiner' | 'schedules'>;
 }
 
 /** Placeholder coding defaults for the ONNX families: not tuned by measurement yet. */
