@@ -125,3 +125,30 @@ test('the committed test bundles verify', async () => {
     assert.equal(b.manifest.id, `test-${fam}`);
   }
 });
+
+test('make-bundle: an optimum-layout export directory becomes a bundle (roles, checksums, export configs)', async () => {
+  const { makeBundle } = await import('../src/models/make-bundle.js');
+  const src = join(DEFAULT_MODEL_DIR, '..', 'test', 'sdxl');
+  const dir = await scratch();
+  try {
+    await cp(src, dir, { recursive: true });
+    await rm(join(dir, 'manifest.json'));
+    await mkdir(join(dir, 'scheduler'));
+    await writeFile(join(dir, 'scheduler', 'scheduler_config.json'), JSON.stringify({ prediction_type: 'v_prediction' }));
+    await writeFile(join(dir, 'vae_decoder', 'config.json'), JSON.stringify({ scaling_factor: 0.5, latent_channels: 4 }));
+    const m = await makeBundle(dir, { family: 'sdxl', id: 'my-sdxl' });
+    const original = (await loadBundle(src)).manifest;
+    const key = (f: { role: string; path: string; sha256: string; bytes: number }) => `${f.role} ${f.path} ${f.sha256} ${f.bytes}`;
+    assert.deepEqual(m.files.map(key).sort(), original.files.map(key).sort());
+    assert.equal(m.prediction, 'v');
+    assert.equal(m.latent.scale, 0.5);
+    assert.deepEqual(m.refiner, { fromFraction: 0.8 });
+    const b = await loadBundle(dir);
+    assert.equal(b.manifest.id, 'my-sdxl');
+    await rm(join(dir, 'unet'), { recursive: true });
+    await assert.rejects(makeBundle(dir, { family: 'sdxl', id: 'x' }), (e) => e instanceof ModelError && e.code === 'family');
+    await assert.rejects(makeBundle(join(dir, 'scheduler'), { family: 'sd15', id: 'x' }), (e) => e instanceof ModelError && e.code === 'not-found');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
