@@ -1,0 +1,22 @@
+/**
+ * The one error type of the storage layer. `code` says what the caller can do about it:
+ *   not-found    no such object (or bucket / root directory)
+ *   exists       put with ifNoneMatch found an object already there
+ *   auth         credentials missing, wrong or not allowed (403, bad signature, EACCES)
+ *   unavailable  the service could not be reached or kept failing after bounded retries
+ *   invalid      a bad key, URL or configuration, or a request the service refused as malformed
+ *   io           anything else (disk full, truncated transfer, unexpected answer)
+ * Only 'unavailable' is worth retrying later; the store has already retried it.
+ */
+export type StorageErrorCode = 'not-found' | 'exists' | 'auth' | 'unavailable' | 'invalid' | 'io';
+
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+  constructor(readonly code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export function isStorageError(e: unknown, code?: StorageErrorCode): e is StorageError {
+  return e instanceof StorageError && (code === undefined || e.code === code);
+}
