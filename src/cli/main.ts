@@ -7,10 +7,12 @@ import { compressCommand } from './compress.js';
 import { decompressCommand } from './decompress.js';
 import { infoCommand } from './info.js';
 import { evalCommand } from './eval.js';
+import { modelsCommand, MODELS_HELP } from './models.js';
 import { UsageError, CliError, EXIT } from './errors.js';
 import type { Print } from './args.js';
 import { DfcError } from '../codec/format/index.js';
 import { ImageError } from '../image/errors.js';
+import { ModelError } from '../models/errors.js';
 
 const HELP = `diffc — extreme lossy image compression with diffusion models (DiffC)
 
@@ -21,6 +23,7 @@ commands:
   decompress          .dfc -> image           (diffc decompress photo.dfc -o photo.png)
   info                what a .dfc holds       (diffc info photo.dfc --json)
   eval                rate-distortion vs JPEG/WebP/AVIF on images or folders
+  models              list | verify | pull model bundles (Hugging Face hub)
   schedule optimize   minimum-cost coding schedule from a KL matrix (Algorithm 3)
 
 Run 'diffc <command> --help' for a command's options.
@@ -45,6 +48,12 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
         return await infoCommand(rest, out);
       case 'eval':
         return await evalCommand(rest, out, err);
+      case 'models':
+        if (rest[0] === undefined || rest[0] === '--help') {
+          out(MODELS_HELP);
+          return EXIT.ok;
+        }
+        return await modelsCommand(rest, out, err);
       case 'schedule':
         if (rest[0] === undefined || rest[0] === '--help') {
           out(SCHEDULE_HELP);
@@ -59,7 +68,7 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
       err(`diffc: ${e.message}`);
       return EXIT.usage;
     }
-    if (e instanceof DfcError || e instanceof CliError || e instanceof ImageError) {
+    if (e instanceof DfcError || e instanceof CliError || e instanceof ImageError || e instanceof ModelError) {
       err(`diffc: ${e.message}`);
       return EXIT.failure;
     }
