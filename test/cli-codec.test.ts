@@ -114,3 +114,21 @@ test('the bin launcher runs: --help exits 0, a bad verb exits 2', () => {
   assert.equal(c.status, 0);
   assert.match(c.stdout, /--bpp X/);
 });
+
+test('compress takes folders and globs: one .dfc per image in the output directory, bad files reported', { skip }, async () => {
+  const src = join(dir, 'batch');
+  mkdirSync(src, { recursive: true });
+  const small = resize(await loadImage(photo), 48, 40);
+  await saveImage(small, join(src, 'a.png'));
+  await saveImage(small, join(src, 'b.png'));
+  writeFileSync(join(src, 'c.png'), 'not an image');
+  const outDir = join(dir, 'batch-out');
+  const r = await run(['compress', src, '-o', outDir, '--steps', '3', '--json', '-q']);
+  assert.equal(r.code, 1, 'one bad input makes the exit code 1');
+  const j = JSON.parse(r.out);
+  assert.equal(j.failed, 1);
+  assert.deepEqual(readdirSync(outDir).sort(), ['a.dfc', 'b.dfc']);
+  const g = await run(['compress', join(src, '?.png').replace('?.png', 'a*.png'), '-o', join(dir, 'glob-out'), '--steps', '2', '-q']);
+  assert.equal(g.code, 0, g.err);
+  assert.deepEqual(readdirSync(join(dir, 'glob-out')), ['a.dfc']);
+});

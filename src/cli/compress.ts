@@ -7,21 +7,28 @@ import { loadImage, saveImage } from '../image/io.js';
 import { padToMultiple, cropTo } from '../image/geometry.js';
 import { CodingParams } from '../codec/chain/chunk-plan.js';
 import { compressLatents } from '../codec/codec.js';
-import { writeDfc } from '../codec/format/index.js';
 import { reconstruct, ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { resolveBackend } from '../rcc-backends/index.js';
-import { loadModel, resolveSchedule, protocolFor } from './model-context.js';
+import { loadModel, resolveSchedule, protocolFor, type LoadedModel } from './model-context.js';
+import { expandInputs, outputIn, IMAGE_EXTENSIONS } from './inputs.js';
+import { mkdir } from 'node:fs/promises';
+import type { RccBackend } from '../codec/rcc/select.js';
+import { DfcError, writeDfc } from '../codec/format/index.js';
+import { ImageError } from '../image/errors.js';
 import { assertWritable, writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
-import { UsageError } from './errors.js';
+import { UsageError, CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
 
-export const COMPRESS_HELP = `diffc compress <image> -o <out.dfc> [options]
+export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
 
-Compresses an image (PNG, JPEG, WebP, AVIF, TIFF) with DiffC. One rate control applies; without
-one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*).
+Compresses images (PNG, JPEG, WebP, AVIF, TIFF) with DiffC. One rate control applies; without
+one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*). With several
+inputs (or a directory or glob) -o names a directory and each image becomes <name>.dfc there; a
+failing image is reported and the others still run (exit 1 if any failed).
 
-  -o, --output FILE     output .dfc (refused if it exists, unless --force)
+  -o, --output PATH     output .dfc, or directory for several inputs (existing files refused
+                        unless --force)
   --model M             model bundle directory or 'default' (embedded, no download; default)
   --bpp X               stop at the longest chain prefix whose whole file fits X bits per pixel
   --timestep T          stop once the chain reaches timestep T (0..T-1 of the model)
@@ -32,7 +39,8 @@ one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*)
   --seed N              shared-randomness seed, 0..2^53 (default 0)
   --backend B           RCC backend: auto | cuda | cpu | ts (default auto)
   --device D            model inference device: cpu | cuda (default cpu)
-  --recon FILE          also write the encoder's reconstruction (identical to decompress)
+  --recon PATH          also write the encoder's reconstruction, identical to decompress
+                        (a PNG path, or a directory for several inputs)
   --method M            reconstruction written to the header: flow | ancestral | mse
   --denoise-steps N     denoising steps for flow/ancestral reconstruction
   --force               overwrite existing outputs
@@ -41,7 +49,7 @@ one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*)
 `;
 
 const Args = z.object({
-  positionals: z.array(z.string()).length(1, 'give exactly one input image'),
+  positionals: z.array(z.string()).min(1, 'give at least one input image'),
   output: z.string({ required_error: '--output is required' }),
   model: z.string().optional(),
   bpp: z.coerce.number().positive().max(64).optional(),
@@ -77,23 +85,63 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
     return 0;
   }
   const a = parseOrUsage(Args, { ...values, positionals });
-  const t0 = performance.now();
-  await assertWritable(a.output, a.force);
-  if (a.recon) await assertWritable(a.recon, a.force);
-
+  const { files, many } = await expandInputs(a.positionals, IMAGE_EXTENSIONS);
+  const jobs = files.map((f) => ({
+    input: f,
+    output: many ? outputIn(a.output, f, '.dfc') : a.output,
+    recon: a.recon ? (many ? outputIn(a.recon, f, '.png') : a.recon) : undefined,
+  }));
+  if (many) {
+    await mkdir(a.output, { recursive: true });
+    if (a.recon) await mkdir(a.recon, { recursive: true });
+  }
+  for (const j of jobs) {
+    await assertWritable(j.output, a.force);
+    if (j.recon) await assertWritable(j.recon, a.force);
+  }
   const lm = await loadModel(a.model, { device: a.device });
-  const info = lm.model.info;
   const tMax = lm.model.table.length - 1;
   if (a.timestep !== undefined && a.timestep > tMax) throw new UsageError(`--timestep ${a.timestep} is outside the model's 0..${tMax}`);
   const log = (s: string) => { if (!a.quiet) err(s); };
-  const img = await loadImage(a.positionals[0]);
+  const backend = await resolveBackend(a.backend, { log: (s) => log(s) });
+  const results: Record<string, unknown>[] = [];
+  let failed = 0;
+  try {
+    for (const [i, j] of jobs.entries()) {
+      try {
+        const r = await compressOne(lm, backend, j, a, log, many ? `[${i + 1}/${jobs.length}] ` : '');
+        results.push(r);
+        if (!a.json) log(`${j.output}: ${r.bytes} bytes, ${(r.bpp as number).toFixed(4)} bpp, ${r.steps} steps (t=${r.timestep}), ${r.total_s}s`);
+      } catch (e) {
+        if (!many || !(e instanceof CliError || e instanceof ImageError || e instanceof DfcError)) throw e;
+        failed++;
+        results.push({ input: j.input, error: e.message });
+        err(`diffc: ${e.message}`);
+      }
+    }
+  } finally {
+    backend.close?.();
+    await lm.model.close();
+  }
+  if (a.json) out(JSON.stringify(many ? { results, failed } : results[0]));
+  return failed > 0 ? 1 : 0;
+}
+
+type Args = z.infer<typeof Args>;
+
+async function compressOne(
+  lm: LoadedModel, backend: RccBackend, j: { input: string; output: string; recon?: string }, a: Args,
+  log: (s: string) => void, label: string,
+): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  const info = lm.model.info;
+  const img = await loadImage(j.input);
   const { image: padded } = padToMultiple(img, info.sizeMultiple);
   const schedule = resolveSchedule(lm, a.schedule ?? info.defaults.schedule);
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
   }
   const params = CodingParams.parse({ maxChunkBits: a['chunk-bits'] ?? info.defaults.maxChunkBits });
-  const backend = await resolveBackend(a.backend, { log: (s) => log(s) });
   const [latent] = await lm.model.encode([padded]);
   const predictor = await lm.model.predictor(padded.width, padded.height, { prompt: a.prompt });
   const recon = { method: a.method ?? info.defaults.reconMethod, steps: a['denoise-steps'] ?? info.defaults.reconSteps };
@@ -109,7 +157,7 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
   const stop = bpp !== undefined
     ? { maxBits: Math.max(0, bpp * img.width * img.height - headerBits) }
     : a.timestep !== undefined ? { timestep: a.timestep } : { steps: a.steps };
-  const progress = new Progress('compress', schedule.timesteps.length, a.quiet);
+  const progress = new Progress(`${label}compress ${j.input}`, schedule.timesteps.length, a.quiet);
   const tEnc = performance.now();
   const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt: a.prompt }], {
     schedule, params, recon, backend, protocol,
@@ -117,22 +165,17 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
   });
   progress.done();
   const encodeS = (performance.now() - tEnc) / 1000;
-  await writeFileAtomic(a.output, c.bytes, a.force);
-  if (a.recon) {
+  await writeFileAtomic(j.output, c.bytes, a.force);
+  if (j.recon) {
     // The decoder regenerates exactly this state, so this is the decompressed image byte for byte.
     const x0 = await reconstruct(predictor, c.chain.state, c.chain.alphaBar, latent.length, { ...recon, table: lm.model.table, key: { seedLo: seed.lo, seedHi: seed.hi } });
     const [rgb] = await lm.model.decode([x0], padded.width, padded.height);
-    await saveImage(cropTo(rgb, img.width, img.height), a.recon, { force: a.force });
+    await saveImage(cropTo(rgb, img.width, img.height), j.recon, { force: a.force });
   }
-  await lm.model.close();
-  backend.close?.();
-  const result = {
-    input: a.positionals[0], output: a.output, bytes: c.bytes.length, bpp: (8 * c.bytes.length) / (img.width * img.height),
+  return {
+    input: j.input, output: j.output, bytes: c.bytes.length, bpp: (8 * c.bytes.length) / (img.width * img.height),
     width: img.width, height: img.height, model: info.id, steps: c.header.stepsCoded, schedule: schedule.id,
     timestep: c.header.stepsCoded > 0 ? schedule.timesteps[c.header.stepsCoded - 1] : null,
     backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
   };
-  if (a.json) out(JSON.stringify(result));
-  else log(`${a.output}: ${result.bytes} bytes, ${result.bpp.toFixed(4)} bpp, ${result.steps} steps (t=${result.timestep}), ${result.total_s}s`);
-  return 0;
 }

@@ -3,8 +3,9 @@
  * Each image is encoded once up to the highest rate; every lower rate is a prefix of that chain
  * (one encode serves every bitrate). Writes results.csv, results.json and rd.svg.
  */
-import { readdir, stat, mkdir } from 'node:fs/promises';
-import { join, extname, basename } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join, basename } from 'node:path';
+import { expandInputs, IMAGE_EXTENSIONS } from './inputs.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadImage } from '../image/io.js';
@@ -19,7 +20,6 @@ import { resolveBackend } from '../rcc-backends/index.js';
 import { loadModel, resolveSchedule, protocolFor, decodeContext } from './model-context.js';
 import { writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
-import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
 
 export const EVAL_HELP = `diffc eval <dir|image>... [options]
@@ -39,7 +39,6 @@ stdout line (with --json) is a per-codec summary of mean bpp and PSNR at each ra
   -q, --quiet       no progress on stderr
 `;
 
-const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.avif', '.tif', '.tiff']);
 const Codec = z.enum(['diffc', 'jpeg', 'webp', 'avif']);
 
 const Args = z.object({
@@ -59,20 +58,6 @@ const Args = z.object({
   quiet: z.boolean().default(false),
 });
 
-async function expandInputs(paths: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of paths) {
-    const s = await stat(p).catch(() => null);
-    if (!s) throw new CliError(`${p}: no such file or directory`);
-    if (s.isDirectory()) {
-      const names = (await readdir(p)).filter((n) => IMAGE_EXT.has(extname(n).toLowerCase())).sort();
-      out.push(...names.map((n) => join(p, n)));
-    } else out.push(p);
-  }
-  if (out.length === 0) throw new CliError('no images found');
-  return out;
-}
-
 interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; encode_s: number; decode_s: number; steps?: number; quality?: number }
 
 export async function evalCommand(argv: string[], out: Print, err: Print): Promise<number> {
@@ -88,7 +73,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     return 0;
   }
   const a = parseOrUsage(Args, { ...values, positionals });
-  const files = await expandInputs(a.positionals);
+  const { files } = await expandInputs(a.positionals, IMAGE_EXTENSIONS);
   const log = (s: string) => { if (!a.quiet) err(s); };
   await mkdir(a.out, { recursive: true });
   const lm = await loadModel(a.model);
