@@ -131,4 +131,7 @@ test('compress takes folders and globs: one .dfc per image in the output directo
   const g = await run(['compress', join(src, '?.png').replace('?.png', 'a*.png'), '-o', join(dir, 'glob-out'), '--steps', '2', '-q']);
   assert.equal(g.code, 0, g.err);
   assert.deepEqual(readdirSync(join(dir, 'glob-out')), ['a.dfc']);
+  const d = await run(['decompress', outDir, '-o', join(dir, 'batch-dec'), '-q']);
+  assert.equal(d.code, 0, d.err);
+  assert.deepEqual(readdirSync(join(dir, 'batch-dec')).sort(), ['a.png', 'b.png']);
 });

@@ -7,18 +7,23 @@ import { z } from 'zod';
 import { saveImage } from '../image/io.js';
 import { cropTo } from '../image/geometry.js';
 import { decompressLatents, stepBits } from '../codec/codec.js';
-import { readDfc } from '../codec/format/index.js';
+import { readDfc, DfcError } from '../codec/format/index.js';
+import { ImageError } from '../image/errors.js';
+import { mkdir } from 'node:fs/promises';
+import { expandInputs, outputIn, DFC_EXTENSIONS } from './inputs.js';
 import { ReconMethod } from '../codec/diffusion/reconstruct.js';
-import { loadModel, decodeContext } from './model-context.js';
+import { loadModel, decodeContext, type LoadedModel } from './model-context.js';
 import { assertWritable } from './files.js';
 import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
 
-export const DECOMPRESS_HELP = `diffc decompress <in.dfc> -o <out.png> [options]
+export const DECOMPRESS_HELP = `diffc decompress <in.dfc|dir|glob>... -o <out.png|dir> [options]
 
-Decodes a .dfc to an image (format from the output extension: png, jpg, webp, avif, tif).
+Decodes .dfc files to images (format from the output extension: png, jpg, webp, avif, tif). With
+several inputs (or a directory or glob) -o names a directory and each file becomes <name>.png.
 
-  -o, --output FILE     output image (refused if it exists, unless --force)
+  -o, --output PATH     output image, or directory for several inputs (existing files refused
+                        unless --force)
   --model M             model bundle directory or 'default' (must be the encoder's model)
   --upto-bpp X          decode only the longest chain prefix within X bits per pixel
   --upto-step N         decode only the first N coded steps
@@ -31,7 +36,7 @@ Decodes a .dfc to an image (format from the output extension: png, jpg, webp, av
 `;
 
 const Args = z.object({
-  positionals: z.array(z.string()).length(1, 'give exactly one input .dfc'),
+  positionals: z.array(z.string()).min(1, 'give at least one input .dfc'),
   output: z.string({ required_error: '--output is required' }),
   model: z.string().optional(),
   'upto-bpp': z.coerce.number().positive().optional(),
@@ -58,16 +63,42 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
     return 0;
   }
   const a = parseOrUsage(Args, { ...values, positionals });
+  const { files, many } = await expandInputs(a.positionals, DFC_EXTENSIONS);
+  const jobs = files.map((f) => ({ input: f, output: many ? outputIn(a.output, f, '.png') : a.output }));
+  if (many) await mkdir(a.output, { recursive: true });
+  for (const j of jobs) await assertWritable(j.output, a.force);
+  const lm = await loadModel(a.model, { device: a.device });
+  const results: Record<string, unknown>[] = [];
+  let failed = 0;
+  try {
+    for (const j of jobs) {
+      try {
+        const r = await decompressOne(lm, j, a);
+        results.push(r);
+        if (!a.json && !a.quiet) err(`${j.output}: ${r.width}x${r.height} from ${r.steps}/${r.steps_coded} steps, ${r.decode_s}s`);
+      } catch (e) {
+        if (!many || !(e instanceof CliError || e instanceof ImageError || e instanceof DfcError)) throw e;
+        failed++;
+        results.push({ input: j.input, error: e.message });
+        err(`diffc: ${e.message}`);
+      }
+    }
+  } finally {
+    await lm.model.close();
+  }
+  if (a.json) out(JSON.stringify(many ? { results, failed } : results[0]));
+  return failed > 0 ? 1 : 0;
+}
+
+async function decompressOne(lm: LoadedModel, j: { input: string; output: string }, a: z.infer<typeof Args>): Promise<Record<string, number | string>> {
   const t0 = performance.now();
-  await assertWritable(a.output, a.force);
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(a.positionals[0]);
+    bytes = await readFile(j.input);
   } catch (e) {
-    throw new CliError(`cannot read ${a.positionals[0]}: ${(e as Error).message}`);
+    throw new CliError(`cannot read ${j.input}: ${(e as Error).message}`);
   }
   const header = readDfc(bytes).header;
-  const lm = await loadModel(a.model, { device: a.device });
   const d = lm.model.info.downsample;
   const W = header.latent.width * d, H = header.latent.height * d;
   const ctx = decodeContext(lm, W, H);
@@ -76,8 +107,7 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
   if (a['upto-bpp'] !== undefined) {
     // Progressive: the longest prefix whose bits (payload + header) stay within the budget.
     const bits = stepBits(bytes, predictor, ctx);
-    const headerBits = 8 * (bytes.length) - bits.reduce((s, b) => s + b, 0);
-    let total = headerBits;
+    let total = 8 * bytes.length - bits.reduce((s, b) => s + b, 0);
     upto = 0;
     for (const b of bits) {
       if ((total + b) / (header.image.width * header.image.height) > a['upto-bpp']) break;
@@ -87,10 +117,6 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
   }
   const [dec] = await decompressLatents(predictor, [bytes], ctx, { uptoSteps: upto, method: a.method, denoiseSteps: a['denoise-steps'] });
   const [rgb] = await lm.model.decode([dec.latent], W, H);
-  await saveImage(cropTo(rgb, header.image.width, header.image.height), a.output, { force: a.force });
-  await lm.model.close();
-  const result = { input: a.positionals[0], output: a.output, steps: dec.stepsDecoded, steps_coded: header.stepsCoded, width: header.image.width, height: header.image.height, decode_s: +((performance.now() - t0) / 1000).toFixed(3) };
-  if (a.json) out(JSON.stringify(result));
-  else if (!a.quiet) err(`${a.output}: ${result.width}x${result.height} from ${result.steps}/${result.steps_coded} steps, ${result.decode_s}s`);
-  return 0;
+  await saveImage(cropTo(rgb, header.image.width, header.image.height), j.output, { force: a.force });
+  return { input: j.input, output: j.output, steps: dec.stepsDecoded, steps_coded: header.stepsCoded, width: header.image.width, height: header.image.height, decode_s: +((performance.now() - t0) / 1000).toFixed(3) };
 }
