@@ -1,0 +1,138 @@
+/**
+ * Image bytes -> RgbImage with sharp. PNG, JPEG, WebP, AVIF, TIFF and GIF (first frame) in; EXIF
+ * orientation applied; embedded ICC profiles converted to sRGB; grey to RGB; 16-bit sources kept
+ * at 16 bits. The pixel limit is checked from the header before any pixel is decoded
+ * (and handed to sharp's limitInputPixels as a second guard). Alpha is flattened here, in integer
+ * sample units, or refused when any pixel is not fully opaque.
+ */
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { z } from 'zod';
+import { ImageError, reason } from './errors.js';
+import { INPUT_FORMATS, sniffUnsupported } from './formats.js';
+import type { RgbImage } from './types.js';
+
+export const DEFAULT_MAX_PIXELS = 64 * 1024 * 1024;
+
+export interface LoadOptions {
+  /** Decompression-bomb guard on width x height (default 64 Mpx). */
+  readonly maxPixels?: number;
+  /** 'flatten' (default) composites onto `background`; 'refuse' throws ImageError 'alpha' if any pixel is not opaque. */
+  readonly alpha?: 'flatten' | 'refuse';
+  /** Flattening background, 0..255 per channel (default white). */
+  readonly background?: readonly [number, number, number];
+}
+
+const channel = z.number().int().min(0).max(255);
+const LoadOptionsSchema = z.object({
+  maxPixels: z.number().int().positive().default(DEFAULT_MAX_PIXELS),
+  alpha: z.enum(['flatten', 'refuse']).default('flatten'),
+  background: z.tuple([channel, channel, channel]).default([255, 255, 255]),
+}).strict();
+
+function parseOptions(opts: LoadOptions) {
+  const r = LoadOptionsSchema.safeParse(opts);
+  if (!r.success) throw new RangeError(`image load options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/** Header only: no pixel is decoded here, whatever the file claims. */
+async function readHeader(bytes: Uint8Array, name: string): Promise<Metadata> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    const known = sniffUnsupported(bytes);
+    if (known) throw new ImageError('unsupported', `${name}: ${known} images are not supported (use PNG, JPEG, WebP, AVIF, TIFF or GIF)`, { cause: e });
+    throw new ImageError('unreadable', `${name}: not a readable image (${reason(e)})`, { cause: e });
+  }
+  if (!meta.format || !INPUT_FORMATS.has(meta.format)) {
+    throw new ImageError('unsupported', `${name}: ${meta.format ?? 'unknown'} images are not supported (use PNG, JPEG, WebP, AVIF, TIFF or GIF)`);
+  }
+  // The bundled libheif decodes AV1 only; HEVC-coded HEIF (iPhone .heic) would fail later, less clearly.
+  if (meta.format === 'heif' && meta.compression !== undefined && meta.compression !== 'av1') {
+    throw new ImageError('unsupported', `${name}: ${meta.compression.toUpperCase()}-coded HEIF is not supported (AVIF is)`);
+  }
+  return meta;
+}
+
+/** A Uint16Array view of sharp's native-endian 16-bit output (copied if the Buffer is unaligned). */
+function ushorts(b: Buffer): Uint16Array {
+  if (b.byteOffset % 2 === 0) return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+  return new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+interface RawPixels {
+  readonly data: Uint8Array | Uint16Array;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+}
+
+async function decodePixels(bytes: Uint8Array, meta: Metadata, sixteen: boolean, maxPixels: number, name: string): Promise<RawPixels> {
+  // sharp >= 0.34 processes 16-bit RGB in Display P3, not sRGB, when it applies an embedded profile
+  // itself. So for 16-bit input we skip that step and convert embedded -> sRGB once, at 16 bits, as
+  // the output transform (an sRGB-tagged 16-bit file then comes through bit-exact). Without an
+  // embedded profile nothing is converted: the data are taken as sRGB.
+  const iccAt16 = sixteen && meta.hasProfile === true && meta.space !== 'cmyk';
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    let pipe = sharp(bytes, { limitInputPixels: maxPixels, pages: 1, ignoreIcc: iccAt16 }).rotate();
+    pipe = pipe.toColourspace(sixteen ? 'rgb16' : 'srgb');
+    if (iccAt16) pipe = pipe.withIccProfile('srgb');
+    out = await pipe.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    const msg = reason(e);
+    if (/pixel limit/i.test(msg)) throw new ImageError('too-large', `${name}: exceeds the limit of ${maxPixels} pixels (${msg})`, { cause: e });
+    if (/not (been )?built in|unsupported compression/i.test(msg)) throw new ImageError('unsupported', `${name}: cannot decode (${msg})`, { cause: e });
+    throw new ImageError('unreadable', `${name}: truncated or corrupt image (${msg})`, { cause: e });
+  }
+  const { data, info } = out;
+  return { data: sixteen ? ushorts(data) : data, width: info.width, height: info.height, channels: info.channels };
+}
+
+/**
+ * Interleaved samples (grey or RGB, with or without alpha) -> RgbImage. Flattening happens in
+ * integer units of the source depth with round-half-up, so a flattened 8-bit image is still on
+ * the 8-bit grid (saving it as 8-bit PNG and loading it again is the identity).
+ */
+function toRgb(raw: RawPixels, sixteen: boolean, o: z.output<typeof LoadOptionsSchema>, name: string): RgbImage {
+  const { data, width, height, channels } = raw;
+  const max = sixteen ? 65535 : 255;
+  const colours = channels <= 2 ? 1 : 3;
+  const hasAlpha = channels === 2 || channels === 4;
+  const n = width * height;
+  const rgb = new Float32Array(n * 3);
+  if (hasAlpha && o.alpha === 'refuse') {
+    let clear = 0;
+    for (let i = 0; i < n; i++) if (data[i * channels + channels - 1] < max) clear++;
+    if (clear > 0) throw new ImageError('alpha', `${name}: ${clear} of ${n} pixels are not fully opaque (flatten them with alpha: 'flatten', or remove the alpha channel)`);
+  }
+  const bg = o.background.map((v) => (v * max) / 255);
+  for (let i = 0; i < n; i++) {
+    const p = i * channels;
+    const a = hasAlpha ? data[p + channels - 1] : max;
+    for (let c = 0; c < 3; c++) {
+      const v = data[p + (colours === 1 ? 0 : c)];
+      rgb[i * 3 + c] = (a === max ? v : Math.floor((v * a + bg[c] * (max - a)) / max + 0.5)) / max;
+    }
+  }
+  return { width, height, data: rgb, bitDepth: sixteen ? 16 : 8 };
+}
+
+/** Bytes of a PNG/JPEG/WebP/AVIF/TIFF/GIF file -> RgbImage; `name` goes into error messages. */
+export async function decodeImage(bytes: Uint8Array, opts: LoadOptions = {}, name = '<buffer>'): Promise<RgbImage> {
+  const o = parseOptions(opts);
+  const meta = await readHeader(bytes, name);
+  const w = meta.width ?? 0, h = meta.height ?? 0;
+  if (w <= 0 || h <= 0) throw new ImageError('unreadable', `${name}: the header gives no image size`);
+  if (w * h > o.maxPixels) throw new ImageError('too-large', `${name}: ${w}x${h} = ${w * h} pixels exceeds the limit of ${o.maxPixels}`);
+  // 8- and 16-bit integer samples only: libvips reads float TIFFs as linear scRGB, which real
+  // files often are not, and 32-bit integers are rare enough to refuse rather than guess.
+  const depth = meta.depth ?? 'uchar';
+  if (!['uchar', 'char', 'ushort', 'short'].includes(depth)) {
+    throw new ImageError('unsupported', `${name}: ${depth} samples are not supported (use 8- or 16-bit integer PNG or TIFF)`);
+  }
+  const sixteen = depth === 'ushort' || depth === 'short';
+  const raw = await decodePixels(bytes, meta, sixteen, o.maxPixels, name);
+  return toRgb(raw, sixteen, o, name);
+}
