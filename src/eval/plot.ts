@@ -1,56 +1,132 @@
 /**
- * A self-contained SVG rate–distortion plot (no dependencies) and CSV writing.
+ * Rate-distortion output with no dependencies: a self-contained SVG plot (axes, ticks, labels,
+ * legend, one polyline with markers per series) and CSV text (RFC 4180 quoting).
  */
+export interface RdPoint {
+  readonly bpp: number;
+  /** The distortion value: PSNR in dB, or MS-SSIM when the plot's metric is 'MS-SSIM'. */
+  readonly psnr: number;
+}
+
 export interface Series {
   readonly name: string;
-  readonly points: readonly { bpp: number; psnr: number }[];
+  readonly points: readonly RdPoint[];
 }
 
-const COLOURS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+export interface RdPlotOptions {
+  readonly title?: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly metric?: 'PSNR' | 'MS-SSIM';
+  /** Logarithmic bpp axis (1-2-5 ticks); points with bpp <= 0 are left out. */
+  readonly logX?: boolean;
+}
 
-function ticks(lo: number, hi: number, n = 6): number[] {
-  const span = hi - lo || 1, raw = span / n, mag = 10 ** Math.floor(Math.log10(raw));
+const COLOURS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+const MARKERS = ['circle', 'square', 'diamond', 'triangle'] as const;
+
+/** Text and attribute values: the five XML special characters escaped. */
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+const num = (v: number) => +v.toFixed(2);
+const label = (v: number) => String(+v.toPrecision(6));
+
+/** About n 'nice' ticks (1, 2, 5 x 10^k steps) covering [lo, hi]. */
+function linearTicks(lo: number, hi: number, n = 6): { ticks: number[]; lo: number; hi: number } {
+  const span = hi - lo || Math.abs(hi) || 1;
+  const mag = 10 ** Math.floor(Math.log10(span / n));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => span / s <= n) ?? 10 * mag;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-12; v += step) out.push(+v.toPrecision(6));
-  return out;
+  const a = Math.floor(lo / step + 1e-9) * step, b = Math.ceil(hi / step - 1e-9) * step;
+  const ticks: number[] = [];
+  for (let i = 0; a + i * step <= b + step * 1e-9; i++) ticks.push(+(a + i * step).toPrecision(12));
+  return { ticks, lo: a, hi: b === a ? a + step : b };
 }
 
-export function rdPlotSvg(series: readonly Series[], opts: { title?: string; width?: number; height?: number; metric?: 'PSNR' | 'MS-SSIM' } = {}): string {
-  const W = opts.width ?? 720, H = opts.height ?? 480, m = { l: 64, r: 140, t: 40, b: 52 };
-  const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.bpp) && Number.isFinite(p.psnr));
-  const x0 = 0, x1 = Math.max(...pts.map((p) => p.bpp), 0.01) * 1.05;
-  const yLo = pts.length ? Math.min(...pts.map((p) => p.psnr)) : 0, yHi = pts.length ? Math.max(...pts.map((p) => p.psnr)) : 1;
-  const y0 = Math.floor(yLo - 1), y1 = Math.ceil(yHi + 1);
-  const sx = (v: number) => m.l + ((v - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const sy = (v: number) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
+/** 1-2-5 ticks per decade, from the last one at or below lo to the first one at or above hi. */
+function logTicks(lo: number, hi: number): { ticks: number[]; lo: number; hi: number } {
+  const all: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)) - 1; e <= Math.ceil(Math.log10(hi)); e++) for (const m of [1, 2, 5]) all.push(+(m * 10 ** e).toPrecision(12));
+  const a = all.filter((t) => t <= lo).pop() ?? all[0];
+  const b = all.find((t) => t >= hi) ?? all[all.length - 1];
+  const ticks = all.filter((t) => t >= a && t <= b);
+  return { ticks, lo: a, hi: b > a ? b : ticks[1] ?? a * 2 };
+}
+
+function marker(shape: (typeof MARKERS)[number], x: number, y: number, colour: string, tip: string): string {
+  const t = `<title>${escapeXml(tip)}</title>`;
+  switch (shape) {
+    case 'circle': return `<circle cx="${num(x)}" cy="${num(y)}" r="3.5" fill="${colour}">${t}</circle>`;
+    case 'square': return `<rect x="${num(x - 3.5)}" y="${num(y - 3.5)}" width="7" height="7" fill="${colour}">${t}</rect>`;
+    case 'diamond': return `<polygon points="${num(x)},${num(y - 4.5)} ${num(x + 4.5)},${num(y)} ${num(x)},${num(y + 4.5)} ${num(x - 4.5)},${num(y)}" fill="${colour}">${t}</polygon>`;
+    case 'triangle': return `<polygon points="${num(x)},${num(y - 4.5)} ${num(x + 4.5)},${num(y + 3.5)} ${num(x - 4.5)},${num(y + 3.5)}" fill="${colour}">${t}</polygon>`;
+  }
+}
+
+export function rdPlotSvg(series: readonly Series[], opts: RdPlotOptions = {}): string {
+  const W = opts.width ?? 720, H = opts.height ?? 480, metric = opts.metric ?? 'PSNR', logX = opts.logX ?? false;
+  const usable = (p: RdPoint) => Number.isFinite(p.bpp) && Number.isFinite(p.psnr) && (!logX || p.bpp > 0);
+  const clean = series.map((s) => ({ name: s.name, points: s.points.filter(usable).sort((a, b) => a.bpp - b.bpp) }));
+  const all = clean.flatMap((s) => s.points);
+  const legendW = Math.min(220, 48 + 7 * Math.max(0, ...clean.map((s) => s.name.length)));
+  const m = { l: 64, r: legendW, t: opts.title ? 40 : 20, b: 52 };
+
+  const xs = all.map((p) => p.bpp), ys = all.map((p) => p.psnr);
+  const xr = logX
+    ? logTicks(xs.length ? Math.min(...xs) / 1.05 : 0.01, xs.length ? Math.max(...xs) * 1.05 : 1)
+    : linearTicks(0, xs.length ? Math.max(...xs) * 1.05 : 1);
+  // The y axis spans the data (not from zero), with a little room above and below.
+  const yMin = ys.length ? Math.min(...ys) : 0, yMax = ys.length ? Math.max(...ys) : 1;
+  const pad = (yMax - yMin) * 0.05 || (metric === 'PSNR' ? 1 : 0.01);
+  const yr = linearTicks(yMin - pad, metric === 'MS-SSIM' ? Math.min(1, yMax + pad) : yMax + pad);
+
+  const px = (v: number) => logX
+    ? m.l + ((Math.log10(v) - Math.log10(xr.lo)) / (Math.log10(xr.hi) - Math.log10(xr.lo))) * (W - m.l - m.r)
+    : m.l + ((v - xr.lo) / (xr.hi - xr.lo)) * (W - m.l - m.r);
+  const py = (v: number) => H - m.b - ((v - yr.lo) / (yr.hi - yr.lo)) * (H - m.t - m.b);
+
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  if (opts.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title)}</text>`);
-  for (const t of ticks(x0, x1)) out.push(`<line x1="${sx(t)}" y1="${m.t}" x2="${sx(t)}" y2="${H - m.b}" stroke="#eee"/><text x="${sx(t)}" y="${H - m.b + 16}" text-anchor="middle">${t}</text>`);
-  for (const t of ticks(y0, y1)) out.push(`<line x1="${m.l}" y1="${sy(t)}" x2="${W - m.r}" y2="${sy(t)}" stroke="#eee"/><text x="${m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${t}</text>`);
+  if (opts.title) out.push(`<text x="${num(W / 2)}" y="24" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
+  out.push('<g class="grid" stroke="#e6e6e6">');
+  for (const t of xr.ticks) out.push(`<line x1="${num(px(t))}" y1="${m.t}" x2="${num(px(t))}" y2="${H - m.b}"/>`);
+  for (const t of yr.ticks) out.push(`<line x1="${m.l}" y1="${num(py(t))}" x2="${W - m.r}" y2="${num(py(t))}"/>`);
+  out.push('</g>');
+  out.push('<g class="ticks">');
+  for (const t of xr.ticks) out.push(`<text x="${num(px(t))}" y="${H - m.b + 16}" text-anchor="middle">${label(t)}</text>`);
+  for (const t of yr.ticks) out.push(`<text x="${m.l - 6}" y="${num(py(t) + 4)}" text-anchor="end">${label(t)}</text>`);
+  out.push('</g>');
   out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="black"/>`);
-  out.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 12}" text-anchor="middle">bits per pixel</text>`);
-  out.push(`<text transform="translate(18 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(opts.metric ?? 'PSNR')} (dB)</text>`);
-  series.forEach((s, i) => {
-    const c = COLOURS[i % COLOURS.length];
-    const ps = [...s.points].filter((p) => Number.isFinite(p.bpp) && Number.isFinite(p.psnr)).sort((a, b) => a.bpp - b.bpp);
-    if (ps.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${ps.map((p) => `${sx(p.bpp).toFixed(1)},${sy(p.psnr).toFixed(1)}`).join(' ')}"/>`);
-    for (const p of ps) out.push(`<circle cx="${sx(p.bpp).toFixed(1)}" cy="${sy(p.psnr).toFixed(1)}" r="3.5" fill="${c}"/>`);
-    out.push(`<line x1="${W - m.r + 14}" y1="${m.t + 14 + i * 20}" x2="${W - m.r + 34}" y2="${m.t + 14 + i * 20}" stroke="${c}" stroke-width="2"/><text x="${W - m.r + 40}" y="${m.t + 18 + i * 20}">${esc(s.name)}</text>`);
+  out.push(`<text x="${num((m.l + W - m.r) / 2)}" y="${H - 12}" text-anchor="middle">bits per pixel${logX ? ' (log scale)' : ''}</text>`);
+  out.push(`<text transform="translate(18 ${num((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">${metric === 'PSNR' ? 'PSNR (dB)' : 'MS-SSIM'}</text>`);
+  if (!all.length) out.push(`<text x="${num((m.l + W - m.r) / 2)}" y="${num((m.t + H - m.b) / 2)}" text-anchor="middle" fill="#888">no data</text>`);
+  clean.forEach((s, i) => {
+    const c = COLOURS[i % COLOURS.length], shape = MARKERS[i % MARKERS.length];
+    out.push(`<g class="series">`);
+    if (s.points.length > 1) out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${s.points.map((p) => `${num(px(p.bpp))},${num(py(p.psnr))}`).join(' ')}"/>`);
+    for (const p of s.points) out.push(marker(shape, px(p.bpp), py(p.psnr), c, `${s.name}: ${label(p.bpp)} bpp, ${label(p.psnr)}${metric === 'PSNR' ? ' dB' : ''}`));
+    const ly = m.t + 14 + i * 20;
+    out.push(`<line x1="${W - m.r + 12}" y1="${ly}" x2="${W - m.r + 36}" y2="${ly}" stroke="${c}" stroke-width="2"/>`);
+    out.push(marker(shape, W - m.r + 24, ly, c, s.name));
+    out.push(`<text x="${W - m.r + 42}" y="${ly + 4}">${escapeXml(s.name)}</text>`);
+    out.push('</g>');
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
 
+/**
+ * Rows -> CSV (header = union of keys in first-seen order). Cells holding a comma, quote, CR or
+ * LF, or leading/trailing spaces, are quoted with inner quotes doubled; missing values are empty.
+ */
 export function writeCsv(rows: readonly Record<string, string | number | undefined>[]): string {
   const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v: string | number | undefined) => {
-    if (v === undefined) return '';
+    if (v === undefined || v === null) return '';
     const s = String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+    return /[",\r\n]|^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
   };
-  return [cols.join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
+  return [cols.map(cell).join(','), ...rows.map((r) => cols.map((c) => cell(r[c])).join(','))].join('\n') + '\n';
 }
