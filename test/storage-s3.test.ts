@@ -44,11 +44,12 @@ function store(s3: NonNullable<StoreConfigInput['s3']> = {}, url?: string): S3St
 
 /** Counts the requests by command name, and lets a test fail chosen ones. */
 function instrument(client: S3Client, fail?: (command: string, input: Record<string, unknown>, n: number) => unknown) {
+  // `fail` returns an error to throw instead of sending, a promise to await first, or nothing.
   const counts: Record<string, number> = {};
   client.middlewareStack.add((next, context) => async (args) => {
     const name = context.commandName ?? '?';
     counts[name] = (counts[name] ?? 0) + 1;
-    const err = fail?.(name, args.input as Record<string, unknown>, counts[name]);
+    const err = await fail?.(name, args.input as Record<string, unknown>, counts[name]);
     if (err) throw err;
     return next(args);
   }, { step: 'initialize', name: `instrument-${randomBytes(3).toString('hex')}` });
@@ -175,6 +176,19 @@ test('ifNoneMatch refuses an existing key, single and multipart', opts, async ()
   const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => st.put('race', bytes(`w${i}`), { ifNoneMatch: true })));
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   assert.ok(results.every((r) => r.status === 'fulfilled' || isCode('exists')(r.reason)));
+
+  // Another writer lands between the parts and the completion: the service refuses to complete,
+  // the upload is aborted and the other writer's object stays.
+  const rival = store({}, st.url);
+  const counts = instrument(st.client, (cmd) => {
+    if (cmd === 'CompleteMultipartUploadCommand') return rival.put('late', bytes('rival')).then(() => undefined);
+    return undefined;
+  });
+  await assert.rejects(st.put('late', randomBytes(6 * MiB), { ifNoneMatch: true }), isCode('exists'));
+  assert.equal(counts.AbortMultipartUploadCommand, 1);
+  assert.equal(text(await st.get('late')), 'rival');
+  const uploads = await st.client.send(new ListMultipartUploadsCommand({ Bucket: st.location.bucket, Prefix: st.location.prefix }));
+  assert.deepEqual(uploads.Uploads ?? [], []);
 });
 
 test('a retried conditional put that finds its own earlier write succeeds', opts, async () => {
