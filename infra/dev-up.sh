@@ -56,7 +56,7 @@ fresh_ports() {
   while [[ ${#PORTS[@]} -lt $1 ]]; do
     p="$(free_port)"
     seen=0
-    for q in "${PORTS[@]}"; do [[ "$q" != "$p" ]] || seen=1; done
+    for q in ${PORTS[@]+"${PORTS[@]}"}; do [[ "$q" != "$p" ]] || seen=1; done
     [[ $seen == 1 ]] || PORTS+=("$p")
   done
 }
