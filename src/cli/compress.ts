@@ -13,11 +13,11 @@ import { loadModel, resolveSchedule, protocolFor, type LoadedModel } from './mod
 import { expandInputs, outputIn, IMAGE_EXTENSIONS } from './inputs.js';
 import { mkdir } from 'node:fs/promises';
 import type { RccBackend } from '../codec/rcc/select.js';
-import { DfcError, writeDfc } from '../codec/format/index.js';
-import { ImageError } from '../image/errors.js';
+import { writeDfc } from '../codec/format/index.js';
 import { assertWritable, writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
-import { UsageError, CliError } from './errors.js';
+import { UsageError } from './errors.js';
+import { runBatch } from './batch.js';
 import { parseOrUsage, type Print } from './args.js';
 
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
@@ -104,27 +104,14 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
   if (a.timestep !== undefined && a.timestep > tMax) throw new UsageError(`--timestep ${a.timestep} is outside the model's 0..${tMax}`);
   const log = (s: string) => { if (!a.quiet) err(s); };
   const backend = await resolveBackend(a.backend, { log: (s) => log(s) });
-  const results: Record<string, unknown>[] = [];
-  let failed = 0;
   try {
-    for (const [i, j] of jobs.entries()) {
-      try {
-        const r = await compressOne(lm, backend, j, a, log, many ? `[${i + 1}/${jobs.length}] ` : '');
-        results.push(r);
-        if (!a.json) log(`${j.output}: ${r.bytes} bytes, ${(r.bpp as number).toFixed(4)} bpp, ${r.steps} steps (t=${r.timestep}), ${r.total_s}s`);
-      } catch (e) {
-        if (!many || !(e instanceof CliError || e instanceof ImageError || e instanceof DfcError)) throw e;
-        failed++;
-        results.push({ input: j.input, error: e.message });
-        err(`diffc: ${e.message}`);
-      }
-    }
+    return await runBatch(jobs, many, a.json, out, err,
+      (j, i) => compressOne(lm, backend, j, a, log, many ? `[${i + 1}/${jobs.length}] ` : ''),
+      (j, r) => { if (!a.json) log(`${j.output}: ${r.bytes} bytes, ${(r.bpp as number).toFixed(4)} bpp, ${r.steps} steps (t=${r.timestep}), ${r.total_s}s`); });
   } finally {
     backend.close?.();
     await lm.model.close();
   }
-  if (a.json) out(JSON.stringify(many ? { results, failed } : results[0]));
-  return failed > 0 ? 1 : 0;
 }
 
 type Args = z.infer<typeof Args>;

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import { saveImage } from '../image/io.js';
 import { cropTo } from '../image/geometry.js';
 import { decompressLatents, stepBits } from '../codec/codec.js';
-import { readDfc, DfcError } from '../codec/format/index.js';
-import { ImageError } from '../image/errors.js';
+import { readDfc } from '../codec/format/index.js';
+import { runBatch } from './batch.js';
 import { mkdir } from 'node:fs/promises';
 import { expandInputs, outputIn, DFC_EXTENSIONS } from './inputs.js';
 import { ReconMethod } from '../codec/diffusion/reconstruct.js';
@@ -68,26 +68,13 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
   if (many) await mkdir(a.output, { recursive: true });
   for (const j of jobs) await assertWritable(j.output, a.force);
   const lm = await loadModel(a.model, { device: a.device });
-  const results: Record<string, unknown>[] = [];
-  let failed = 0;
   try {
-    for (const j of jobs) {
-      try {
-        const r = await decompressOne(lm, j, a);
-        results.push(r);
-        if (!a.json && !a.quiet) err(`${j.output}: ${r.width}x${r.height} from ${r.steps}/${r.steps_coded} steps, ${r.decode_s}s`);
-      } catch (e) {
-        if (!many || !(e instanceof CliError || e instanceof ImageError || e instanceof DfcError)) throw e;
-        failed++;
-        results.push({ input: j.input, error: e.message });
-        err(`diffc: ${e.message}`);
-      }
-    }
+    return await runBatch(jobs, many, a.json, out, err, (j) => decompressOne(lm, j, a), (j, r) => {
+      if (!a.json && !a.quiet) err(`${j.output}: ${r.width}x${r.height} from ${r.steps}/${r.steps_coded} steps, ${r.decode_s}s`);
+    });
   } finally {
     await lm.model.close();
   }
-  if (a.json) out(JSON.stringify(many ? { results, failed } : results[0]));
-  return failed > 0 ? 1 : 0;
 }
 
 async function decompressOne(lm: LoadedModel, j: { input: string; output: string }, a: z.infer<typeof Args>): Promise<Record<string, number | string>> {
