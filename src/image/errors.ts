@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 /**
  * The one error type of image I/O: loadImage/saveImage never let a raw sharp or fs error escape.
  * `code` says what the user can do about it:
@@ -10,12 +11,9 @@
  */
 export type ImageErrorCode = 'unreadable' | 'unsupported' | 'too-large' | 'alpha' | 'exists' | 'write';
 
-export class ImageError extends Error {
+/** Messages start with the file name (or '<buffer>' for in-memory input). */
+export class ImageError extends CodedError<ImageErrorCode> {
   override readonly name = 'ImageError';
-  /** Messages start with the file name (or '<buffer>' for in-memory input). */
-  constructor(readonly code: ImageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export function isImageError(e: unknown, code?: ImageErrorCode): e is ImageError {

@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 /**
  * The one error type of the model layer. `code` says what the user can do about it:
  *   not-found  no such bundle directory or cached id (pull it, or check the path)
@@ -10,11 +11,8 @@
  */
 export type ModelErrorCode = 'not-found' | 'manifest' | 'checksum' | 'family' | 'offline' | 'download' | 'runtime';
 
-export class ModelError extends Error {
+export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';
-  constructor(readonly code: ModelErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export function isModelError(e: unknown, code?: ModelErrorCode): e is ModelError {

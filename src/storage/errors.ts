@@ -1,3 +1,4 @@
+import { CodedError } from '../errors.js';
 /**
  * The one error type of the storage layer. `code` says what the caller can do about it:
  *   not-found    no such object (or bucket / root directory)
@@ -10,11 +11,8 @@
  */
 export type StorageErrorCode = 'not-found' | 'exists' | 'auth' | 'unavailable' | 'invalid' | 'io';
 
-export class StorageError extends Error {
+export class StorageError extends CodedError<StorageErrorCode> {
   override readonly name = 'StorageError';
-  constructor(readonly code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 export function isStorageError(e: unknown, code?: StorageErrorCode): e is StorageError {
