@@ -2,7 +2,7 @@
  * A bundle directory to a DiffusionModel: the family picks the adapter (the embedded analytic
  * model, or the ONNX adapters in onnx/), after the manifest is checked for fitting together.
  */
-import { loadDctBundle, DctBundleError } from './analytic-dct/bundle.js';
+import { dctModelFromBundle, DctBundleError } from './analytic-dct/bundle.js';
 import { loadBundle, type Bundle, type LoadBundleOptions } from './bundle.js';
 import { ModelError } from './errors.js';
 import type { DiffusionModel } from './types.js';
@@ -42,7 +42,8 @@ export async function loadDiffusionModel(dir: string, opts: LoadModelOptions = {
   switch (bundle.manifest.family) {
     case 'analytic-dct': {
       try {
-        const { model } = await loadDctBundle(bundle.dir);
+        const params = bundle.manifest.files.find((f) => f.role === 'params')!;
+        const model = await dctModelFromBundle(bundle.dir, bundle.manifest.id, bundle.hash, params.path, bundle.manifest.defaults);
         return { model, bundle, schedules };
       } catch (e) {
         if (e instanceof DctBundleError) throw new ModelError('manifest', e.message, { cause: e });
