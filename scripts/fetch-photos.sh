@@ -10,8 +10,9 @@ mkdir -p .cache/debs "$dest"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if ! ls .cache/debs/python3-skimage_*.deb >/dev/null 2>&1; then
-  (cd .cache/debs && apt-get download python3-skimage) || {
-    echo "fetch-photos: 'apt-get download python3-skimage' failed (run 'apt-get update' first?)" >&2
+  # A fresh machine may have no package lists yet: update them once and retry.
+  (cd .cache/debs && apt-get download python3-skimage) || { apt-get update -qq && (cd .cache/debs && apt-get download python3-skimage); } || {
+    echo "fetch-photos: 'apt-get download python3-skimage' failed (needs Debian's package index; try 'apt-get update' as root)" >&2
     exit 1
   }
 fi
