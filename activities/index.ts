@@ -1,0 +1,1 @@
+export { loadAndEncodeLatent, encodeSteps, assembleDfc } from './compress.js';
