@@ -21,6 +21,7 @@ import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { resolveBackend } from '../src/rcc-backends/index.js';
 import type { RccBackend } from '../src/codec/rcc/select.js';
 import { loadModel, protocolFor, resolveSchedule, type LoadedModel } from '../src/cli/model-context.js';
+import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { openStore, type ObjectStore } from '../src/storage/index.js';
 import {
   workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult, type PreparedJob,
@@ -80,19 +81,12 @@ export async function loadAndEncodeLatent(job: CompressImageInput): Promise<Prep
     const img = await loadImage(await store.get(job.source));
     const { image: padded } = padToMultiple(img, info.sizeMultiple);
     const schedule = resolveSchedule(lm, info.defaults.schedule);
-    const params = CodingParams.parse({ maxChunkBits: info.defaults.maxChunkBits });
     const [latent] = await lm.model.encode([padded]);
     const predictor = await lm.model.predictor(padded.width, padded.height);
-    const recon = { method: info.defaults.reconMethod, steps: info.defaults.reconSteps };
-    const seed = { lo: job.seed % 2 ** 32, hi: Math.floor(job.seed / 2 ** 32) };
-    const image = { width: img.width, height: img.height, channels: 3 };
-    // As diffc compress: a bpp target covers the whole file, so the header comes off the budget.
-    const headerBits = 8 * (writeDfc({
-      header: { version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...predictor.latent }, schedule: { id: schedule.id, hash: schedule.hash }, seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length },
-      payload: new Uint8Array(0),
-    }).length + 4);
-    const bpp = job.bpp ?? (job.steps === undefined ? 0.1 : undefined);
-    const stop = bpp !== undefined ? { maxBits: Math.max(0, bpp * img.width * img.height - headerBits) } : { steps: job.steps };
+    // Derived exactly as diffc compress derives them, so the bitstreams match.
+    const { params, recon, seed, image, stop } = compressionSettings({
+      info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: job.seed, bpp: job.bpp, steps: job.steps,
+    });
     const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
     const jobInfo: JobInfo = { version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget };
     const k = keys(job.output);

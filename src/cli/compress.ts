@@ -5,7 +5,6 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadImage, saveImage } from '../image/io.js';
 import { padToMultiple, cropTo } from '../image/geometry.js';
-import { CodingParams } from '../codec/chain/chunk-plan.js';
 import { compressLatents } from '../codec/codec.js';
 import { reconstruct, ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { resolveBackend } from '../rcc-backends/index.js';
@@ -13,11 +12,11 @@ import { loadModel, resolveSchedule, protocolFor, type LoadedModel } from './mod
 import { expandInputs, outputIn, IMAGE_EXTENSIONS } from './inputs.js';
 import { mkdir } from 'node:fs/promises';
 import type { RccBackend } from '../codec/rcc/select.js';
-import { writeDfc } from '../codec/format/index.js';
 import { assertWritable, writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
 import { UsageError } from './errors.js';
 import { runBatch } from './batch.js';
+import { compressionSettings } from '../pipeline/compress-settings.js';
 import { parseOrUsage, type Print } from './args.js';
 
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
@@ -128,22 +127,13 @@ async function compressOne(
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
   }
-  const params = CodingParams.parse({ maxChunkBits: a['chunk-bits'] ?? info.defaults.maxChunkBits });
   const [latent] = await lm.model.encode([padded]);
   const predictor = await lm.model.predictor(padded.width, padded.height, { prompt: a.prompt });
-  const recon = { method: a.method ?? info.defaults.reconMethod, steps: a['denoise-steps'] ?? info.defaults.reconSteps };
-  const seed = { lo: a.seed % 2 ** 32, hi: Math.floor(a.seed / 2 ** 32) };
-  const image = { width: img.width, height: img.height, channels: 3 };
+  const { params, recon, seed, image, stop } = compressionSettings({
+    info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: a.seed, prompt: a.prompt,
+    chunkBits: a['chunk-bits'], method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
+  });
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
-  // A bpp target covers the whole file: the header's bytes come off the payload's budget.
-  const headerBits = 8 * (writeDfc({
-    header: { version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...predictor.latent }, schedule: { id: schedule.id, hash: schedule.hash }, seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, ...(a.prompt ? { prompt: a.prompt } : {}) },
-    payload: new Uint8Array(0),
-  }).length + 4);
-  const bpp = a.bpp ?? (a.timestep === undefined && a.steps === undefined ? 0.1 : undefined);
-  const stop = bpp !== undefined
-    ? { maxBits: Math.max(0, bpp * img.width * img.height - headerBits) }
-    : a.timestep !== undefined ? { timestep: a.timestep } : { steps: a.steps };
   const progress = new Progress(`${label}compress ${j.input}`, schedule.timesteps.length, a.quiet);
   const tEnc = performance.now();
   const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt: a.prompt }], {

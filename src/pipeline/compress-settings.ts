@@ -1,0 +1,61 @@
+/**
+ * The coding settings of one compression, derived the same way wherever it runs (the CLI in
+ * process, or a Temporal activity), so that both produce the same bitstream for the same inputs.
+ */
+import { CodingParams } from '../codec/chain/chunk-plan.js';
+import { writeDfc } from '../codec/format/index.js';
+import type { StopRule } from '../codec/chain/run.js';
+import type { LatentShape } from '../codec/model.js';
+import type { ReconMethod } from '../codec/diffusion/reconstruct.js';
+import type { ModelInfo } from '../models/types.js';
+import type { CodingSchedule } from '../codec/schedule/timesteps.js';
+
+export interface SettingsRequest {
+  readonly info: ModelInfo;
+  readonly schedule: CodingSchedule;
+  readonly latent: LatentShape;
+  /** Original (unpadded) image size. */
+  readonly width: number;
+  readonly height: number;
+  readonly seed: number;
+  readonly prompt?: string;
+  readonly chunkBits?: number;
+  readonly method?: ReconMethod;
+  readonly denoiseSteps?: number;
+  /** At most one rate control; none means 0.1 bpp. */
+  readonly bpp?: number;
+  readonly steps?: number;
+  readonly timestep?: number;
+}
+
+export interface CompressionSettings {
+  readonly params: CodingParams;
+  readonly recon: { method: ReconMethod; steps: number };
+  readonly seed: { lo: number; hi: number };
+  readonly image: { width: number; height: number; channels: number };
+  readonly stop: StopRule;
+}
+
+export const DEFAULT_BPP = 0.1;
+
+export function compressionSettings(r: SettingsRequest): CompressionSettings {
+  const { info, schedule } = r;
+  const params = CodingParams.parse({ maxChunkBits: r.chunkBits ?? info.defaults.maxChunkBits });
+  const recon = { method: r.method ?? info.defaults.reconMethod, steps: r.denoiseSteps ?? info.defaults.reconSteps };
+  const seed = { lo: r.seed % 2 ** 32, hi: Math.floor(r.seed / 2 ** 32) };
+  const image = { width: r.width, height: r.height, channels: 3 };
+  const bpp = r.bpp ?? (r.timestep === undefined && r.steps === undefined ? DEFAULT_BPP : undefined);
+  let stop: StopRule;
+  if (bpp !== undefined) {
+    // A bpp target covers the whole file: the header's bytes come off the payload's budget.
+    const headerBits = 8 * (writeDfc({
+      header: {
+        version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...r.latent }, schedule: { id: schedule.id, hash: schedule.hash },
+        seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, ...(r.prompt ? { prompt: r.prompt } : {}),
+      },
+      payload: new Uint8Array(0),
+    }).length + 4);
+    stop = { maxBits: Math.max(0, bpp * r.width * r.height - headerBits) };
+  } else stop = r.timestep !== undefined ? { timestep: r.timestep } : { steps: r.steps };
+  return { params, recon, seed, image, stop };
+}
