@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadImage } from '../src/image/io.js';
 import { padToMultiple, cropTo, resize } from '../src/image/geometry.js';
 import { psnr } from '../src/eval/metrics.js';
-import { CodingParams } from '../src/codec/chain/chunk-plan.js';
+import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { compressLatents, decompressLatents } from '../src/codec/codec.js';
 import { resolveBackend } from '../src/rcc-backends/index.js';
 import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../src/cli/model-context.js';
@@ -45,19 +45,20 @@ const lm = await loadModel(a.model);
 const info = lm.model.info;
 const { image: padded } = padToMultiple(img, info.sizeMultiple);
 const schedule = resolveSchedule(lm, info.defaults.schedule);
-const params = CodingParams.parse({ maxChunkBits: info.defaults.maxChunkBits });
 const rawBackend = await resolveBackend(a.backend as 'auto', { log });
 const base = await lm.model.predictor(padded.width, padded.height);
 const { predictor, backend, t } = timed(base, rawBackend);
+// The same settings and whole-file bpp budget as diffc compress.
+const { params, recon, seed, image, stop } = compressionSettings({
+  info, schedule, latent: base.latent, width: img.width, height: img.height, seed: 0,
+  ...(a.steps ? { steps: Number(a.steps) } : { bpp: Number(a.bpp) }),
+});
 const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
-const recon = { method: info.defaults.reconMethod, steps: info.defaults.reconSteps };
-const seed = { lo: 0, hi: 0 };
 
 const t0 = performance.now();
 const [latent] = await lm.model.encode([padded]);
 const tSteps = performance.now();
-const stop = a.steps ? { steps: Number(a.steps) } : { maxBits: Number(a.bpp) * img.width * img.height - 8 * 80 };
-const [c] = await compressLatents(predictor, [{ latent, image: { width: img.width, height: img.height, channels: 3 }, seed, stop }], { schedule, params, recon, backend, protocol });
+const [c] = await compressLatents(predictor, [{ latent, image, seed, stop }], { schedule, params, recon, backend, protocol });
 const stepMs = performance.now() - tSteps;
 const encodeMs = performance.now() - t0;
 const inferMs = t.inference, rccMs = t.rcc;

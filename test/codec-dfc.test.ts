@@ -85,3 +85,13 @@ test('fuzz: payload mutations behind a valid CRC decode or fail with DfcError, n
   }
   assert.equal(ok + rejected, rounds);
 });
+
+test('stepsWithinBpp: the longest prefix that fits, counting the file\'s fixed bits', async () => {
+  const { stepsWithinBpp } = await import('../src/codec/codec.js');
+  // 20 bytes = 160 bits, of which 100 are steps: 60 fixed bits.
+  const bits = [10, 20, 30, 40];
+  assert.equal(stepsWithinBpp(20, bits, 10, 6), 0); // 60 fixed bits already fill 6 bpp over 10 px
+  assert.equal(stepsWithinBpp(20, bits, 10, 7), 1); // 70
+  assert.equal(stepsWithinBpp(20, bits, 10, 10.9), 2); // 90 <= 109 < 120
+  assert.equal(stepsWithinBpp(20, bits, 10, 16), 4);
+});

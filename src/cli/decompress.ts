@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { saveImage } from '../image/io.js';
 import { cropTo } from '../image/geometry.js';
-import { decompressLatents, stepBits } from '../codec/codec.js';
+import { decompressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { readDfc } from '../codec/format/index.js';
 import { runBatch } from './batch.js';
 import { mkdir } from 'node:fs/promises';
@@ -93,14 +93,7 @@ async function decompressOne(lm: LoadedModel, j: { input: string; output: string
   let upto = a['upto-step'];
   if (a['upto-bpp'] !== undefined) {
     // Progressive: the longest prefix whose bits (payload + header) stay within the budget.
-    const bits = stepBits(bytes, predictor, ctx);
-    let total = 8 * bytes.length - bits.reduce((s, b) => s + b, 0);
-    upto = 0;
-    for (const b of bits) {
-      if ((total + b) / (header.image.width * header.image.height) > a['upto-bpp']) break;
-      total += b;
-      upto++;
-    }
+    upto = stepsWithinBpp(bytes.length, stepBits(bytes, predictor, ctx), header.image.width * header.image.height, a['upto-bpp']);
   }
   const [dec] = await decompressLatents(predictor, [bytes], ctx, { uptoSteps: upto, method: a.method, denoiseSteps: a['denoise-steps'] });
   const [rgb] = await lm.model.decode([dec.latent], W, H);

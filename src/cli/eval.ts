@@ -13,9 +13,8 @@ import { padToMultiple, cropTo } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
 import { encodeAtBpp } from '../eval/baselines.js';
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
-import { CodingParams } from '../codec/chain/chunk-plan.js';
-import { compressLatents, decompressLatents, truncateDfc, stepBits } from '../codec/codec.js';
-import { writeDfc } from '../codec/format/index.js';
+import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
+import { compressionSettings } from '../pipeline/compress-settings.js';
 import { resolveBackend } from '../rcc-backends/index.js';
 import { loadModel, resolveSchedule, protocolFor, decodeContext } from './model-context.js';
 import { writeFileAtomic } from './files.js';
@@ -80,9 +79,6 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   const info = lm.model.info;
   const backend = await resolveBackend(a.backend, { log });
   const schedule = resolveSchedule(lm, info.defaults.schedule);
-  const params = CodingParams.parse({ maxChunkBits: info.defaults.maxChunkBits });
-  const recon = { method: info.defaults.reconMethod, steps: info.defaults.reconSteps };
-  const seed = { lo: a.seed, hi: 0 };
   const rows: Row[] = [];
   const progress = new Progress('eval', files.length, a.quiet);
   for (const [fi, file] of files.entries()) {
@@ -96,26 +92,19 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     if (a.codecs.includes('diffc')) {
       const tEnc = performance.now();
       const [latent] = await lm.model.encode([padded]);
-      const image = { width: img.width, height: img.height, channels: 3 };
-      const headerBytes = writeDfc({
-        header: { version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...predictor.latent }, schedule: { id: schedule.id, hash: schedule.hash }, seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length },
-        payload: new Uint8Array(0),
-      }).length + 4;
+      // The highest rate, budgeted over the whole file exactly as diffc compress does.
+      const { params, recon, seed, image, stop } = compressionSettings({
+        info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!,
+      });
       const stepAt: number[] = [];
-      const [c] = await compressLatents(predictor, [{ latent, image, seed, stop: { maxBits: Math.max(0, a.bpp.at(-1)! * pixels - 8 * headerBytes) } }], {
+      const [c] = await compressLatents(predictor, [{ latent, image, seed, stop }], {
         schedule, params, recon, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
         onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
       });
       const bits = stepBits(c.bytes, predictor, ctx);
-      const fixed = 8 * c.bytes.length - bits.reduce((s, b) => s + b, 0);
       diffcBpp = [];
       for (const target of a.bpp) {
-        let total = fixed, steps = 0;
-        for (const b of bits) {
-          if ((total + b) / pixels > target) break;
-          total += b;
-          steps++;
-        }
+        const steps = stepsWithinBpp(c.bytes.length, bits, pixels, target);
         const bytes = truncateDfc(c.bytes, steps, predictor, ctx);
         const tDec = performance.now();
         const [d] = await decompressLatents(predictor, [bytes], ctx);

@@ -190,6 +190,22 @@ export function truncateDfc(bytes: Uint8Array, steps: number, model: NoisePredic
   return writeDfc({ header: { ...file.header, stepsCoded: keep }, payload });
 }
 
+/**
+ * How many leading steps of a file fit a rate: the longest prefix whose bits, plus the file's
+ * fixed bits (header, container, coder flush: the file's size minus its steps' bits), stay
+ * within `bpp` over `pixels`. `bitsPerStep` is what stepBits returns for the file.
+ */
+export function stepsWithinBpp(fileBytes: number, bitsPerStep: readonly number[], pixels: number, bpp: number): number {
+  let total = 8 * fileBytes - bitsPerStep.reduce((s, b) => s + b, 0);
+  let steps = 0;
+  for (const b of bitsPerStep) {
+    if ((total + b) / pixels > bpp) break;
+    total += b;
+    steps++;
+  }
+  return steps;
+}
+
 /** Ideal code length of each coded step, from the symbols alone. */
 export function stepBits(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext): number[] {
   const { file, cfg, dims } = openDfc(bytes, model, ctx);
