@@ -20,7 +20,11 @@ import { decodeChains } from '../src/codec/chain/run.js';
 import { assemblePayload } from '../src/codec/chain/payload.js';
 import { predictX0 } from '../src/codec/model.js';
 import { chainNoise } from '../src/codec/rcc/candidates.js';
-import { selectChunkReference, tsBackend, type RccBackend } from '../src/codec/rcc/select.js';
+import { selectChunkReference } from '../src/codec/rcc/select.js';
+import { resolveBackend } from '../src/rcc-backends/index.js';
+import { z } from 'zod';
+
+const BackendName = z.enum(['auto', 'cuda', 'cpu', 'ts']);
 import type { ChainConfig } from '../src/codec/chain/chain-config.js';
 
 const { values: a } = parseArgs({
@@ -39,18 +43,6 @@ const { values: a } = parseArgs({
   },
 });
 const log = (s: string) => process.stderr.write(s + '\n');
-
-async function backendFor(name: string): Promise<RccBackend> {
-  if (name === 'ts') return tsBackend;
-  try {
-    const mod = await import('../src/rcc-backends/index.js');
-    return await mod.resolveBackend(name as 'auto', { log });
-  } catch (e) {
-    if (name !== 'auto') throw e;
-    log(`native backends unavailable (${(e as Error).message}); using ts`);
-    return tsBackend;
-  }
-}
 
 const size = Number(a.size), N = Number(a.images);
 const model = new GaussianImageModel({ size });
@@ -88,7 +80,7 @@ function idealBitsAtMse(mse: number): number {
   return NaN; // better than the ideal's last point: outside the curve
 }
 
-const backend = await backendFor(a.backend!);
+const backend = await resolveBackend(BackendName.parse(a.backend), { log });
 log(`RCC backend: ${backend.name}`);
 const images = Array.from({ length: N }, (_, i) => model.sample(chainNoise({ seedLo: 0x5eed + i, seedHi: 3 }, 0, 9, model.n)));
 const protocol = protocolPlans(schedule.alphaBars, (x, y) => model.expectedStepKlBits(x, y), model.n, params);
