@@ -3,6 +3,7 @@
  *   list              pulled bundles (cache directory) and the catalogue
  *   verify <id|dir>   re-hash every file of a bundle against its manifest
  *   pull <id>         download a catalogue model (or hf:<owner>/<repo>[@rev]) into the cache
+ *   sync <url> <dir>  copy a bundle from s3://bucket/prefix/ (or file:///dir/) into dir, verified
  * Progress goes to stderr; stdout carries the result (--json for machines).
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { CATALOGUE } from '../models/catalogue.js';
 import { ModelError } from '../models/errors.js';
 import { checkFamily } from '../models/load.js';
 import { pullModel } from '../models/pull.js';
+import { syncBundle } from '../models/sync.js';
 import { UsageError } from './errors.js';
 
 export const MODELS_HELP = `diffc models <verb> [options]
@@ -22,11 +24,17 @@ verbs:
   verify <id|dir>         check every file of a bundle against its manifest (size and sha256)
   pull <id>               download a catalogue model into the cache; hf:<owner>/<repo>[@rev]
                           pulls any repo holding a diffc manifest.json
+  sync <url> <dir>        copy the bundle at s3://bucket/prefix/ (or file:///dir/) into <dir>:
+                          every file's sha256 is checked against manifest.json before the copy
+                          is renamed into place; a verified copy already there is kept (--force
+                          downloads again). Concurrent syncs into one <dir> take turns. S3
+                          settings come from S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, ...
 
 options:
   --cache DIR             model cache (default $DIFFC_MODELS, else ~/.cache/diffc/models)
   --json                  machine-readable output on stdout
   -q, --quiet             no progress on stderr
+  --force                 sync: download even when <dir> holds a verified copy
 
 The hub endpoint is $DIFFC_HF_ENDPOINT (default https://huggingface.co); gated repos need $HF_TOKEN.
 Exit codes: 0 success, 1 failure (missing, corrupt, offline), 2 usage error.
@@ -77,7 +85,7 @@ export async function modelsCommand(argv: string[], out: Print, err: Print): Pro
 async function run(argv: string[], out: Print, err: Print): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { cache: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' } },
+    options: { cache: { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   const [verb, ...rest] = positionals;
   if (values.help || verb === undefined || verb === 'help') {
@@ -138,6 +146,22 @@ async function run(argv: string[], out: Print, err: Print): Promise<number> {
       checkFamily(b);
       const result = { id: b.manifest.id, family: b.manifest.family, dir: b.dir, hash: b.hashHex, bytes: bundleBytes(b), seconds: (Date.now() - t0) / 1000 };
       out(json ? JSON.stringify(result) : `${result.id}: pulled into ${result.dir} (${gb(result.bytes)}, model hash ${result.hash}); use --model ${result.id}`);
+      return 0;
+    }
+    case 'sync': {
+      if (rest.length !== 2) throw new UsageError('sync takes a bundle URL (s3://bucket/prefix/ or file:///dir/) and a target directory');
+      let waiting = false;
+      const r = await syncBundle(rest[0], rest[1], {
+        force: values.force ?? false,
+        onFile: (f) => { if (!values.quiet) err(`[${f.index + 1}/${f.count}] ${f.path} (${gb(f.bytes)})`); },
+        onWait: (holder) => {
+          if (!values.quiet && !waiting) err(`waiting for another sync into ${rest[1]} (${holder})`);
+          waiting = true;
+        },
+      });
+      out(json ? JSON.stringify(r) : r.downloaded
+        ? `${r.id}: synced into ${r.dir} (${r.files} files, ${gb(r.bytes)}, model hash ${r.hashHex}) in ${r.seconds.toFixed(1)} s`
+        : `${r.id}: already in ${r.dir}, verified (model hash ${r.hashHex})`);
       return 0;
     }
     default:
