@@ -49,7 +49,7 @@ export function triggerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Trig
   const get = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   const port = get('DIFFC_TRIGGER_PORT');
   const suffixes = get('DIFFC_TRIGGER_SUFFIX')?.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return parseTriggerConfig({
+  const input = {
     // Number('0x1F') and Number(' ') are numbers too; only plain digits are a port.
     port: port === undefined ? undefined : /^\d+$/.test(port.trim()) ? Number(port) : port,
     host: get('DIFFC_TRIGGER_HOST'),
@@ -58,7 +58,9 @@ export function triggerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Trig
     prefix: get('DIFFC_TRIGGER_PREFIX'),
     suffixes: suffixes?.length ? suffixes : undefined,
     outputPrefix: env.DIFFC_OUTPUT_PREFIX, // '' is meaningful here: no output prefix
-  });
+  };
+  // Unset variables leave no key behind, so the result has no `x: undefined` noise.
+  return parseTriggerConfig(Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)));
 }
 
 /** The filter a configuration implies: its prefix and suffixes, and never its outputs. */
