@@ -15,7 +15,8 @@
 #   kubernetes-validate  PyPI package bundling the Kubernetes OpenAPI schemas, in its own venv
 #   CRD schemas        openAPIV3Schema of KEDA's ScaledObject / TriggerAuthentication and
 #                      prometheus-operator's ServiceMonitor, taken from the Go modules' CRD YAML
-#                      (`go mod download`) and turned into JSON Schema (k8s-validate.py).
+#                      (`go mod download`) and turned into JSON Schema (k8s-validate.py), plus
+#                      the parameter names of KEDA's Temporal scaler from its Go source.
 set -euo pipefail
 
 KUSTOMIZE_MODULE="sigs.k8s.io/kustomize/kustomize/v5"
@@ -33,7 +34,7 @@ REPO_ROOT="$(cd "$INFRA_DIR/.." && pwd)"
 TOOLS="${DIFFC_K8S_TOOLS:-${DIFFC_CACHE:-$HOME/.cache/diffc}/k8s}"
 KUSTOMIZE="$TOOLS/bin/kustomize-$KUSTOMIZE_VERSION"
 VENV="$TOOLS/venv-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
-CRD_DIR="$TOOLS/crds-keda-$KEDA_VERSION-prom-$PROM_OPERATOR_VERSION"
+CRD_DIR="$TOOLS/crds-v2-keda-$KEDA_VERSION-prom-$PROM_OPERATOR_VERSION"
 VALIDATOR="$INFRA_DIR/k8s-validate.py"
 
 die() { echo "k8s-tools: $*" >&2; exit 1; }
@@ -83,6 +84,8 @@ install_crds() {
     "$keda/config/crd/bases/keda.sh_triggerauthentications.yaml" \
     "$prom/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" \
     || { rm -rf "$tmp"; die "extracting the CRD schemas failed"; }
+  "$VENV/bin/python" "$VALIDATOR" extract-scaler "$tmp" temporal "$keda/pkg/scalers/temporal_scaler.go" \
+    || { rm -rf "$tmp"; die "extracting the Temporal scaler's parameters failed"; }
   touch "$tmp/.complete"
   rm -rf "$CRD_DIR"
   mv "$tmp" "$CRD_DIR"

@@ -5,6 +5,11 @@ that holds kubernetes-validate, which brings PyYAML and jsonschema).
   k8s-validate.py extract-crds OUT_DIR CRD.yaml...
       turn each CRD's openAPIV3Schema (every served version) into a strict JSON Schema file
       OUT_DIR/<kind>-<group>-<version>.json
+  k8s-validate.py extract-scaler OUT_DIR TYPE SCALER.go
+      the parameter names of a KEDA scaler, from the `keda:"name=..., order=..."` tags of its Go
+      source, to OUT_DIR/scaler-TYPE.json: trigger metadata (plus <name>FromEnv where the tag
+      says resolvedEnv) and TriggerAuthentication parameters. ScaledObject metadata is a free
+      string map in the CRD, so without this a misspelt key would pass.
   k8s-validate.py validate --k8s-version V --crds DIR [--name NAME] [--json] FILE|- ...
       validate every object of the YAML streams: built-in kinds with kubernetes-validate (strict:
       unknown fields are errors), CRD kinds against the extracted schemas (strict the same way);
@@ -67,6 +72,51 @@ def extract_crds(out_dir, files):
     print(f'extract-crds: {n} schemas written to {out_dir}', file=sys.stderr)
 
 
+def extract_scaler(out_dir, typ, src):
+    import re
+    metadata, auth = set(), set()
+    for m in re.finditer(r'keda:"([^"]*)"', open(src).read()):
+        fields = dict(kv.strip().split('=', 1) for kv in m.group(1).split(',') if '=' in kv)
+        name, order = fields.get('name'), fields.get('order', '')
+        if not name:
+            continue
+        orders = order.split(';')
+        if 'triggerMetadata' in orders:
+            metadata.add(name)
+        if 'authParams' in orders:
+            auth.add(name)
+        if 'resolvedEnv' in orders:
+            metadata.add(name + 'FromEnv')
+    if not metadata:
+        sys.exit(f'extract-scaler: no keda tags in {src}')
+    with open(os.path.join(out_dir, f'scaler-{typ}.json'), 'w') as f:
+        json.dump({'metadata': sorted(metadata), 'auth': sorted(auth)}, f)
+
+
+def scaler_errors(d, crds):
+    """Trigger metadata keys and TriggerAuthentication parameters the scaler does not know."""
+    out = []
+    def known(typ):
+        path = os.path.join(crds, f'scaler-{typ}.json')
+        return json.load(open(path)) if os.path.exists(path) else None
+    if d['kind'] == 'ScaledObject':
+        for i, t in enumerate((d.get('spec') or {}).get('triggers') or []):
+            k = known(t.get('type'))
+            if k is None:
+                continue
+            for key in sorted(set(t.get('metadata') or {}) - set(k['metadata'])):
+                out.append(f'spec.triggers.{i}.metadata: {t["type"]} scaler has no parameter {key!r}')
+    if d['kind'] == 'TriggerAuthentication':
+        allowed = set()
+        for name in os.listdir(crds):
+            if name.startswith('scaler-'):
+                allowed |= set(json.load(open(os.path.join(crds, name)))['auth'])
+        for i, r in enumerate((d.get('spec') or {}).get('secretTargetRef') or []):
+            if r.get('parameter') not in allowed:
+                out.append(f'spec.secretTargetRef.{i}.parameter: no known scaler takes {r.get("parameter")!r}')
+    return out
+
+
 def where(err):
     return '.'.join(str(p) for p in err.absolute_path) or '(root)'
 
@@ -95,6 +145,7 @@ def validate(args):
                 schema = json.load(f)
             problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(d), key=lambda e: list(e.absolute_path))
             errors.extend({'object': ident, 'error': f'{where(e)}: {e.message}'} for e in problems)
+            errors.extend({'object': ident, 'error': e} for e in scaler_errors(d, args.crds))
             kinds[d['kind']] = kinds.get(d['kind'], 0) + 1
             continue
         try:
@@ -120,6 +171,10 @@ def main():
     e = sub.add_parser('extract-crds')
     e.add_argument('out_dir')
     e.add_argument('crds', nargs='+')
+    x = sub.add_parser('extract-scaler')
+    x.add_argument('out_dir')
+    x.add_argument('type')
+    x.add_argument('src')
     v = sub.add_parser('validate')
     v.add_argument('--k8s-version', required=True)
     v.add_argument('--crds', required=True)
@@ -129,6 +184,9 @@ def main():
     args = p.parse_args()
     if args.cmd == 'extract-crds':
         extract_crds(args.out_dir, args.crds)
+        return 0
+    if args.cmd == 'extract-scaler':
+        extract_scaler(args.out_dir, args.type, args.src)
         return 0
     return validate(args)
 

@@ -1,0 +1,376 @@
+/**
+ * The Kubernetes deployment (k8s/), checked without a cluster: every overlay is rendered with the
+ * real kustomize, every object validated offline against the Kubernetes and CRD schemas
+ * (infra/k8s-tools.sh), and the properties docs/deploy.md promises are asserted on the rendered
+ * objects. Run by `npm run test:k8s`, which installs the pinned tools first; this file is outside
+ * the `npm test` glob and fails (never skips) when the tools are missing.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TOOLS = join(REPO, 'infra', 'k8s-tools.sh');
+const OVERLAYS = readdirSync(join(REPO, 'k8s', 'overlays')).sort();
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are checked field by field below */
+type Obj = Record<string, any>;
+
+interface Report { objects: number; valid: number; kinds: Record<string, number>; errors: { object: string; error: string }[] }
+
+let env: Record<string, string>;
+const rendered = new Map<string, Obj[]>();
+
+function toolEnv(): Record<string, string> {
+  const r = spawnSync('bash', [TOOLS, 'env'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`the k8s tools are not installed (run: bash infra/k8s-tools.sh install, or npm run test:k8s): ${r.stderr}`);
+  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+}
+
+function render(overlay: string): Obj[] {
+  const text = execFileSync(env.KUSTOMIZE, ['build', join(REPO, 'k8s', 'overlays', overlay)], { encoding: 'utf8' });
+  return parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+}
+
+/** Runs the offline validator on objects; the report, whatever the exit code. */
+function validate(objs: Obj[], name = 'test'): Report & { status: number | null; stderr: string } {
+  const r = spawnSync(env.K8S_PYTHON, [env.K8S_VALIDATOR, 'validate', '--k8s-version', env.K8S_VERSION, '--crds', env.K8S_CRDS, '--name', name, '--json', '-'], {
+    input: objs.map((o) => stringify(o)).join('---\n'), encoding: 'utf8',
+  });
+  return { ...(JSON.parse(r.stdout) as Report), status: r.status, stderr: r.stderr };
+}
+
+before(() => {
+  env = toolEnv();
+  for (const o of OVERLAYS) rendered.set(o, render(o));
+});
+
+const ofKind = (objs: Obj[], kind: string) => objs.filter((o) => o.kind === kind);
+const named = (objs: Obj[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `${kind}/${name} is rendered`);
+  return o;
+};
+const podSpec = (d: Obj): Obj => d.spec.template.spec;
+const allContainers = (d: Obj): Obj[] => [...(podSpec(d).initContainers ?? []), ...podSpec(d).containers];
+const mainContainer = (d: Obj): Obj => podSpec(d).containers[0];
+const configValue = (objs: Obj[], key: string): string | undefined => ofKind(objs, 'ConfigMap').map((c) => c.data?.[key]).find((v) => v !== undefined);
+const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+
+/** The Secrets the deployment expects to exist (created by hand, docs/deploy.md). */
+const SECRETS = ['diffc-s3', 'diffc-trigger', 'diffc-temporal-tls'];
+
+test('the overlays are dev and prod', () => {
+  assert.deepEqual(OVERLAYS, ['dev', 'prod']);
+});
+
+for (const overlay of OVERLAYS) {
+  describe(`overlay ${overlay}`, () => {
+    const objs = () => rendered.get(overlay)!;
+    const gpu = () => named(objs(), 'Deployment', 'diffc-gpu-worker');
+    const io = () => named(objs(), 'Deployment', 'diffc-io-worker');
+    const trigger = () => named(objs(), 'Deployment', 'diffc-trigger');
+
+    test('every object validates against the Kubernetes and CRD schemas (offline)', () => {
+      const r = validate(objs(), overlay);
+      assert.deepEqual(r.errors, [], r.stderr);
+      assert.equal(r.status, 0);
+      assert.equal(r.objects, objs().length);
+      assert.ok(r.objects >= 15, `${r.objects} objects`);
+      for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'ScaledObject', 'ServiceMonitor', 'ConfigMap', 'ServiceAccount']) assert.ok(r.kinds[kind], `${kind} validated`);
+    });
+
+    test('GPU worker: task queue gpu, nvidia.com/gpu limits, GPU node affinity and tolerations', () => {
+      const d = gpu(), c = mainContainer(d);
+      assert.deepEqual(c.args.slice(0, 3), ['worker', '--queues', 'gpu']);
+      assert.ok(Number(c.resources.limits['nvidia.com/gpu']) >= 1, 'nvidia.com/gpu limit');
+      assert.equal(String(c.resources.requests['nvidia.com/gpu']), String(c.resources.limits['nvidia.com/gpu']));
+      assert.ok(c.resources.requests.memory && c.resources.requests.cpu && c.resources.limits.memory, 'CPU and memory sized');
+      const terms = podSpec(d).affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms;
+      assert.ok(terms.every((t: Obj) => t.matchExpressions.some((e: Obj) => e.key === 'nvidia.com/gpu.present')), 'required GPU node affinity');
+      assert.ok(podSpec(d).tolerations.some((t: Obj) => t.key === 'nvidia.com/gpu' && t.effect === 'NoSchedule'), 'GPU taint tolerated');
+      assert.equal(c.env.find((e: Obj) => e.name === 'DIFFC_DEVICE')?.value, 'cuda');
+    });
+
+    test('I/O worker and trigger: task queue io, CPU only', () => {
+      const c = mainContainer(io());
+      assert.deepEqual(c.args.slice(0, 3), ['worker', '--queues', 'io']);
+      for (const d of [io(), trigger()]) {
+        for (const k of allContainers(d)) assert.equal(JSON.stringify(k.resources ?? {}).includes('nvidia.com/gpu'), false, `${d.metadata.name} asks for no GPU`);
+        assert.equal(podSpec(d).tolerations, undefined);
+      }
+      assert.deepEqual(mainContainer(trigger()).args, ['trigger', 'serve', '--port', '8080']);
+    });
+
+    test('probes: liveness on /healthz, readiness on /readyz (models loaded) for workers', () => {
+      for (const d of ofKind(objs(), 'Deployment')) {
+        for (const c of podSpec(d).containers) {
+          assert.ok(c.livenessProbe, `${d.metadata.name}/${c.name} liveness`);
+          assert.ok(c.readinessProbe, `${d.metadata.name}/${c.name} readiness`);
+        }
+      }
+      for (const d of [gpu(), io()]) {
+        const c = mainContainer(d);
+        const port = c.args[c.args.indexOf('--health-port') + 1];
+        assert.equal(String(c.ports.find((p: Obj) => p.name === 'metrics').containerPort), port);
+        assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+        assert.equal(c.livenessProbe.httpGet.path, '/healthz');
+        assert.equal(c.readinessProbe.httpGet.port, 'metrics');
+      }
+    });
+
+    test('grace period covers a checkpoint interval plus margin', () => {
+      const interval = Number(configValue(objs(), 'DIFFC_CHECKPOINT_SECONDS') ?? 60);
+      assert.ok(interval > 0);
+      assert.ok(podSpec(gpu()).terminationGracePeriodSeconds >= interval + 60, `gpu grace ${podSpec(gpu()).terminationGracePeriodSeconds} >= ${interval} + 60`);
+      assert.ok(podSpec(io()).terminationGracePeriodSeconds >= interval, 'io grace >= one checkpoint interval');
+    });
+
+    test('no inline secrets: no Secret objects; credentials only through secretKeyRef to the documented Secrets', () => {
+      assert.deepEqual(ofKind(objs(), 'Secret'), []);
+      const secretish = /SECRET|PASSWORD|TOKEN|ACCESS_KEY|API_KEY|PRIVATE/;
+      for (const d of ofKind(objs(), 'Deployment')) {
+        for (const c of allContainers(d)) {
+          for (const e of c.env ?? []) {
+            if (secretish.test(e.name)) assert.ok(e.valueFrom?.secretKeyRef, `${d.metadata.name}/${c.name} ${e.name} comes from a Secret`);
+            if (e.valueFrom?.secretKeyRef) assert.ok(SECRETS.includes(e.valueFrom.secretKeyRef.name), `${e.valueFrom.secretKeyRef.name} is a documented Secret`);
+          }
+        }
+        for (const v of podSpec(d).volumes ?? []) if (v.secret) assert.ok(SECRETS.includes(v.secret.secretName), `${v.secret.secretName} is a documented Secret`);
+      }
+      for (const cm of ofKind(objs(), 'ConfigMap')) {
+        for (const [k, v] of Object.entries(cm.data ?? {})) {
+          if (secretish.test(k) || /KEY$/.test(k)) assert.match(String(v), /^\//, `ConfigMap ${cm.metadata.name} ${k} is at most a file path`);
+        }
+      }
+      for (const ta of ofKind(objs(), 'TriggerAuthentication')) {
+        for (const r of ta.spec.secretTargetRef) assert.ok(SECRETS.includes(r.name));
+      }
+      const docs = readFileSync(join(REPO, 'docs', 'deploy.md'), 'utf8');
+      for (const s of SECRETS) assert.match(docs, new RegExp(`kubectl[^\\n]*create secret[^\\n]*${s}`), `docs/deploy.md creates ${s}`);
+    });
+
+    test('images are pinned by tag or digest, never latest, and the kustomize image name is replaced', () => {
+      for (const d of ofKind(objs(), 'Deployment')) {
+        for (const c of allContainers(d)) {
+          const m = /^([^@]+?)(?::([\w][\w.-]*))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(c.image);
+          assert.ok(m, `${c.image} parses`);
+          assert.ok(m[3] || (m[2] && m[2] !== 'latest'), `${d.metadata.name}/${c.name}: ${c.image} is pinned`);
+          assert.ok(m[1].includes('/'), `${c.image} names a registry/repository`);
+          assert.notEqual(c.imagePullPolicy, 'Always');
+        }
+      }
+    });
+
+    test('every Deployment is covered by a PodDisruptionBudget', () => {
+      const pdbs = ofKind(objs(), 'PodDisruptionBudget');
+      for (const d of ofKind(objs(), 'Deployment')) {
+        const labels = d.spec.template.metadata.labels;
+        const cover = pdbs.filter((p) => p.metadata.namespace === d.metadata.namespace && matches(p.spec.selector.matchLabels, labels));
+        assert.equal(cover.length, 1, `${d.metadata.name} has exactly one PDB`);
+        const replicas = d.spec.replicas ?? 1;
+        if (cover[0].spec.minAvailable !== undefined) assert.ok(Number(cover[0].spec.minAvailable) < replicas, `${d.metadata.name}: the PDB leaves room to drain`);
+      }
+    });
+
+    test('pods run as non-root with a read-only root filesystem, no token, no privilege escalation', () => {
+      const ns = named(objs(), 'Namespace', 'diffc');
+      assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
+      for (const d of ofKind(objs(), 'Deployment')) {
+        const s = podSpec(d);
+        assert.equal(s.automountServiceAccountToken, false, d.metadata.name);
+        assert.equal(s.securityContext.runAsNonRoot, true, d.metadata.name);
+        assert.ok(s.securityContext.runAsUser > 0);
+        assert.equal(s.securityContext.seccompProfile.type, 'RuntimeDefault');
+        for (const v of s.volumes ?? []) assert.equal(v.hostPath, undefined, `${d.metadata.name} mounts no hostPath`);
+        for (const c of allContainers(d)) {
+          const sc = c.securityContext;
+          assert.equal(sc.readOnlyRootFilesystem, true, `${d.metadata.name}/${c.name}`);
+          assert.equal(sc.allowPrivilegeEscalation, false);
+          assert.deepEqual(sc.capabilities.drop, ['ALL']);
+          assert.equal(sc.capabilities.add, undefined);
+          assert.notEqual(sc.runAsUser, 0);
+          assert.ok(c.resources?.limits?.memory, `${d.metadata.name}/${c.name} has a memory limit`);
+        }
+      }
+      const diffcPods = ofKind(objs(), 'Deployment').filter((d) => d.metadata.name.startsWith('diffc-'));
+      for (const d of diffcPods) assert.equal(podSpec(d).serviceAccountName, 'diffc');
+      // Least privilege: the account is bound to nothing.
+      assert.deepEqual(objs().filter((o) => /Role|RoleBinding/.test(o.kind)), []);
+      assert.equal(named(objs(), 'ServiceAccount', 'diffc').automountServiceAccountToken, false);
+    });
+
+    test('every referenced ConfigMap, PVC and Service target exists in the overlay', () => {
+      const cms = new Set(ofKind(objs(), 'ConfigMap').map((c) => c.metadata.name));
+      const pvcs = new Set(ofKind(objs(), 'PersistentVolumeClaim').map((c) => c.metadata.name));
+      for (const d of ofKind(objs(), 'Deployment')) {
+        for (const c of allContainers(d)) for (const e of c.envFrom ?? []) if (e.configMapRef) assert.ok(cms.has(e.configMapRef.name), `${e.configMapRef.name} exists`);
+        for (const v of podSpec(d).volumes ?? []) if (v.persistentVolumeClaim) assert.ok(pvcs.has(v.persistentVolumeClaim.claimName));
+      }
+      for (const s of ofKind(objs(), 'Service')) {
+        const pods = ofKind(objs(), 'Deployment').filter((d) => matches(s.spec.selector, d.spec.template.metadata.labels));
+        assert.ok(pods.length > 0, `Service ${s.metadata.name} selects pods`);
+        for (const p of s.spec.ports) {
+          if (typeof p.targetPort === 'string') assert.ok(pods.every((d) => d.spec.template.spec.containers.some((c: Obj) => c.ports?.some((q: Obj) => q.name === p.targetPort))), `${s.metadata.name} port ${p.targetPort}`);
+        }
+      }
+      const svc = named(objs(), 'Service', 'diffc-trigger');
+      assert.ok(matches(svc.spec.selector, trigger().spec.template.metadata.labels));
+    });
+
+    test('KEDA: one Temporal ScaledObject per worker on its task queue; GPU scales from 0', () => {
+      const sos = ofKind(objs(), 'ScaledObject');
+      for (const [d, queue] of [[gpu(), 'gpu'], [io(), 'io']] as const) {
+        const so = sos.find((s) => s.spec.scaleTargetRef.name === d.metadata.name);
+        assert.ok(so, `${d.metadata.name} is scaled`);
+        assert.equal(d.spec.replicas, undefined, `${d.metadata.name} leaves replicas to KEDA`);
+        const t = so.spec.triggers[0];
+        assert.equal(t.type, 'temporal');
+        assert.equal(t.metadata.taskQueue, queue);
+        const c = mainContainer(d);
+        assert.equal(c.args[c.args.indexOf('--queues') + 1], queue);
+        assert.ok(so.spec.cooldownPeriod >= 60, 'cool-down of a minute or more');
+        assert.ok(so.spec.maxReplicaCount >= 1);
+        // The endpoint comes from the target's environment: the ConfigMap the worker reads.
+        if (t.metadata.endpointFromEnv) assert.ok(configValue(objs(), t.metadata.endpointFromEnv), `${t.metadata.endpointFromEnv} is set`);
+        assert.equal(so.spec.scaleTargetRef.envSourceContainerName ?? c.name, c.name);
+      }
+      assert.equal(sos.find((s) => s.spec.scaleTargetRef.name === 'diffc-gpu-worker')!.spec.minReplicaCount, 0);
+      if (configValue(objs(), 'TEMPORAL_TLS_CERT')) {
+        for (const so of sos) assert.ok(so.spec.triggers[0].authenticationRef, `${so.metadata.name} uses the TLS TriggerAuthentication`);
+      }
+    });
+
+    test('model cache: an init container syncs the bundle into the volume the worker mounts read-only', () => {
+      const s = podSpec(gpu());
+      const sync = s.initContainers.find((c: Obj) => c.args?.[0] === 'models' && c.args?.[1] === 'sync');
+      assert.ok(sync, 'a `diffc models sync` init container');
+      assert.match(sync.args[2], /^\$\(DIFFC_MODEL_BUNDLE_URL\)$|^s3:\/\//);
+      assert.ok(configValue(objs(), 'DIFFC_MODEL_BUNDLE_URL')?.startsWith('s3://'));
+      const syncMount = sync.volumeMounts.find((m: Obj) => sync.args[3].startsWith(m.mountPath));
+      assert.ok(syncMount && !syncMount.readOnly, 'the sync target is on a writable mount');
+      const workerMount = mainContainer(gpu()).volumeMounts.find((m: Obj) => m.name === syncMount.name);
+      assert.equal(workerMount?.readOnly, true);
+      assert.equal(workerMount.mountPath, configValue(objs(), 'DIFFC_MODEL_DIR'));
+      const vol = s.volumes.find((v: Obj) => v.name === syncMount.name);
+      assert.ok(vol.persistentVolumeClaim, 'a PVC shared by the pods');
+      const pvc = named(objs(), 'PersistentVolumeClaim', vol.persistentVolumeClaim.claimName);
+      assert.ok(pvc.spec.accessModes.includes(overlay === 'prod' ? 'ReadWriteMany' : 'ReadWriteOnce'));
+    });
+
+    test('metrics: a ServiceMonitor scrapes /metrics of both worker kinds', () => {
+      const sm = ofKind(objs(), 'ServiceMonitor')[0];
+      const svc = ofKind(objs(), 'Service').find((s) => matches(sm.spec.selector.matchLabels, s.metadata.labels));
+      assert.ok(svc, 'the ServiceMonitor selects a Service');
+      for (const d of [gpu(), io()]) assert.ok(matches(svc.spec.selector, d.spec.template.metadata.labels), `${d.metadata.name} is scraped`);
+      assert.equal(sm.spec.endpoints[0].path, '/metrics');
+      assert.ok(svc.spec.ports.some((p: Obj) => p.name === sm.spec.endpoints[0].port));
+    });
+  });
+}
+
+test('overlay differences: dev runs the Temporal dev server and MinIO endpoints; prod uses TLS and no dev server', () => {
+  const dev = rendered.get('dev')!, prod = rendered.get('prod')!;
+  named(dev, 'Deployment', 'temporal-dev');
+  assert.match(configValue(dev, 'TEMPORAL_ADDRESS')!, /^temporal-dev\./);
+  assert.match(configValue(dev, 'S3_ENDPOINT')!, /minio/);
+  assert.equal(prod.find((o) => o.metadata.name === 'temporal-dev'), undefined);
+  assert.equal(configValue(prod, 'TEMPORAL_TLS_CERT'), '/var/run/secrets/diffc/temporal-tls/tls.crt');
+  for (const d of ofKind(prod, 'Deployment')) {
+    const tls = podSpec(d).volumes.find((v: Obj) => v.name === 'temporal-tls');
+    assert.equal(tls.secret.optional, false, `${d.metadata.name} requires the TLS Secret in prod`);
+  }
+  named(prod, 'TriggerAuthentication', 'diffc-temporal-tls');
+  named(prod, 'Ingress', 'diffc-trigger');
+});
+
+describe('the validator rejects what it should (so a pass means something)', () => {
+  const base = () => structuredClone(rendered.get('prod')!);
+  const broken = (mutate: (objs: Obj[]) => void) => {
+    const objs = base();
+    mutate(objs);
+    return validate(objs);
+  };
+  const dep = (objs: Obj[]) => objs.find((o) => o.kind === 'Deployment')!;
+
+  test('an unknown field in a Deployment', () => {
+    const r = broken((o) => { mainContainer(dep(o)).imagePullPolicyy = 'IfNotPresent'; });
+    assert.equal(r.status, 1);
+    assert.ok(r.errors.some((e) => /imagePullPolicyy/.test(e.error)), JSON.stringify(r.errors));
+  });
+  test('a wrong type in a core object', () => {
+    const r = broken((o) => { podSpec(dep(o)).terminationGracePeriodSeconds = 'long'; });
+    assert.equal(r.status, 1);
+  });
+  test('a misspelt field in a ScaledObject and a misspelt Temporal scaler parameter', () => {
+    let r = broken((o) => { o.find((x) => x.kind === 'ScaledObject')!.spec.cooldownPeriode = 5; });
+    assert.ok(r.errors.some((e) => /cooldownPeriode/.test(e.error)), JSON.stringify(r.errors));
+    r = broken((o) => { const t = o.find((x) => x.kind === 'ScaledObject')!.spec.triggers[0]; t.metadata.taskQueu = t.metadata.taskQueue; });
+    assert.ok(r.errors.some((e) => /taskQueu'/.test(e.error)), JSON.stringify(r.errors));
+    r = broken((o) => { o.find((x) => x.kind === 'TriggerAuthentication')!.spec.secretTargetRef[0].parameter = 'certificate'; });
+    assert.ok(r.errors.some((e) => /certificate/.test(e.error)), JSON.stringify(r.errors));
+  });
+  test('a wrong type in a ServiceMonitor', () => {
+    const r = broken((o) => { o.find((x) => x.kind === 'ServiceMonitor')!.spec.endpoints[0].port = 9464; });
+    assert.equal(r.status, 1);
+  });
+  test('an unknown kind is an error, not a silent pass', () => {
+    const r = broken((o) => { o.push({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: {} }); });
+    assert.ok(r.errors.some((e) => /no schema/.test(e.error)), JSON.stringify(r.errors));
+  });
+});
+
+describe('infra: worker image and Helm values', () => {
+  const dockerfile = () => readFileSync(join(REPO, 'infra', 'docker', 'Dockerfile'), 'utf8');
+  const stages = () => dockerfile().split('\n').filter((l) => /^FROM\s/i.test(l));
+
+  test('Dockerfile: multi-stage, pinned bases, CUDA runtime, non-root, the CLI as entrypoint', () => {
+    const froms = stages();
+    assert.ok(froms.length >= 2, 'multi-stage');
+    for (const f of froms) {
+      const image = f.split(/\s+/)[1];
+      if (/^\$\{?\w+/.test(image)) continue; // an ARG, checked below
+      assert.match(image, /:[\w.-]+(@sha256:[0-9a-f]{64})?$|@sha256:[0-9a-f]{64}$/, `${image} is pinned`);
+      assert.doesNotMatch(image, /:latest\b/);
+    }
+    const text = dockerfile();
+    for (const m of text.matchAll(/^ARG\s+(\w+_IMAGE)=(\S+)/gm)) assert.match(m[2], /:[\w.-]+/, `${m[1]} pinned`);
+    const runtime = froms.at(-1)!;
+    const runtimeImage = /^\$\{?(\w+)/.test(runtime.split(/\s+/)[1])
+      ? new RegExp(`^ARG\\s+${/^\$\{?(\w+)/.exec(runtime.split(/\s+/)[1])![1]}=(\\S+)`, 'm').exec(text)![1]
+      : runtime.split(/\s+/)[1];
+    assert.match(runtimeImage, /^nvidia\/cuda:[\d.]+-cudnn[\w-]*-runtime-ubuntu[\d.]+$/, 'runtime stage on a CUDA + cuDNN runtime image');
+    const last = text.slice(text.lastIndexOf(runtime));
+    const user = /^USER\s+(\S+)/m.exec(last);
+    assert.ok(user && !/^(0|root)(:|$)/.test(user[1]), 'runtime runs as a non-root USER');
+    assert.match(user[1], /^\d+(:\d+)?$/, 'numeric USER, so runAsNonRoot can check it');
+    assert.match(text, /ONNXRUNTIME_NODE_INSTALL_CUDA=v12/, 'onnxruntime-node with its CUDA EP');
+    assert.match(last, /ENTRYPOINT\s+\["node",\s*"\/app\/bin\/diffc\.js"\]/);
+    assert.match(text, /npm ci/);
+    const ignore = readFileSync(join(REPO, '.dockerignore'), 'utf8');
+    for (const p of ['node_modules', '.git', '.cache']) assert.match(ignore, new RegExp(`^/?${p.replace('.', '\\.')}/?$`, 'm'));
+  });
+
+  test('Helm values parse; MinIO creates the buckets and posts events to the trigger Service', () => {
+    const minio = parseYaml(readFileSync(join(REPO, 'infra', 'helm', 'minio-values.yaml'), 'utf8')) as Obj;
+    const buckets = (minio.buckets as Obj[]).map((b) => b.name);
+    assert.ok(buckets.includes('diffc') && buckets.includes('diffc-models'));
+    const dev = rendered.get('dev')!;
+    const bundle = configValue(dev, 'DIFFC_MODEL_BUNDLE_URL')!;
+    assert.ok(buckets.includes(/^s3:\/\/([^/]+)/.exec(bundle)![1]), 'the dev model bucket exists');
+    const text = JSON.stringify(minio);
+    assert.match(text, /diffc-trigger\.diffc\.svc\.cluster\.local(:80)?\/events/);
+    assert.ok(minio.existingSecret, 'MinIO root credentials from a Secret');
+    assert.equal(minio.rootPassword, undefined, 'no inline MinIO password');
+    assert.ok(minio.extraSecret, 'the webhook token from a Secret');
+    assert.doesNotMatch(text, /AUTH_TOKEN_DIFFC"?:/, 'no inline webhook token');
+    const temporal = parseYaml(readFileSync(join(REPO, 'infra', 'helm', 'temporal-values.yaml'), 'utf8')) as Obj;
+    assert.ok(temporal.server, 'Temporal chart values have a server section');
+    assert.doesNotMatch(readFileSync(join(REPO, 'infra', 'helm', 'temporal-values.yaml'), 'utf8'), /password:\s*["']?\w{3,}/i, 'no inline database password');
+  });
+});
