@@ -13,7 +13,7 @@ import { psnr } from '../src/eval/metrics.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { compressLatents, decompressLatents } from '../src/codec/codec.js';
 import { resolveBackend } from '../src/rcc-backends/index.js';
-import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../src/cli/model-context.js';
+import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../src/pipeline/model-context.js';
 import type { NoisePredictor } from '../src/codec/model.js';
 import type { RccBackend } from '../src/codec/rcc/select.js';
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
-import { loadModel } from '../src/cli/model-context.js';
+import { loadModel } from '../src/pipeline/model-context.js';
 import { CliError } from '../src/cli/errors.js';
 import { saveImage } from '../src/image/io.js';
 

@@ -8,7 +8,7 @@ import { padToMultiple, cropTo } from '../image/geometry.js';
 import { compressLatents } from '../codec/codec.js';
 import { reconstruct, ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { resolveBackend } from '../rcc-backends/index.js';
-import { loadModel, resolveSchedule, protocolFor, type LoadedModel } from './model-context.js';
+import { loadModel, resolveSchedule, protocolFor, type LoadedModel } from '../pipeline/model-context.js';
 import { expandInputs, outputIn, IMAGE_EXTENSIONS } from './inputs.js';
 import { mkdir } from 'node:fs/promises';
 import type { RccBackend } from '../codec/rcc/select.js';

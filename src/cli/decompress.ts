@@ -5,14 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { saveImage } from '../image/io.js';
-import { cropTo } from '../image/geometry.js';
-import { decompressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
-import { readDfc } from '../codec/format/index.js';
+import { decodeDfc } from '../pipeline/decompress.js';
 import { runBatch } from './batch.js';
 import { mkdir } from 'node:fs/promises';
 import { expandInputs, outputIn, DFC_EXTENSIONS } from './inputs.js';
 import { ReconMethod } from '../codec/diffusion/reconstruct.js';
-import { loadModel, decodeContext, type LoadedModel } from './model-context.js';
+import { loadModel, type LoadedModel } from '../pipeline/model-context.js';
 import { assertWritable } from './files.js';
 import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
@@ -85,18 +83,7 @@ async function decompressOne(lm: LoadedModel, j: { input: string; output: string
   } catch (e) {
     throw new CliError(`cannot read ${j.input}: ${(e as Error).message}`);
   }
-  const header = readDfc(bytes).header;
-  const d = lm.model.info.downsample;
-  const W = header.latent.width * d, H = header.latent.height * d;
-  const ctx = decodeContext(lm, W, H);
-  const predictor = await lm.model.predictor(W, H, { prompt: header.prompt });
-  let upto = a['upto-step'];
-  if (a['upto-bpp'] !== undefined) {
-    // Progressive: the longest prefix whose bits (payload + header) stay within the budget.
-    upto = stepsWithinBpp(bytes.length, stepBits(bytes, predictor, ctx), header.image.width * header.image.height, a['upto-bpp']);
-  }
-  const [dec] = await decompressLatents(predictor, [bytes], ctx, { uptoSteps: upto, method: a.method, denoiseSteps: a['denoise-steps'] });
-  const [rgb] = await lm.model.decode([dec.latent], W, H);
-  await saveImage(cropTo(rgb, header.image.width, header.image.height), j.output, { force: a.force });
-  return { input: j.input, output: j.output, steps: dec.stepsDecoded, steps_coded: header.stepsCoded, width: header.image.width, height: header.image.height, decode_s: +((performance.now() - t0) / 1000).toFixed(3) };
+  const dec = await decodeDfc(lm, bytes, { uptoStep: a['upto-step'], uptoBpp: a['upto-bpp'], method: a.method, denoiseSteps: a['denoise-steps'] });
+  await saveImage(dec.image, j.output, { force: a.force });
+  return { input: j.input, output: j.output, steps: dec.steps, steps_coded: dec.stepsCoded, width: dec.image.width, height: dec.image.height, decode_s: +((performance.now() - t0) / 1000).toFixed(3) };
 }

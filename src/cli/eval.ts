@@ -16,7 +16,7 @@ import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
 import { resolveBackend } from '../rcc-backends/index.js';
-import { loadModel, resolveSchedule, protocolFor, decodeContext } from './model-context.js';
+import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../pipeline/model-context.js';
 import { writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
 import { parseOrUsage, type Print } from './args.js';

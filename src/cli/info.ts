@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { readDfc } from '../codec/format/index.js';
 import { decodeCodingBlob, stepBits } from '../codec/codec.js';
-import { loadModel, decodeContext, resolveSchedule } from './model-context.js';
+import { loadModel, decodeContext, resolveSchedule } from '../pipeline/model-context.js';
 import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
 

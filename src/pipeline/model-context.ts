@@ -11,7 +11,6 @@ import type { DiffusionModel } from '../models/types.js';
 import { makeCodingSchedule, scheduleFromId, type CodingSchedule } from '../codec/schedule/timesteps.js';
 import { protocolPlans, type ChunkPlan, type CodingParams } from '../codec/chain/chunk-plan.js';
 import type { DecodeContext } from '../codec/codec.js';
-import { CliError } from './errors.js';
 
 export interface LoadedModel {
   readonly model: DiffusionModel;
@@ -40,7 +39,7 @@ export async function loadModel(spec: string | undefined, opts: LoadModelCliOpti
     const { model, schedules } = await loadDiffusionModel(dir, { verify: true, stamp: inCache, device: opts.device ?? envDevice ?? 'cpu', maxBatch: opts.maxBatch });
     return { model, namedSchedules: schedules };
   } catch (e) {
-    if (e instanceof ModelError) throw new CliError(`cannot load model '${spec ?? DEFAULT_MODEL}': ${e.message}`);
+    if (e instanceof ModelError) throw new ModelError(e.code, `cannot load model '${spec ?? DEFAULT_MODEL}': ${e.message}`, { cause: e });
     throw e;
   }
 }
