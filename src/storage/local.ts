@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LocalConfig } from './config.js';
@@ -238,6 +238,15 @@ export class LocalStore implements ObjectStore {
       // A missing key, or a name that is only a prefix of other keys: nothing to delete, as on S3.
       if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno(e) ?? '')) return;
       throw toStorageError(e, `cannot delete ${key} from ${this.url}`);
+    }
+    // Directories are only an artefact of '/' in keys: drop the ones this delete emptied, as a
+    // bucket has no empty "folders" either (rmdir refuses a non-empty one, so this never loses data).
+    for (let d = dirname(p); d.startsWith(this.root + sep); d = dirname(d)) {
+      try {
+        await rmdir(d);
+      } catch {
+        break;
+      }
     }
   }
 

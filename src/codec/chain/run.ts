@@ -18,6 +18,9 @@ export interface StopRule {
   readonly timestep?: number;
   /** Keep the longest prefix of at most this many payload bits. */
   readonly maxBits?: number;
+  /** Asked between steps: true pauses the chain where it is (a checkpoint, a drain, a cancel).
+   *  The result is a valid prefix; resuming from it continues the same chain. */
+  readonly pause?: () => boolean;
 }
 
 export interface StepEvent {
@@ -66,7 +69,7 @@ export async function encodeChains(
     if (e.done) return true;
     if (stop.steps !== undefined && e.step >= stop.steps) return true;
     if (stop.timestep !== undefined && e.step > 0 && jobs[i].cfg.schedule.timesteps[e.step - 1] <= stop.timestep) return true;
-    return false;
+    return stop.pause?.() ?? false;
   };
   for (;;) {
     const live = encs.map((_, i) => i).filter((i) => !finished[i] && !shouldStop(i));
