@@ -1,15 +1,22 @@
 /**
  * compressImage's activities: every side effect (store I/O, the model, the RCC) lives here.
- * Each is idempotent: inputs are deterministic, and progress lives in checkpoint objects under
- * `<output>.work/` (docs: the workflow in workflows/compress-image.ts), so a retried or resumed
- * activity continues from the last checkpoint and produces the same bytes.
+ * Each is idempotent: inputs are deterministic, and progress lives in objects under
+ * `<output>.work/` in the output store, so a retried or resumed activity continues from the last
+ * checkpoint and produces the same bytes.
  *
- * The encode mirrors `diffc compress` (src/cli/compress.ts, compressOne) step for step, so the
- * .dfc is byte-identical to the CLI's for the same image, rate and seed.
+ *   prepareSource (io)   skip check; read + decode + pad the image; stage it as image.f32
+ *   encodeLatent (gpu)   VAE-encode; write latent, job info and an empty checkpoint
+ *   encodeSteps (gpu)    code steps from the checkpoint, checkpointing every N steps / M seconds
+ *   assembleDfc (gpu)    write the .dfc in one atomic put, then drop the work objects
+ *   discardWork (io)     cancellation: drop the work objects, never the output
+ *
+ * The encode mirrors `diffc compress` (src/cli/compress.ts) step for step, so the .dfc is
+ * byte-identical to the CLI's for the same image, rate and seed.
  */
 import { Context } from '@temporalio/activity';
-import { loadImage } from '../src/image/io.js';
+import { decodeImage } from '../src/image/io.js';
 import { padToMultiple } from '../src/image/geometry.js';
+import type { RgbImage } from '../src/image/types.js';
 import { CodingParams } from '../src/codec/chain/chunk-plan.js';
 import { chainConfig, encodeCodingBlob } from '../src/codec/codec.js';
 import { encodeChains, type EncodedChain } from '../src/codec/chain/run.js';
@@ -18,16 +25,19 @@ import type { StepRecord } from '../src/codec/chain/chain-config.js';
 import { assemblePayload } from '../src/codec/chain/payload.js';
 import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js';
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
-import { resolveBackend } from '../src/rcc-backends/index.js';
-import type { RccBackend } from '../src/codec/rcc/select.js';
-import { loadModel, protocolFor, resolveSchedule, type LoadedModel } from '../src/cli/model-context.js';
+import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
-import { openStore, type ObjectStore } from '../src/storage/index.js';
+import { loadBundle, resolveModel } from '../src/models/bundle.js';
+import type { ObjectStore } from '../src/storage/index.js';
+import { isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
-  workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult, type PreparedJob,
+  workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult,
+  type PreparedJob, type PreparedSource,
 } from '../src/orchestration/types.js';
+import { activity } from './failures.js';
+import { withStore, json, parse, f32ToBytes, bytesToF32 } from './store-io.js';
 
-/** What loadAndEncodeLatent records next to the latent: enough to rebuild the coding setup. */
+/** What encodeLatent records next to the latent: enough to rebuild the coding setup. */
 interface JobInfo {
   readonly version: 1;
   readonly image: { width: number; height: number; channels: number };
@@ -40,6 +50,13 @@ interface JobInfo {
   readonly stepsTarget: number;
 }
 
+/** The staged source: the decoded RGB's size and bit depth (pixels in image.f32). */
+interface StagedImage {
+  readonly width: number;
+  readonly height: number;
+  readonly bitDepth: 8 | 16;
+}
+
 /** A chain checkpoint as stored: step index, records so far, the noisy latent (base64 float32). */
 interface StoredCheckpoint {
   readonly step: number;
@@ -50,58 +67,95 @@ interface StoredCheckpoint {
 
 const keys = (output: string) => {
   const p = workPrefix(output);
-  return { job: `${p}job.json`, latent: `${p}latent.f32`, chain: `${p}chain.json` };
+  return { staged: `${p}image.json`, pixels: `${p}image.f32`, job: `${p}job.json`, latent: `${p}latent.f32`, chain: `${p}chain.json` };
 };
 
-// One model and one RCC backend per worker process.
-let modelP: Promise<LoadedModel> | undefined;
-let backendP: Promise<RccBackend> | undefined;
-const model = () => (modelP ??= loadModel(undefined));
-const backend = () => (backendP ??= resolveBackend('auto'));
+const outStore = (job: CompressImageInput) => job.outputStore ?? job.store;
 
-async function withStore<T>(url: string, f: (s: ObjectStore) => Promise<T>): Promise<T> {
-  const store = openStore(url);
+/**
+ * Why `bytes` is not a .dfc this job would have written (model, seed, rate, and the image size
+ * when known), or null when it is.
+ */
+export async function mismatch(job: Pick<CompressImageInput, 'model' | 'seed' | 'bpp' | 'steps'>, bytes: Uint8Array, size?: { width: number; height: number }): Promise<string | null> {
+  let header: DfcHeader;
   try {
-    return await f(store);
-  } finally {
-    store.close();
+    header = readDfc(bytes).header;
+  } catch (e) {
+    return `not a valid .dfc (${(e as Error).message})`;
   }
+  const bundle = await loadBundle(await resolveModel(job.model), { verify: false });
+  if (Buffer.compare(Buffer.from(header.model.hash), Buffer.from(bundle.hash)) !== 0) return 'coded with another model';
+  const seed = header.seed.lo + header.seed.hi * 2 ** 32;
+  if (seed !== job.seed) return `seed ${seed}, not ${job.seed}`;
+  const { width, height } = header.image;
+  if (size && (size.width !== width || size.height !== height)) return `image ${width}x${height}, not ${size.width}x${size.height}`;
+  if (job.bpp !== undefined && (8 * bytes.length) / (width * height) > job.bpp) return 'over the bpp budget';
+  if (job.steps !== undefined && header.stepsCoded !== job.steps) return `${header.stepsCoded} steps, not ${job.steps}`;
+  return null;
 }
 
-const f32ToBytes = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
-const bytesToF32 = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-const parse = <T>(b: Uint8Array): T => JSON.parse(new TextDecoder().decode(b)) as T;
+export function resultOf(output: string, bytes: Uint8Array, skipped?: boolean): CompressImageResult {
+  const { header } = readDfc(bytes);
+  const bpp = (8 * bytes.length) / (header.image.width * header.image.height);
+  return { output, bytes: bytes.length, bpp, steps: header.stepsCoded, ...(skipped ? { skipped } : {}) };
+}
 
-/** Reads the image, VAE-encodes it and writes the latent, the job info and an empty checkpoint. */
-export async function loadAndEncodeLatent(job: CompressImageInput): Promise<PreparedJob> {
-  const lm = await model();
-  const info = lm.model.info;
-  return withStore(job.store, async (store) => {
-    const img = await loadImage(await store.get(job.source));
-    const { image: padded } = padToMultiple(img, info.sizeMultiple);
-    const schedule = resolveSchedule(lm, info.defaults.schedule);
-    const [latent] = await lm.model.encode([padded]);
-    const predictor = await lm.model.predictor(padded.width, padded.height);
-    // Derived exactly as diffc compress derives them, so the bitstreams match.
-    const { params, recon, seed, image, stop } = compressionSettings({
-      info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: job.seed, bpp: job.bpp, steps: job.steps,
+/** Reads and decodes the source (typed errors for bad images), skips a matching output, stages the pixels. */
+export async function prepareSource(job: CompressImageInput): Promise<PreparedSource> {
+  return activity(async () => {
+    const bytes = await withStore(job.store, (s) => s.get(job.source));
+    const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
+    return withStore(outStore(job), async (store) => {
+      if (job.skipExisting && (await store.head(job.output))) {
+        const existing = await store.get(job.output);
+        const why = await mismatch(job, existing, img);
+        if (why === null) {
+          log('info', 'skip-existing', { output: job.output });
+          return { skipped: resultOf(job.output, existing, true) };
+        }
+        log('info', 'redo-existing', { output: job.output, reason: why });
+      }
+      const staged: StagedImage = { width: img.width, height: img.height, bitDepth: img.bitDepth };
+      const k = keys(job.output);
+      await store.put(k.pixels, f32ToBytes(img.data));
+      await store.put(k.staged, json(staged));
+      return { width: img.width, height: img.height };
     });
-    const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
-    const jobInfo: JobInfo = { version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget };
-    const k = keys(job.output);
-    await store.put(k.latent, f32ToBytes(latent));
-    await store.put(k.job, json(jobInfo));
-    const empty: StoredCheckpoint = { step: 0, records: [], state: null, payloadBits: 0 };
-    await store.put(k.chain, json(empty));
-    return { stepsTarget, width: img.width, height: img.height };
+  });
+}
+
+/** VAE-encodes the staged image and writes the latent, the job info and an empty checkpoint. */
+export async function encodeLatent(job: CompressImageInput): Promise<PreparedJob> {
+  return activity(async () => {
+    const lm = await workerModel(job.model);
+    const info = lm.model.info;
+    return withStore(outStore(job), async (store) => {
+      const k = keys(job.output);
+      const staged = parse<StagedImage>(await store.get(k.staged));
+      const img: RgbImage = { width: staged.width, height: staged.height, data: bytesToF32(await store.get(k.pixels)), bitDepth: staged.bitDepth };
+      const { image: padded } = padToMultiple(img, info.sizeMultiple);
+      const schedule = resolveSchedule(lm, info.defaults.schedule);
+      const [latent] = await lm.model.encode([padded]);
+      const predictor = await lm.model.predictor(padded.width, padded.height);
+      // Derived exactly as diffc compress derives them, so the bitstreams match.
+      const { params, recon, seed, image, stop } = compressionSettings({
+        info, schedule, latent: predictor.latent, width: staged.width, height: staged.height, seed: job.seed, bpp: job.bpp, steps: job.steps,
+      });
+      const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
+      const jobInfo: JobInfo = { version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget };
+      await store.put(k.latent, f32ToBytes(latent));
+      await store.put(k.job, json(jobInfo));
+      const empty: StoredCheckpoint = { step: 0, records: [], state: null, payloadBits: 0 };
+      await store.put(k.chain, json(empty));
+      return { stepsTarget, width: staged.width, height: staged.height };
+    });
   });
 }
 
 /** The coding setup of a prepared job, rebuilt from its job info (deterministic). */
-async function setup(store: ObjectStore, output: string) {
-  const lm = await model();
-  const k = keys(output);
+async function setup(store: ObjectStore, job: CompressImageInput) {
+  const lm = await workerModel(job.model);
+  const k = keys(job.output);
   const info = parse<JobInfo>(await store.get(k.job));
   const x0 = bytesToF32(await store.get(k.latent));
   const schedule = resolveSchedule(lm, info.schedule);
@@ -124,43 +178,61 @@ function fromChain(chain: EncodedChain): StoredCheckpoint {
 }
 
 /**
- * Codes chain steps up to `to` from the last checkpoint, writing a checkpoint every
- * `checkpointEvery` steps and heartbeating each step. Stops early when the bit budget is spent.
+ * Codes chain steps up to `to` from the last checkpoint, heartbeating every step and writing a
+ * checkpoint every `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops
+ * early, after a checkpoint, when the bit budget is spent, when the worker drains (SIGTERM: the
+ * workflow schedules the rest, picked up by another worker) or when the activity is cancelled.
  */
 export async function encodeSteps({ job, to }: EncodeStepsInput): Promise<EncodeStepsResult> {
-  return withStore(job.store, async (store) => {
-    const { info, x0, predictor, cfg } = await setup(store, job.output);
+  return activity(() => withStore(outStore(job), async (store) => {
+    const ctx = Context.current();
+    const { info, x0, predictor, cfg } = await setup(store, job);
     const k = keys(job.output);
     let ck = parse<StoredCheckpoint>(await store.get(k.chain));
     const target = Math.min(to, info.stepsTarget);
-    const rcc = await backend();
+    const rcc = await workerBackend();
+    log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
     while (ck.step < target) {
       const stepTo = Math.min(ck.step + job.checkpointEvery, target);
-      const [chain] = await encodeChains(predictor, [{ x0, cfg, resume: toCheckpoint(ck), stop: { ...info.stop, steps: stepTo } }], rcc,
-        (e) => Context.current().heartbeat({ step: e.step + 1 }));
+      const deadline = Date.now() + job.checkpointSeconds * 1000;
+      let paused = false;
+      const pause = () => (paused = Date.now() >= deadline || isDraining() || ctx.cancellationSignal.aborted);
+      const [chain] = await encodeChains(predictor, [{ x0, cfg, resume: toCheckpoint(ck), stop: { ...info.stop, steps: stepTo, pause } }], rcc, (e) => {
+        metrics.steps++;
+        metrics.payloadBits += e.bits;
+        log('debug', 'step', { output: job.output, step: e.step });
+        ctx.heartbeat({ step: e.step + 1 });
+      });
       const next = fromChain(chain);
-      const budgetSpent = next.step < stepTo;
-      ck = next;
-      await store.put(k.chain, json(ck));
+      const budgetSpent = !paused && next.step < stepTo;
+      if (next.step > ck.step) {
+        ck = next;
+        await store.put(k.chain, json(ck));
+        metrics.checkpoints++;
+        metrics.lastCheckpointAt = Date.now();
+        log('info', 'checkpoint', { output: job.output, step: ck.step });
+      }
       if (budgetSpent) return { step: ck.step, done: true, payloadBits: ck.payloadBits };
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      if (isDraining()) {
+        log('info', 'drain-handoff', { output: job.output, step: ck.step });
+        break;
+      }
     }
     return { step: ck.step, done: ck.step >= info.stepsTarget, payloadBits: ck.payloadBits };
-  });
+  }));
 }
 
-/** Writes the .dfc from the final checkpoint (one atomic put), then removes the checkpoints. */
+/** Writes the .dfc from the final checkpoint (one atomic put), then removes the work objects. */
 export async function assembleDfc(job: CompressImageInput): Promise<CompressImageResult> {
-  return withStore(job.store, async (store) => {
+  return activity(() => withStore(outStore(job), async (store) => {
     const k = keys(job.output);
     if (!(await store.head(k.chain))) {
       // A retry after a completed run: the output is there and the checkpoints are gone.
-      const head = await store.head(job.output);
-      if (!head) throw new Error(`no checkpoint at ${k.chain} and no output at ${job.output}`);
-      const bytes = await store.get(job.output);
-      const { header } = readDfc(bytes);
-      return { output: job.output, bytes: bytes.length, bpp: (8 * bytes.length) / (header.image.width * header.image.height), steps: header.stepsCoded };
+      if (!(await store.head(job.output))) throw new Error(`no checkpoint at ${k.chain} and no output at ${job.output}`);
+      return resultOf(job.output, await store.get(job.output));
     }
-    const { info, x0, schedule, protocol, predictor } = await setup(store, job.output);
+    const { info, x0, schedule, protocol, predictor } = await setup(store, job);
     const ck = parse<StoredCheckpoint>(await store.get(k.chain));
     const { bytes: payload } = assemblePayload(info.params, x0.length, ck.records, protocol);
     const header: DfcHeader = {
@@ -176,7 +248,18 @@ export async function assembleDfc(job: CompressImageInput): Promise<CompressImag
     };
     const bytes = writeDfc({ header, payload });
     await store.put(job.output, bytes);
-    for (const key of [k.chain, k.latent, k.job]) await store.delete(key);
-    return { output: job.output, bytes: bytes.length, bpp: (8 * bytes.length) / (info.image.width * info.image.height), steps: ck.records.length };
-  });
+    await deleteWork(store, job.output);
+    return resultOf(job.output, bytes);
+  }));
+}
+
+async function deleteWork(store: ObjectStore, output: string): Promise<void> {
+  const left: string[] = [];
+  for await (const e of store.list(workPrefix(output))) left.push(e.key);
+  for (const key of left) await store.delete(key);
+}
+
+/** Cancellation clean-up: the work objects go; the output (never partial) is left as it is. */
+export async function discardWork(job: CompressImageInput): Promise<void> {
+  return activity(() => withStore(outStore(job), (store) => deleteWork(store, job.output)));
 }

@@ -1,1 +1,3 @@
-export { loadAndEncodeLatent, encodeSteps, assembleDfc } from './compress.js';
+export { prepareSource, encodeLatent, encodeSteps, assembleDfc, discardWork } from './compress.js';
+export { decodeToImage } from './decompress.js';
+export { planBatch, writeManifestPart, finishManifest } from './bulk.js';

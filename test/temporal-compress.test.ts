@@ -1,134 +1,127 @@
 /**
- * compressImage on the real Temporal dev server (started here through infra/dev-up.sh in a
- * temporary state dir) with a file:// store: the .dfc is byte-identical to `diffc compress`, and
- * the recorded history replays deterministically. Skips when the temporal binary is not built,
- * fails instead with DIFFC_REQUIRE_SERVICES=1.
+ * compressImage / decompressImage on the real Temporal dev server (a private one, through
+ * infra/dev-up.sh) with a file:// store: byte-identical to `diffc compress`, retry from a
+ * checkpoint, cancellation leaves no output, reruns skip, decompress equals the CLI, histories
+ * replay. Skips when the temporal binary is not built; fails instead with DIFFC_REQUIRE_SERVICES=1.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, mkdir, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
-import { needs, parseEnvFile } from './helpers/dev-services.js';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { needs, privateTemporal, testQueues, type Temporal } from './helpers/dev-services.js';
+import { recordHistory, testImage } from './helpers/workflows.js';
 import { saveImage } from '../src/image/io.js';
-import { openStore } from '../src/storage/index.js';
 import { main } from '../src/cli/main.js';
-import { createWorker, WORKFLOWS_PATH } from '../src/orchestration/worker.js';
-import { connectClient, startCompressImage } from '../src/orchestration/client.js';
+import { createWorkers, WORKFLOWS_PATH } from '../src/orchestration/worker.js';
+import { parseTemporalConfig } from '../src/orchestration/config.js';
+import { connectClient, startCompressImage, startDecompressImage } from '../src/orchestration/client.js';
 import { progressQuery } from '../workflows/index.js';
 import * as activities from '../activities/index.js';
 import type { CompressProgress } from '../src/orchestration/types.js';
 
-const run = promisify(execFile);
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const { missing, opts } = await needs('temporal');
 
 let dir = '';
-let address = '';
+let server: Temporal | undefined;
 let client: Client | undefined;
-let stopServer: (() => Promise<void>) | undefined;
 
 before(async () => {
   if (missing) {
     if (opts.skip) return;
     throw new Error(missing);
   }
-  dir = await mkdtemp(join(tmpdir(), 'diffc-temporal-'));
-  const state = join(dir, 'state');
-  const env = { ...process.env, DIFFC_SERVICES_STATE: state, DIFFC_NO_BUILD: '1' };
-  const script = (name: string) => run('bash', [join(REPO, 'infra', name), 'temporal'], { env, timeout: 120_000 });
-  try {
-    await script('dev-up.sh');
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`infra/dev-up.sh temporal failed: ${err.stderr || err.message}`);
-  }
-  stopServer = async () => { await script('dev-down.sh'); };
-  address = parseEnvFile(await readFile(`${state}.env`, 'utf8')).TEMPORAL_ADDRESS;
-  client = await connectClient({ address, namespace: 'default', taskQueue: 'unused' });
+  dir = await mkdtemp(join(tmpdir(), 'diffc-wf-'));
+  server = await privateTemporal();
+  client = await connectClient(parseTemporalConfig({ address: server.address }));
 });
 
 after(async () => {
   await client?.connection.close();
-  await stopServer?.();
+  await server?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** A smooth synthetic 64x46 image: no photo needed, and odd sizes exercise padding. */
-function testImage() {
-  const width = 64, height = 46, data = new Float32Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    const i = 3 * (y * width + x);
-    data[i] = x / width; data[i + 1] = y / height; data[i + 2] = 0.5 + 0.4 * Math.sin((x + y) / 5);
-  }
-  return { width, height, data, bitDepth: 8 as const };
-}
+const cfg = (name: string) => parseTemporalConfig({ address: server!.address, queues: testQueues(name) });
 
-test('compressImage end to end on the dev server: byte-identical to diffc compress; history replays', opts, async () => {
-  assert.ok(client);
-  const storeDir = join(dir, 'store');
+async function storeWithImage(name: string): Promise<string> {
+  const storeDir = join(dir, name);
   await mkdir(storeDir, { recursive: true });
   await saveImage(testImage(), join(storeDir, 'in.png'));
-  const taskQueue = `diffc-test-${process.pid}`;
-  const { worker, connection } = await createWorker({ address, namespace: 'default', taskQueue });
+  return storeDir;
+}
+
+async function cliCompress(input: string, bpp: string, seed: string): Promise<Buffer> {
+  const out = join(dir, `cli-${bpp}-${seed}.dfc`);
+  await rm(out, { force: true });
+  assert.equal(await main(['compress', input, '-o', out, '--bpp', bpp, '--seed', seed, '-q'], () => {}, () => {}), 0);
+  return readFile(out);
+}
+
+test('compressImage end to end: byte-identical to diffc compress; a rerun skips; decompressImage equals diffc decompress; histories replay', opts, async () => {
+  const storeDir = await storeWithImage('e2e');
+  const store = pathToFileURL(storeDir).href;
+  const c = cfg('e2e');
+  const w = await createWorkers(c);
   const t0 = performance.now();
-  let progress: CompressProgress | undefined;
-  let wf;
-  try {
-    wf = await worker.runUntil(async () => {
-      const h = await startCompressImage(client!, {
-        store: pathToFileURL(storeDir).href, source: 'in.png', output: 'out/in.dfc', bpp: 2, seed: 12345,
-        stepsPerActivity: 5, checkpointEvery: 2,
-      }, { taskQueue, workflowId: `compress-test-${process.pid}` });
-      const result = await h.result();
-      progress = await h.query(progressQuery);
-      return { result, history: await h.fetchHistory(), id: h.workflowId };
-    });
-  } finally {
-    await connection.close();
-  }
+  const wf = await w.runUntil(async () => {
+    const h = await startCompressImage(client!, {
+      store, source: 'in.png', output: 'out/in.dfc', bpp: 2, seed: 12345, stepsPerActivity: 5, checkpointEvery: 2,
+    }, { queues: c.queues, workflowId: `e2e-${process.pid}` });
+    const result = await h.result();
+    const progress: CompressProgress = await h.query(progressQuery);
+    await recordHistory('compress-image', h);
+    const history = await h.fetchHistory();
+    // Rerun with the output in place: nothing is recomputed.
+    const again = await (await startCompressImage(client!, {
+      store, source: 'in.png', output: 'out/in.dfc', bpp: 2, seed: 12345,
+    }, { queues: c.queues, workflowId: `e2e-again-${process.pid}` })).result();
+    const againHistory = await (client!.workflow.getHandle(`e2e-again-${process.pid}`)).fetchHistory();
+    const d = await startDecompressImage(client!, { store, source: 'out/in.dfc', output: 'out/in.png' }, { queues: c.queues, workflowId: `d-${process.pid}` });
+    const dec = await d.result();
+    await recordHistory('decompress-image', d);
+    return { result, progress, history, id: h.workflowId, again, againHistory, dec };
+  });
   const wfS = (performance.now() - t0) / 1000;
 
-  // The same compression with the CLI, in-process.
-  const cliOut = join(dir, 'cli.dfc');
   const t1 = performance.now();
-  const c = await main(['compress', join(storeDir, 'in.png'), '-o', cliOut, '--bpp', '2', '--seed', '12345', '-q'], () => {}, () => {});
+  const b = await cliCompress(join(storeDir, 'in.png'), '2', '12345');
   const cliS = (performance.now() - t1) / 1000;
-  assert.equal(c, 0);
   const a = await readFile(join(storeDir, 'out', 'in.dfc'));
-  const b = await readFile(cliOut);
   assert.ok(a.equals(b), `workflow .dfc (${a.length} bytes) differs from diffc compress (${b.length} bytes)`);
   assert.equal(wf.result.bytes, b.length);
   assert.ok(wf.result.steps > 5, `coded ${wf.result.steps} steps: too few to cross an activity boundary`);
-  assert.deepEqual(progress, { phase: 'done', step: wf.result.steps, stepsTarget: progress!.stepsTarget });
-  // The checkpoints are gone once the file is written.
-  const store = openStore(pathToFileURL(storeDir).href);
-  const left: string[] = [];
-  for await (const e of store.list('out/')) left.push(e.key);
-  store.close();
-  assert.deepEqual(left, ['out/in.dfc']);
-  console.error(`compressImage: ${wf.result.steps} steps, ${wf.result.bytes} bytes in ${wfS.toFixed(2)} s (worker start included); diffc compress ${cliS.toFixed(2)} s`);
+  assert.deepEqual(wf.progress, { phase: 'done', step: wf.result.steps, stepsTarget: wf.progress.stepsTarget });
+  // The work objects are gone once the file is written.
+  assert.deepEqual((await readdir(join(storeDir, 'out'))).sort(), ['in.dfc', 'in.png']);
+  console.error(`compressImage: ${wf.result.steps} steps, ${wf.result.bytes} bytes; workflows ${wfS.toFixed(2)} s (worker start included); diffc compress ${cliS.toFixed(2)} s`);
 
   const scheduled = (wf.history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'encodeSteps');
-  // One encodeSteps per 5-step range, plus possibly one that finds the budget spent at once.
   const ranges = Math.ceil(wf.result.steps / 5);
   assert.ok(scheduled.length === ranges || scheduled.length === ranges + 1, `${scheduled.length} encodeSteps activities for ${wf.result.steps} steps`);
+  // Activities went to the queues the job named.
+  const queuesUsed = new Set((wf.history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.taskQueue?.name).filter(Boolean));
+  assert.deepEqual([...queuesUsed].sort(), [c.queues.gpu, c.queues.io].sort());
 
-  // Determinism: the recorded history replays against the current workflow code.
+  assert.equal(wf.again.skipped, true);
+  assert.equal(wf.again.bytes, a.length);
+  const againActivities = (wf.againHistory.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+  assert.deepEqual(againActivities, ['prepareSource'], 'a rerun with a matching output runs nothing but the check');
+
+  // decompressImage = diffc decompress, pixel for pixel (PNG bytes).
+  const cliPng = join(dir, 'cli-e2e.png');
+  assert.equal(await main(['decompress', join(storeDir, 'out', 'in.dfc'), '-o', cliPng, '-q'], () => {}, () => {}), 0);
+  assert.ok((await readFile(join(storeDir, 'out', 'in.png'))).equals(await readFile(cliPng)), 'decompressImage PNG differs from diffc decompress');
+  assert.equal(wf.dec.steps, wf.result.steps);
+
   await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, wf.history, wf.id);
 });
 
 test('a failed encodeSteps is retried from its last checkpoint: same bytes as diffc compress', opts, async () => {
-  assert.ok(client);
-  const storeDir = join(dir, 'store-retry');
-  await mkdir(storeDir, { recursive: true });
-  await saveImage(testImage(), join(storeDir, 'in.png'));
-  const taskQueue = `diffc-test-retry-${process.pid}`;
+  const storeDir = await storeWithImage('retry');
   // The range ending at step 10 fails once, after checkpointing step 7 of it.
   let failed = false;
   let resumedAt = -1;
@@ -145,23 +138,56 @@ test('a failed encodeSteps is retried from its last checkpoint: same bytes as di
       return activities.encodeSteps(input);
     },
   };
-  const { worker, connection } = await createWorker({ address, namespace: 'default', taskQueue }, { activities: acts });
-  let result;
-  try {
-    result = await worker.runUntil(async () => {
-      const h = await startCompressImage(client!, {
-        store: pathToFileURL(storeDir).href, source: 'in.png', output: 'r.dfc', bpp: 2, seed: 7, stepsPerActivity: 5, checkpointEvery: 3,
-      }, { taskQueue, workflowId: `compress-retry-${process.pid}` });
-      return h.result();
-    });
-  } finally {
-    await connection.close();
-  }
+  const c = cfg('retry');
+  const w = await createWorkers(c, { activities: acts });
+  const result = await w.runUntil(async () => (await startCompressImage(client!, {
+    store: pathToFileURL(storeDir).href, source: 'in.png', output: 'r.dfc', bpp: 2, seed: 7, stepsPerActivity: 5, checkpointEvery: 3,
+  }, { queues: c.queues, workflowId: `retry-${process.pid}` })).result());
   assert.ok(failed);
   assert.equal(resumedAt, 7, 'the retry starts from the checkpoint, not from the range start');
-  const cliOut = join(dir, 'cli-retry.dfc');
-  assert.equal(await main(['compress', join(storeDir, 'in.png'), '-o', cliOut, '--bpp', '2', '--seed', '7', '-q'], () => {}, () => {}), 0);
   const a = await readFile(join(storeDir, 'r.dfc'));
-  assert.ok(a.equals(await readFile(cliOut)), 'the retried workflow wrote different bytes');
+  assert.ok(a.equals(await cliCompress(join(storeDir, 'in.png'), '2', '7')), 'the retried workflow wrote different bytes');
   assert.equal(result.bytes, a.length);
+});
+
+test('cancelling compressImage mid-chain leaves no output and no work objects', opts, async () => {
+  const storeDir = await storeWithImage('cancel');
+  const c = cfg('cancel');
+  let reached!: () => void;
+  const atStep = new Promise<void>((r) => { reached = r; });
+  const acts: typeof activities = {
+    ...activities,
+    async encodeSteps(input) {
+      if (input.to > 5) {
+        reached();
+        // Hold the range open (heartbeating) until the cancellation arrives.
+        const { Context } = await import('@temporalio/activity');
+        const ctx = Context.current();
+        while (!ctx.cancellationSignal.aborted) {
+          ctx.heartbeat();
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw ctx.cancellationSignal.reason;
+      }
+      return activities.encodeSteps(input);
+    },
+  };
+  const w = await createWorkers(c, { activities: acts });
+  await w.runUntil(async () => {
+    const h = await startCompressImage(client!, {
+      store: pathToFileURL(storeDir).href, source: 'in.png', output: 'c.dfc', bpp: 2, stepsPerActivity: 5, checkpointEvery: 2,
+    }, { queues: c.queues, workflowId: `cancel-${process.pid}` });
+    await atStep;
+    await h.cancel();
+    await assert.rejects(h.result(), (e) => e instanceof WorkflowFailedError);
+    assert.equal((await h.query(progressQuery)).phase, 'cancelled');
+  });
+  assert.deepEqual((await readdir(storeDir)).sort(), ['in.png'], 'no .dfc and no c.dfc.work/ after a cancel');
+});
+
+test('invalid inputs are refused at the client with the field named', opts, async () => {
+  const c = cfg('invalid');
+  await assert.rejects(startCompressImage(client!, { store: 'ftp://x', source: 'a.png', output: 'a.dfc' }, { queues: c.queues }), /store/);
+  await assert.rejects(startCompressImage(client!, { store: 'file:///tmp', source: 'a.png', output: 'a.dfc', bpp: 1, steps: 3 }, { queues: c.queues }), /at most one of bpp, steps/);
+  await assert.rejects(startDecompressImage(client!, { store: 'file:///tmp', source: 'a.dfc', output: 'a.bmp' }, { queues: c.queues }), /output must end/);
 });

@@ -1,2 +1,3 @@
-/** Every workflow the diffc worker registers (its workflowsPath). */
 export { compressImage, progressQuery } from './compress-image.js';
+export { decompressImage } from './decompress-image.js';
+export { bulkArchive, summaryQuery } from './bulk-archive.js';

@@ -1,33 +1,66 @@
 /**
- * What crosses the Temporal boundary for compressImage: plain, JSON-serialisable objects only.
- * The zod schema validates at the client (startCompressImage); the workflow and the activities
- * import the types.
+ * What crosses the Temporal boundary: plain, JSON-serialisable objects only. The zod schemas
+ * validate at the edges (client, trigger, bulk planning); workflows and activities import the
+ * parsed types.
  */
 import { z } from 'zod';
 
-export const CompressImageInput = z.object({
-  /** Store URL as openStore() takes it: file:///abs/dir or s3://bucket/prefix. */
-  store: z.string().regex(/^(file|s3):/, 'store must be a file:// or s3:// URL'),
-  /** Key of the source image (PNG, JPEG, ...) in the store. */
-  source: z.string().min(1),
-  /** Key the .dfc is written to (atomically) in the same store. */
-  output: z.string().min(1),
-  /** Stop at the longest prefix whose whole file fits this many bits per pixel (as diffc compress --bpp). */
+export const StoreUrl = z.string().regex(/^(file|s3):/, 'a store must be a file:///dir or s3://bucket/prefix URL');
+
+/** Task queue names. Workflow tasks and light I/O run on `io`; the model and the RCC on `gpu`. */
+export const TaskQueues = z.object({
+  io: z.string().min(1).default('io'),
+  gpu: z.string().min(1).default('gpu'),
+}).strict();
+export type TaskQueues = z.infer<typeof TaskQueues>;
+
+/** The rate and randomness of one encode: the same meaning as `diffc compress` flags. */
+export const RateParams = z.object({
+  /** Stop at the longest prefix whose whole file fits this many bits per pixel (--bpp). */
   bpp: z.number().positive().max(64).optional(),
-  /** Code at most this many steps (as diffc compress --steps). */
+  /** Code at most this many steps (--steps). */
   steps: z.number().int().positive().optional(),
-  /** Shared-randomness seed, 0..2^53 (as diffc compress --seed). */
+  /** Shared-randomness seed, 0..2^53 (--seed). */
   seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
-  model: z.literal('default').default('default'),
+}).strict();
+
+const CompressFields = {
+  /** Store URL of the source (openStore: file:///abs/dir or s3://bucket/prefix). */
+  store: StoreUrl,
+  /** Key of the source image (PNG, JPEG, ...) in `store`. Never modified. */
+  source: z.string().min(1),
+  /** Store the .dfc goes to; defaults to `store`. */
+  outputStore: StoreUrl.optional(),
+  /** Key the .dfc is written to, atomically. */
+  output: z.string().min(1),
+  ...RateParams.shape,
+  /** 'default' (embedded model), a bundle directory or a pulled model id, as the worker resolves it. */
+  model: z.string().min(1).default('default'),
+  /** Refuse images with more pixels than this (checked from the header, before decoding). */
+  maxPixels: z.number().int().positive().max(2 ** 31).default(64 * 1024 * 1024),
   /** Chain steps per encodeSteps activity. */
   stepsPerActivity: z.number().int().positive().default(16),
-  /** encodeSteps writes a checkpoint every this many steps. */
+  /** encodeSteps writes a checkpoint every this many steps ... */
   checkpointEvery: z.number().int().positive().default(4),
-}).strict().refine((a) => a.bpp === undefined || a.steps === undefined, { message: 'give at most one of bpp, steps' });
+  /** ... or every this many seconds, whichever comes first. */
+  checkpointSeconds: z.number().positive().default(60),
+  /** An existing output that decodes as a .dfc of this model, seed and rate is kept, not redone. */
+  skipExisting: z.boolean().default(true),
+  queues: TaskQueues.default({}),
+};
 
+const oneRate = (a: { bpp?: number; steps?: number }) => a.bpp === undefined || a.steps === undefined;
+const RATE_MESSAGE = { message: 'give at most one of bpp, steps' };
+
+export const CompressImageInput = z.object(CompressFields).strict().refine(oneRate, RATE_MESSAGE);
 export type CompressImageInput = z.infer<typeof CompressImageInput>;
 
-/** loadAndEncodeLatent's answer: what the workflow needs to plan the step ranges. */
+/** prepareSource's answer: the work is already done (`skipped`) or the image is staged. */
+export type PreparedSource =
+  | { readonly skipped: CompressImageResult }
+  | { readonly skipped?: undefined; readonly width: number; readonly height: number };
+
+/** encodeLatent's answer: what the workflow needs to plan the step ranges. */
 export interface PreparedJob {
   /** Steps the chain may code at most (schedule length, or `steps` when smaller). */
   readonly stepsTarget: number;
@@ -54,15 +87,42 @@ export interface CompressImageResult {
   readonly bytes: number;
   readonly bpp: number;
   readonly steps: number;
+  /** The output already existed and matched (skipExisting); nothing was computed. */
+  readonly skipped?: boolean;
 }
 
 export interface CompressProgress {
-  readonly phase: 'latent' | 'steps' | 'assemble' | 'done';
+  readonly phase: 'source' | 'latent' | 'steps' | 'assemble' | 'done' | 'cancelled';
   readonly step: number;
   readonly stepsTarget: number;
 }
 
-/** The object prefix holding a job's checkpoints, next to its output. */
+export const DecompressImageInput = z.object({
+  store: StoreUrl,
+  /** Key of the .dfc in `store`. */
+  source: z.string().min(1),
+  outputStore: StoreUrl.optional(),
+  /** Key of the image; its extension picks the format (png, jpg, webp, avif, tif). */
+  output: z.string().min(1).regex(/\.(png|jpe?g|webp|avif|tiff?)$/i, 'output must end in .png, .jpg, .webp, .avif or .tif'),
+  /** Decode the longest chain prefix within this many bits per pixel (progressive). */
+  uptoBpp: z.number().positive().optional(),
+  /** Decode only the first N coded steps. */
+  uptoStep: z.number().int().nonnegative().optional(),
+  model: z.string().min(1).default('default'),
+  queues: TaskQueues.default({}),
+}).strict().refine((a) => a.uptoBpp === undefined || a.uptoStep === undefined, { message: 'give at most one of uptoBpp, uptoStep' });
+export type DecompressImageInput = z.infer<typeof DecompressImageInput>;
+
+export interface DecompressImageResult {
+  readonly output: string;
+  readonly bytes: number;
+  readonly width: number;
+  readonly height: number;
+  readonly steps: number;
+  readonly stepsCoded: number;
+}
+
+/** The object prefix holding a job's staged image and checkpoints, next to its output. */
 export function workPrefix(output: string): string {
   return `${output}.work/`;
 }

@@ -102,3 +102,42 @@ export async function privateMinio(): Promise<Minio> {
   };
   return m;
 }
+
+export interface Temporal {
+  /** host:port of the frontend. */
+  address: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** A Temporal dev server of its own (infra/dev-up.sh temporal in a temporary state dir). */
+export async function privateTemporal(): Promise<Temporal> {
+  const dir = await mkdtemp(join(tmpdir(), 'diffc-temporal-'));
+  const state = join(dir, 'state');
+  const env = { ...process.env, DIFFC_SERVICES_STATE: state, DIFFC_NO_BUILD: '1' };
+  const script = (name: string) => run('bash', [join(REPO, 'infra', name), 'temporal'], { env, timeout: 120_000 });
+  try {
+    await script('dev-up.sh');
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`infra/dev-up.sh temporal failed: ${err.stderr || err.message}`);
+  }
+  const vars = parseEnvFile(await readFile(`${state}.env`, 'utf8'));
+  return {
+    address: vars.TEMPORAL_ADDRESS, env: vars,
+    async stop() {
+      try {
+        await script('dev-down.sh');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Task queue names of their own, so tests never take each other's tasks. */
+export function testQueues(name: string): { io: string; gpu: string } {
+  const tag = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  return { io: `io-${tag}`, gpu: `gpu-${tag}` };
+}

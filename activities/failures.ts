@@ -1,0 +1,41 @@
+/**
+ * Which activity errors are worth retrying. A bad input (not an image, too large, missing object,
+ * corrupt .dfc, bad model, invalid parameters) fails the same way every time: it becomes a
+ * non-retryable ApplicationFailure whose type names the error and code, so the workflow (and a
+ * bulk job's manifest) records it at once instead of after every retry. Everything else (the
+ * store unavailable, a worker crash, ONNX runtime trouble) is retried by Temporal.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { ZodError } from 'zod';
+import { ImageError } from '../src/image/errors.js';
+import { StorageError } from '../src/storage/index.js';
+import { DfcError } from '../src/codec/format/errors.js';
+import { ModelError } from '../src/models/errors.js';
+import { metrics } from '../src/orchestration/runtime.js';
+
+const PERMANENT_STORAGE = new Set(['not-found', 'invalid', 'auth', 'exists']);
+const PERMANENT_MODEL = new Set(['not-found', 'manifest', 'checksum', 'family']);
+
+export function permanentFailure(e: unknown): ApplicationFailure | undefined {
+  const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true, cause: e as Error });
+  if (e instanceof ImageError) return fail(`ImageError:${e.code}`, e.message);
+  if (e instanceof DfcError) return fail(`DfcError:${e.code}`, e.message);
+  if (e instanceof StorageError && PERMANENT_STORAGE.has(e.code)) return fail(`StorageError:${e.code}`, e.message);
+  if (e instanceof ModelError && PERMANENT_MODEL.has(e.code)) return fail(`ModelError:${e.code}`, e.message);
+  if (e instanceof ZodError) return fail('InvalidInput', e.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; '));
+  return undefined;
+}
+
+/** Runs an activity body with in-flight accounting and the permanent/transient split above. */
+export async function activity<T>(f: () => Promise<T>): Promise<T> {
+  metrics.activitiesInFlight++;
+  metrics.activitiesTotal++;
+  try {
+    return await f();
+  } catch (e) {
+    metrics.activityFailures++;
+    throw permanentFailure(e) ?? e;
+  } finally {
+    metrics.activitiesInFlight--;
+  }
+}

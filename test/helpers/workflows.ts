@@ -1,0 +1,27 @@
+/**
+ * Shared by the Temporal tests: a small synthetic image, and recording of workflow histories for
+ * the replay test (DIFFC_RECORD_HISTORIES=<dir> writes each recorded history there as JSON).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { RgbImage } from '../../src/image/types.js';
+
+/** A smooth synthetic image (odd sizes exercise padding); `salt` makes each one different. */
+export function testImage(width = 64, height = 46, salt = 0): RgbImage {
+  const data = new Float32Array(width * height * 3);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const i = 3 * (y * width + x);
+    data[i] = x / width; data[i + 1] = y / height; data[i + 2] = 0.5 + 0.4 * Math.sin((x + y + salt) / 5);
+  }
+  return { width, height, data, bitDepth: 8 };
+}
+
+/** Saves the handle's history as test/histories/<name>.json when recording is on. */
+export async function recordHistory(name: string, h: WorkflowHandle): Promise<void> {
+  const dir = process.env.DIFFC_RECORD_HISTORIES;
+  if (!dir) return;
+  const history = await h.fetchHistory();
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${name}.json`), JSON.stringify(history));
+}
