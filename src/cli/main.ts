@@ -8,11 +8,18 @@ import { decompressCommand } from './decompress.js';
 import { infoCommand } from './info.js';
 import { evalCommand } from './eval.js';
 import { modelsCommand, MODELS_HELP } from './models.js';
+import { workerCommand } from './worker.js';
+import { submitCommand } from './submit.js';
+import { triggerCommand } from './trigger.js';
 import { UsageError, CliError, EXIT } from './errors.js';
 import type { Print } from './args.js';
 import { DfcError } from '../codec/format/index.js';
 import { ImageError } from '../image/errors.js';
 import { ModelError } from '../models/errors.js';
+import { ConfigError } from '../orchestration/config.js';
+import { LocationError } from '../orchestration/locations.js';
+import { TriggerError } from '../trigger/index.js';
+import { StorageError } from '../storage/index.js';
 
 const HELP = `diffc — extreme lossy image compression with diffusion models (DiffC)
 
@@ -25,6 +32,11 @@ commands:
   eval                rate-distortion vs JPEG/WebP/AVIF on images or folders
   models              list | verify | pull model bundles (Hugging Face hub)
   schedule optimize   minimum-cost coding schedule from a KL matrix (Algorithm 3)
+
+cluster (Temporal; see README "Running on a cluster"):
+  worker              run a worker on the gpu and/or io task queue (diffc worker --queues gpu,io)
+  submit              compress an object, a prefix or a manifest in S3 as workflows; follow them
+  trigger             serve: start compressions from bucket event notifications; sweep: schedule
 
 Run 'diffc <command> --help' for a command's options.
 Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error.
@@ -54,6 +66,12 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
           return EXIT.ok;
         }
         return await modelsCommand(rest, out, err);
+      case 'worker':
+        return await workerCommand(rest, out);
+      case 'submit':
+        return await submitCommand(rest, out, err);
+      case 'trigger':
+        return await triggerCommand(rest, out);
       case 'schedule':
         if (rest[0] === undefined || rest[0] === '--help') {
           out(SCHEDULE_HELP);
@@ -68,7 +86,7 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
       err(`diffc: ${e.message}`);
       return EXIT.usage;
     }
-    if (e instanceof DfcError || e instanceof CliError || e instanceof ImageError || e instanceof ModelError) {
+    if (e instanceof DfcError || e instanceof CliError || e instanceof ImageError || e instanceof ModelError || e instanceof ConfigError || e instanceof LocationError || e instanceof TriggerError || e instanceof StorageError) {
       err(`diffc: ${e.message}`);
       return EXIT.failure;
     }

@@ -8,8 +8,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import * as activities from '../../activities/index.js';
 import { connectionOptions, type TemporalConfig } from './config.js';
 
-/** The workflows module the worker bundles (TypeScript source; the SDK's bundler compiles it). */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+/** The workflows module the worker bundles: the .ts source under tsx, the compiled .js from dist/. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL(`../../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export type QueueRole = 'io' | 'gpu';
 

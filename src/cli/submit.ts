@@ -1,0 +1,187 @@
+/**
+ * `diffc submit`: starts compressImage (one object), bulkArchive (a prefix or a manifest) or
+ * decompressImage on a Temporal cluster, prints the workflow ids, and follows progress.
+ */
+import { parseArgs } from 'node:util';
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { temporalConfigFromEnv } from '../orchestration/config.js';
+import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../orchestration/client.js';
+import { splitObjectUrl, splitPrefixUrl } from '../orchestration/locations.js';
+import { progressQuery, summaryQuery } from '../../workflows/index.js';
+import { parseOrUsage, type Print } from './args.js';
+import { CliError } from './errors.js';
+import { Progress } from './progress.js';
+
+export const SUBMIT_HELP = `diffc submit <object-url> [options]                 compress one object
+diffc submit --prefix <url/> --output-prefix <url/>  compress every image under a prefix
+diffc submit --manifest <url> --output-prefix <url/> compress the objects a JSONL manifest lists
+diffc submit --decompress <x.dfc url> -o <image url> decode a .dfc (optionally a prefix of it)
+
+Locations are s3://bucket/key, file:///dir/file or local paths. Prints each workflow id on
+stdout, then follows progress on stderr until the workflow ends (unless --no-wait).
+
+  -o, --output URL          the .dfc (or, with --decompress, the image); default <object>.dfc
+  --prefix URL/             bulk: every object under this prefix whose name ends in an image suffix
+  --manifest URL            bulk: a JSONL file, one {"key": ..., "bpp"?, "steps"?, "seed"?} per line
+  --output-prefix URL/      bulk: outputs go to <output-prefix><key under prefix>.dfc; the job's
+                            manifest.jsonl and summary.json to <output-prefix>_jobs/<job-id>/
+  --job-id ID               bulk: names the job (default: from the locations and settings); a
+                            rerun with the same id skips what is done
+  --concurrency N           bulk: compressions in flight (default 8)
+  --objects-per-run N       bulk: objects per workflow run before continue-as-new (default 500)
+  --bpp X | --steps N       rate, as diffc compress (default: the whole chain)
+  --seed S                  shared-randomness seed (default 0)
+  --model M                 model id as the workers resolve it (default $DIFFC_MODEL_ID or 'default')
+  --max-pixels N            refuse larger images (default 67108864)
+  --upto-bpp X | --upto-step N   with --decompress: decode the longest prefix within X bpp / N steps
+  --workflow-id ID          for a single object (default derived from the output)
+  --no-wait                 print the ids and return
+  --json                    print the result as one JSON object on stdout
+  -q, --quiet               no progress
+
+Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, DIFFC_QUEUE_IO, DIFFC_QUEUE_GPU.
+Exit codes: 0 done (a bulk job with failed objects still exits 0; see its manifest), 1 the
+workflow failed, 2 usage.
+`;
+
+const Args = z.object({
+  positionals: z.array(z.string()).max(1, 'give one object (use --prefix or --manifest for many)'),
+  output: z.string().optional(),
+  prefix: z.string().optional(),
+  manifest: z.string().optional(),
+  'output-prefix': z.string().optional(),
+  'job-id': z.string().optional(),
+  concurrency: z.coerce.number().int().min(1).optional(),
+  'objects-per-run': z.coerce.number().int().min(1).optional(),
+  bpp: z.coerce.number().positive().optional(),
+  steps: z.coerce.number().int().positive().optional(),
+  seed: z.coerce.number().int().nonnegative().default(0),
+  model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
+  'max-pixels': z.coerce.number().int().positive().optional(),
+  decompress: z.string().optional(),
+  'upto-bpp': z.coerce.number().positive().optional(),
+  'upto-step': z.coerce.number().int().nonnegative().optional(),
+  'workflow-id': z.string().min(1).optional(),
+  wait: z.boolean().default(true),
+  json: z.boolean().default(false),
+  quiet: z.boolean().default(false),
+}).strict().superRefine((a, ctx) => {
+  const modes = [a.positionals.length > 0, a.prefix !== undefined, a.manifest !== undefined, a.decompress !== undefined].filter(Boolean).length;
+  if (modes !== 1) ctx.addIssue({ code: 'custom', path: ['positionals'], message: 'give exactly one of: an object, --prefix, --manifest, --decompress' });
+  if ((a.prefix !== undefined || a.manifest !== undefined) && a['output-prefix'] === undefined) ctx.addIssue({ code: 'custom', path: ['output-prefix'], message: 'required with --prefix or --manifest' });
+  if (a.decompress !== undefined && a.output === undefined) ctx.addIssue({ code: 'custom', path: ['output'], message: 'required with --decompress' });
+  if (a.bpp !== undefined && a.steps !== undefined) ctx.addIssue({ code: 'custom', path: ['bpp'], message: 'give at most one of --bpp, --steps' });
+});
+type Args = z.infer<typeof Args>;
+
+export async function submitCommand(argv: string[], out: Print, err: Print): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      output: { type: 'string', short: 'o' }, prefix: { type: 'string' }, manifest: { type: 'string' }, 'output-prefix': { type: 'string' },
+      'job-id': { type: 'string' }, concurrency: { type: 'string' }, 'objects-per-run': { type: 'string' }, bpp: { type: 'string' },
+      steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' },
+      decompress: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' }, 'workflow-id': { type: 'string' },
+      'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    out(SUBMIT_HELP);
+    return 0;
+  }
+  const { help: _h, 'no-wait': noWait, ...rest } = values;
+  const a = parseOrUsage(Args, { ...rest, wait: !noWait, positionals });
+  const cfg = temporalConfigFromEnv();
+  const client = await connectClient(cfg);
+  try {
+    const start = { queues: cfg.queues, workflowId: a['workflow-id'] };
+    const rate = { bpp: a.bpp, steps: a.steps, seed: a.seed };
+    if (a.decompress !== undefined) {
+      const src = splitObjectUrl(a.decompress), dst = splitObjectUrl(a.output!);
+      const h = await startDecompressImage(client, {
+        store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, uptoBpp: a['upto-bpp'], uptoStep: a['upto-step'],
+      }, start);
+      return await follow(h, a, out, err, () => undefined);
+    }
+    if (a.positionals.length === 1) {
+      const src = splitObjectUrl(a.positionals[0]);
+      const dst = splitObjectUrl(a.output ?? `${a.positionals[0]}.dfc`);
+      const h = await startCompressImage(client, {
+        store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, maxPixels: a['max-pixels'], ...rate,
+      }, start);
+      return await follow(h, a, out, err, async (p) => {
+        const q = await h.query(progressQuery);
+        p.update(q.step, `${q.phase}${q.stepsTarget ? ` of ${q.stepsTarget} steps` : ''}`);
+      });
+    }
+    const src = splitPrefixUrl((a.prefix ?? a.manifest)!.replace(/\/?$/, a.prefix !== undefined ? '/' : ''));
+    const manifest = a.manifest !== undefined ? splitObjectUrl(a.manifest) : undefined;
+    const dst = splitPrefixUrl(a['output-prefix']!);
+    const job = {
+      store: manifest?.store ?? src.store, prefix: manifest ? '' : src.key, manifest: manifest?.key,
+      outputStore: dst.store, outputPrefix: dst.key, model: a.model, maxPixels: a['max-pixels'], ...rate,
+      concurrency: a.concurrency, objectsPerRun: a['objects-per-run'],
+      jobId: a['job-id'] ?? defaultJobId(a),
+    };
+    const h = await startBulkArchive(client, job, { queues: cfg.queues });
+    return await follow(h, a, out, err, async (p) => {
+      const s = await h.query(summaryQuery);
+      p.update(s.ok + s.skipped + s.failed, `ok ${s.ok} skipped ${s.skipped} failed ${s.failed}, ${s.inFlight} in flight, run ${s.runs}`);
+    });
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** Same locations and settings -> same job id, so resubmitting resumes rather than duplicates. */
+function defaultJobId(a: Args): string {
+  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model]);
+  return `job-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
+async function follow(h: WorkflowHandle, a: Args, out: Print, err: Print, poll: (p: Progress) => Promise<void> | undefined): Promise<number> {
+  if (!a.json) out(h.workflowId);
+  if (!a.wait) {
+    if (a.json) out(JSON.stringify({ workflowId: h.workflowId }));
+    return 0;
+  }
+  const p = new Progress(h.workflowId, 0, a.quiet);
+  let done = false;
+  const ticker = (async () => {
+    while (!done) {
+      try {
+        await poll(p);
+      } catch {
+        // A query can miss while the workflow starts or continues as new; the next one answers.
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  try {
+    const result = await h.result();
+    done = true;
+    await ticker;
+    p.done();
+    if (a.json) out(JSON.stringify({ workflowId: h.workflowId, ...result }));
+    else if (!a.quiet) err(JSON.stringify(result));
+    return 0;
+  } catch (e) {
+    done = true;
+    await ticker;
+    p.done();
+    if (e instanceof WorkflowFailedError) throw new CliError(`${h.workflowId} failed: ${rootMessage(e)}`);
+    throw e;
+  }
+}
+
+function rootMessage(e: unknown): string {
+  let cur = e as { message?: string; cause?: unknown } | undefined, msg = String((e as Error).message);
+  while (cur?.cause) {
+    cur = cur.cause as { message?: string; cause?: unknown };
+    if (cur?.message) msg = cur.message;
+  }
+  return msg;
+}
+

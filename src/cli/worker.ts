@@ -1,0 +1,111 @@
+/**
+ * `diffc worker`: a long-running Temporal worker on the io and/or gpu queue. Models load once,
+ * before the worker reports ready, and stay loaded across activities. SIGTERM (or SIGINT) drains:
+ * polling stops, step ranges in flight checkpoint at the next step and hand back, then it exits.
+ */
+import { parseArgs } from 'node:util';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { temporalConfigFromEnv } from '../orchestration/config.js';
+import { createWorkers, type QueueRole } from '../orchestration/worker.js';
+import { createHealthServer, type HealthState } from '../orchestration/health.js';
+import { beginDrain, log, workerBackend, workerModel } from '../orchestration/runtime.js';
+import { parseOrUsage, type Print } from './args.js';
+
+export const WORKER_HELP = `diffc worker [options]
+
+Runs a Temporal worker for diffc's workflows until SIGTERM/SIGINT, which drains it: no new tasks,
+step ranges in flight checkpoint at their next step and hand the rest back, then it exits 0.
+
+  --queues LIST         roles to serve: gpu, io or gpu,io (default gpu,io). io runs the workflows
+                        and image I/O; gpu runs the model and the RCC.
+  --queue-io NAME       the io task queue's name (default $DIFFC_QUEUE_IO or 'io')
+  --queue-gpu NAME      the gpu task queue's name (default $DIFFC_QUEUE_GPU or 'gpu')
+  --models LIST         models to load before reporting ready (default 'default'); others load
+                        on first use and stay loaded
+  --gpu-concurrency N   step-range activities at once on the gpu queue (default 1)
+  --io-concurrency N    activities at once on the io queue (default 16)
+  --health-port P       serve /healthz, /readyz and /metrics on this port (default 9464; 0: any
+                        free port, printed; -1: none)
+  --health-host H       address for it (default 0.0.0.0)
+  --grace S             seconds a drain waits for activities before cancelling them (default 300)
+
+Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT,
+TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME; S3_ENDPOINT, S3_REGION,
+S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY; DIFFC_RCC_BACKEND (auto|cuda|cpu|ts),
+DIFFC_RCC_THREADS, DIFFC_MODEL_DIR, DIFFC_LOG_LEVEL (debug|info|warn|error). Logs are JSON lines
+on stderr.
+`;
+
+const Args = z.object({
+  queues: z.string().default('gpu,io').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['gpu', 'io'])).min(1, 'give gpu, io or gpu,io')),
+  'queue-io': z.string().min(1).optional(),
+  'queue-gpu': z.string().min(1).optional(),
+  models: z.string().default('default').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+  'gpu-concurrency': z.coerce.number().int().min(1).max(64).default(1),
+  'io-concurrency': z.coerce.number().int().min(1).max(1000).default(16),
+  'health-port': z.coerce.number().int().min(-1).max(65535).default(9464),
+  'health-host': z.string().default('0.0.0.0'),
+  grace: z.coerce.number().positive().max(86_400).default(300),
+}).strict();
+
+export async function workerCommand(argv: string[], out: Print): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      queues: { type: 'string' }, 'queue-io': { type: 'string' }, 'queue-gpu': { type: 'string' }, models: { type: 'string' },
+      'gpu-concurrency': { type: 'string' }, 'io-concurrency': { type: 'string' }, 'health-port': { type: 'string' },
+      'health-host': { type: 'string' }, grace: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    out(WORKER_HELP);
+    return 0;
+  }
+  const { help: _help, ...flags } = values;
+  const a = parseOrUsage(Args, flags);
+  const env = temporalConfigFromEnv();
+  const cfg = { ...env, queues: { io: a['queue-io'] ?? env.queues.io, gpu: a['queue-gpu'] ?? env.queues.gpu } };
+  const roles = a.queues as QueueRole[];
+  const state: HealthState = { ready: false, draining: false, queues: roles.map((r) => cfg.queues[r]) };
+
+  const health = a['health-port'] >= 0 ? createHealthServer(state) : undefined;
+  if (health) {
+    await new Promise<void>((resolve, reject) => health.once('error', reject).listen(a['health-port'], a['health-host'], resolve));
+    log('info', 'health-listening', { port: (health.address() as AddressInfo).port });
+  }
+  let workers: Awaited<ReturnType<typeof createWorkers>> | undefined;
+  let stopping = false;
+  const drain = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    state.draining = true;
+    log('info', 'drain', { signal });
+    beginDrain();
+    workers?.shutdown();
+  };
+  process.on('SIGTERM', () => drain('SIGTERM'));
+  process.on('SIGINT', () => drain('SIGINT'));
+  try {
+    // Models and the RCC backend first: a worker that polls before it can compute would take
+    // tasks it then holds while loading.
+    if (roles.includes('gpu')) {
+      for (const m of a.models) await workerModel(m);
+      await workerBackend();
+    }
+    workers = await createWorkers(cfg, {
+      roles, maxConcurrentActivities: { gpu: a['gpu-concurrency'], io: a['io-concurrency'] }, shutdownGraceTime: `${a.grace} seconds`,
+    });
+    if (stopping) workers.shutdown();
+    const running = workers.run();
+    state.ready = true;
+    log('info', 'worker-ready', { address: cfg.address, namespace: cfg.namespace, queues: state.queues, models: a.models });
+    await running;
+    log('info', 'worker-stopped', {});
+    return 0;
+  } finally {
+    state.ready = false;
+    await new Promise<void>((r) => (health ? health.close(() => r()) : r()));
+  }
+}
