@@ -96,7 +96,7 @@ export async function planBatch(input: { job: BulkArchiveInput; cursor: BulkCurs
           store: job.store, source: c.key, outputStore: job.outputStore, output,
           bpp: job.bpp, steps: job.steps, seed: job.seed, ...c.overrides,
           model: job.model, maxPixels: job.maxPixels, stepsPerActivity: job.stepsPerActivity,
-          checkpointEvery: job.checkpointEvery, checkpointSeconds: job.checkpointSeconds, queues: job.queues,
+          checkpointEvery: job.checkpointEvery, checkpointSeconds: job.checkpointSeconds, heartbeatTimeoutSeconds: job.heartbeatTimeoutSeconds, queues: job.queues,
         });
         if (!parsed.success) {
           known.push({ source: c.key, output, status: 'failed', error: `invalid parameters: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(job)'}: ${x.message}`).join('; ')}` });

@@ -26,7 +26,7 @@ function activitiesFor(job: CompressImageInput) {
     taskQueue: job.queues.gpu,
     startToCloseTimeout: '2 hours',
     // A dead worker is noticed within one heartbeat timeout; the retry resumes from the checkpoint.
-    heartbeatTimeout: '2 minutes',
+    heartbeatTimeout: `${job.heartbeatTimeoutSeconds} seconds`,
     retry: { maximumAttempts: 20, initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
   return { prepareSource: io.prepareSource, discardWork: io.discardWork, encodeLatent: gpu.encodeLatent, assembleDfc: gpu.assembleDfc, encodeSteps: steps.encodeSteps };

@@ -24,6 +24,7 @@ export const BulkArchiveInput = z.object({
   stepsPerActivity: z.number().int().positive().default(16),
   checkpointEvery: z.number().int().positive().default(4),
   checkpointSeconds: z.number().positive().default(60),
+  heartbeatTimeoutSeconds: z.number().min(1).max(3600).default(120),
   /** Child workflows in flight at once. */
   concurrency: z.number().int().min(1).max(10_000).default(8),
   /** Objects per workflow run; the job continues as new after each, so history stays bounded. */

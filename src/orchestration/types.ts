@@ -44,6 +44,8 @@ const CompressFields = {
   checkpointEvery: z.number().int().positive().default(4),
   /** ... or every this many seconds, whichever comes first. */
   checkpointSeconds: z.number().positive().default(60),
+  /** A step range whose worker stops heartbeating this long is retried elsewhere (from its checkpoint). */
+  heartbeatTimeoutSeconds: z.number().min(1).max(3600).default(120),
   /** An existing output that decodes as a .dfc of this model, seed and rate is kept, not redone. */
   skipExisting: z.boolean().default(true),
   queues: TaskQueues.default({}),
