@@ -13,6 +13,10 @@
 # Environment: DIFFC_SERVICES_STATE (state dir, default .cache/dev-services; the env file is
 # <state>.env), DIFFC_SERVICES_BIN / DIFFC_CACHE (binaries), MINIO_ROOT_USER and
 # MINIO_ROOT_PASSWORD (default: generated), DIFFC_S3_BUCKET, DIFFC_UP_TIMEOUT (health wait, s, 90).
+# Bucket triggers: with DIFFC_TRIGGER_URL (e.g. http://127.0.0.1:8080/events) and
+# DIFFC_TRIGGER_SECRET, MinIO gets a webhook target 'DIFFC' that posts object-created events of
+# the bucket there with 'Authorization: Bearer <secret>' (queued on disk while the receiver is
+# down), for `diffc trigger serve`.
 set -euo pipefail
 SCRIPT_NAME=dev-up
 # shellcheck source=infra/lib.sh
@@ -149,6 +153,15 @@ up_minio() {
     log "starting minio on 127.0.0.1:$port (fresh data in $data)"
   fi
   mkdir -p "$data"
+  local hook="${DIFFC_TRIGGER_URL:-${MINIO_WEBHOOK:-}}"
+  if [[ -n "$hook" ]]; then
+    [[ -n "${DIFFC_TRIGGER_SECRET:-}" ]] || die "DIFFC_TRIGGER_URL needs DIFFC_TRIGGER_SECRET (the receiver refuses unauthenticated events)"
+    safe_value "$hook" || die "DIFFC_TRIGGER_URL ($hook) must be a plain URL"
+    mkdir -p "$STATE_DIR/minio-events"
+    # Exported to minio only (local -x), never written to its log or the state file.
+    local -x MINIO_NOTIFY_WEBHOOK_ENABLE_DIFFC=on MINIO_NOTIFY_WEBHOOK_ENDPOINT_DIFFC="$hook" \
+      MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_DIFFC="$DIFFC_TRIGGER_SECRET" MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_DIFFC="$STATE_DIR/minio-events"
+  fi
   MINIO_ROOT_USER="$user" MINIO_ROOT_PASSWORD="$pass" MINIO_BROWSER=off MINIO_UPDATE=off \
     spawn "$STATE_DIR/minio.log" "$bin" server --quiet --address "127.0.0.1:$port" --console-address "127.0.0.1:$console" "$data"
   local pid="$SPAWNED_PID"
@@ -156,9 +169,14 @@ up_minio() {
   write_kv "$STATE_DIR/minio.env" "MINIO_PID=$pid" "MINIO_BIN=$bin" "MINIO_PORT=$port" "MINIO_CONSOLE_PORT=$console" \
     "MINIO_DATA_DIR=$data" "MINIO_LOG=$STATE_DIR/minio.log" \
     "S3_ENDPOINT=http://127.0.0.1:$port" "S3_REGION=us-east-1" "S3_FORCE_PATH_STYLE=true" \
-    "S3_ACCESS_KEY_ID=$user" "S3_SECRET_ACCESS_KEY=$pass" "S3_BUCKET=$bucket"
+    "S3_ACCESS_KEY_ID=$user" "S3_SECRET_ACCESS_KEY=$pass" "S3_BUCKET=$bucket" "MINIO_WEBHOOK=$hook"
   wait_healthy minio "$pid" "$STATE_DIR/minio.log" minio_live "$port" || give_up minio "$pid" "$bin"
   wait_healthy minio "$pid" "$STATE_DIR/minio.log" minio_bucket "$port" "$user" "$pass" "$bucket" || give_up minio "$pid" "$bin"
+  if [[ -n "$hook" ]]; then
+    S3_ENDPOINT="http://127.0.0.1:$port" S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true S3_ACCESS_KEY_ID="$user" S3_SECRET_ACCESS_KEY="$pass" \
+      node --import tsx "$INFRA_DIR/bucket-notify.ts" "$bucket" || give_up minio "$pid" "$bin"
+    log "minio posts object-created events of $bucket to $hook"
+  fi
   log "minio up (pid $pid) at http://127.0.0.1:$port, bucket $bucket"
 }
 

@@ -2,7 +2,7 @@
  * Starting diffc workflows. Inputs are validated here, at the boundary (zod); the job carries
  * the task queue names so its activities go where this deployment's workers poll.
  */
-import { Client, Connection, WorkflowIdReusePolicy, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowIdReusePolicy, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { z } from 'zod';
 import { bulkArchive, compressImage, decompressImage } from '../../workflows/index.js';
 import { CompressImageInput, DecompressImageInput } from './types.js';
@@ -30,7 +30,7 @@ function parseJob<S extends z.ZodTypeAny>(schema: S, input: unknown, queues: Tem
 
 const reusePolicy = (o: StartOptions) => (o.reuse === 'reject' ? WorkflowIdReusePolicy.REJECT_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE);
 
-export async function startCompressImage(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandle<typeof compressImage>> {
+export async function startCompressImage(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof compressImage>> {
   const job: CompressImageInput = parseJob(CompressImageInput, input, o.queues ?? temporalConfigFromEnv().queues);
   return client.workflow.start(compressImage, {
     args: [job], taskQueue: job.queues.io, workflowId: o.workflowId ?? `compress-${job.outputStore ?? job.store}/${job.output}`,
@@ -38,7 +38,7 @@ export async function startCompressImage(client: Client, input: unknown, o: Star
   });
 }
 
-export async function startDecompressImage(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandle<typeof decompressImage>> {
+export async function startDecompressImage(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof decompressImage>> {
   const job: DecompressImageInput = parseJob(DecompressImageInput, input, o.queues ?? temporalConfigFromEnv().queues);
   return client.workflow.start(decompressImage, {
     args: [job], taskQueue: job.queues.io, workflowId: o.workflowId ?? `decompress-${job.outputStore ?? job.store}/${job.output}`,
@@ -46,7 +46,7 @@ export async function startDecompressImage(client: Client, input: unknown, o: St
   });
 }
 
-export async function startBulkArchive(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandle<typeof bulkArchive>> {
+export async function startBulkArchive(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof bulkArchive>> {
   const job: BulkArchiveInput = parseJob(BulkArchiveInput, input, o.queues ?? temporalConfigFromEnv().queues);
   return client.workflow.start(bulkArchive, {
     args: [job], taskQueue: job.queues.io, workflowId: o.workflowId ?? `bulk-${job.jobId}`,

@@ -4,7 +4,7 @@
  * process may serve both (`diffc worker --queues gpu,io`).
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import * as activities from '../../activities/index.js';
 import { connectionOptions, type TemporalConfig } from './config.js';
 
@@ -35,7 +35,21 @@ export interface DiffcWorkers {
   runUntil<T>(f: () => Promise<T>): Promise<T>;
 }
 
+let runtimeInstalled = false;
+
+/** The SDK's own logs: warnings and errors only unless DIFFC_TEMPORAL_LOG_LEVEL says otherwise. */
+function installRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger((process.env.DIFFC_TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel) });
+  } catch {
+    // Already instantiated by an earlier connection in this process: keep its logger.
+  }
+}
+
 export async function createWorkers(cfg: TemporalConfig, opts: WorkerOptions = {}): Promise<DiffcWorkers> {
+  installRuntime();
   const roles = opts.roles ?? ['io', 'gpu'];
   const own = opts.connection === undefined;
   const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions(cfg)));

@@ -60,10 +60,11 @@ export interface Minio {
   stop(): Promise<void>;
 }
 
-export async function privateMinio(): Promise<Minio> {
+/** `extraEnv` goes to infra/dev-up.sh (e.g. DIFFC_TRIGGER_URL + DIFFC_TRIGGER_SECRET for a webhook). */
+export async function privateMinio(extraEnv: Record<string, string> = {}): Promise<Minio> {
   const dir = await mkdtemp(join(tmpdir(), 'diffc-minio-'));
   const state = join(dir, 'state');
-  const env = { ...process.env, DIFFC_SERVICES_STATE: state, DIFFC_NO_BUILD: '1' };
+  const env = { ...process.env, ...extraEnv, DIFFC_SERVICES_STATE: state, DIFFC_NO_BUILD: '1' };
   const script = (name: string) => run('bash', [join(REPO, 'infra', name), 'minio'], { env, timeout: 120_000 });
   const read = async () => parseEnvFile(await readFile(`${state}.env`, 'utf8'));
   try {

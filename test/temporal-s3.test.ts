@@ -1,0 +1,243 @@
+/**
+ * The pipeline against real services: a private Temporal dev server and a private MinIO (both
+ * through infra/dev-up.sh), with the worker in this process reading S3_* like a deployed one.
+ *   - an object in MinIO -> compressImage -> .dfc in MinIO, decoding as the CLI's does
+ *   - bulkArchive over 200+ objects, bounded concurrency, continue-as-new, manifest; rerun skips
+ *   - bad inputs become manifest errors while the rest completes; sources unchanged
+ *   - MinIO stopped for seconds mid-job: the job completes, no partial output
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { needs, privateMinio, privateTemporal, testQueues, type Minio, type Temporal } from './helpers/dev-services.js';
+import { recordHistory, testImage } from './helpers/workflows.js';
+import { encodeImage } from '../src/image/io.js';
+import { main } from '../src/cli/main.js';
+import { readDfc } from '../src/codec/format/index.js';
+import { openStore, s3ConfigFromEnv, type ObjectStore } from '../src/storage/index.js';
+import { parseTemporalConfig } from '../src/orchestration/config.js';
+import { createWorkers, type DiffcWorkers } from '../src/orchestration/worker.js';
+import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../src/orchestration/client.js';
+import { summaryQuery } from '../workflows/index.js';
+import type { BulkSummary, Outcome } from '../src/orchestration/bulk-types.js';
+
+const t = await needs('temporal');
+const m = await needs('minio');
+const missing = t.missing ?? m.missing;
+const opts = t.opts.skip ? t.opts : m.opts;
+
+let dir = '';
+let temporal: Temporal | undefined;
+let minio: Minio | undefined;
+let client: Client | undefined;
+let workers: DiffcWorkers | undefined;
+let running: Promise<void> | undefined;
+const queues = testQueues('s3');
+const savedEnv = { ...process.env };
+
+before(async () => {
+  if (missing) {
+    if (opts.skip) return;
+    throw new Error(missing);
+  }
+  dir = await mkdtemp(join(tmpdir(), 'diffc-s3wf-'));
+  [temporal, minio] = await Promise.all([privateTemporal(), privateMinio()]);
+  // The worker's activities read S3_* per call, as a deployed worker does.
+  for (const k of ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) process.env[k] = minio.env[k];
+  const cfg = parseTemporalConfig({ address: temporal.address, queues });
+  client = await connectClient(cfg);
+  workers = await createWorkers(cfg, { maxConcurrentActivities: { gpu: 2, io: 16 } });
+  // A worker that stops polling would only show as a hang: fail loudly instead.
+  running = workers.run().catch((e: unknown) => {
+    console.error('diffc workers stopped with an error:', e);
+    throw e;
+  });
+});
+
+after(async () => {
+  workers?.shutdown();
+  await running;
+  await client?.connection.close();
+  await Promise.all([temporal?.stop(), minio?.stop()]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+  for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+});
+
+const bucket = () => `s3://${minio!.env.S3_BUCKET}`;
+const store = (): ObjectStore => openStore(bucket(), { s3: s3ConfigFromEnv() });
+
+async function png(width: number, height: number, salt: number): Promise<Uint8Array> {
+  return encodeImage(testImage(width, height, salt), 'png');
+}
+
+async function snapshot(s: ObjectStore, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const e of s.list(prefix)) out.set(e.key, createHash('sha256').update(await s.get(e.key)).digest('hex'));
+  return out;
+}
+
+async function readManifest(s: ObjectStore, key: string): Promise<Outcome[]> {
+  return new TextDecoder().decode(await s.get(key)).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Outcome);
+}
+
+test('an object in MinIO -> compressImage -> .dfc in MinIO, identical to diffc compress; decompressImage matches diffc decompress', opts, async () => {
+  const s = store();
+  const bytes = await png(96, 80, 1);
+  await s.put('single/photo.png', bytes);
+  const h = await startCompressImage(client!, { store: bucket(), source: 'single/photo.png', output: 'out/photo.dfc', bpp: 0.5, seed: 3 }, { queues });
+  const r = await h.result();
+  await recordHistory('compress-image-s3', h);
+  const dfc = await s.get('out/photo.dfc');
+  await writeFile(join(dir, 'photo.png'), bytes);
+  assert.equal(await main(['compress', join(dir, 'photo.png'), '-o', join(dir, 'cli.dfc'), '--bpp', '0.5', '--seed', '3', '-q'], () => {}, () => {}), 0);
+  assert.ok(Buffer.from(dfc).equals(await readFile(join(dir, 'cli.dfc'))), 'the .dfc in MinIO differs from diffc compress');
+  assert.equal(r.bytes, dfc.length);
+  const d = await startDecompressImage(client!, { store: bucket(), source: 'out/photo.dfc', output: 'out/photo.png' }, { queues });
+  await d.result();
+  assert.equal(await main(['decompress', join(dir, 'cli.dfc'), '-o', join(dir, 'cli.png'), '-q'], () => {}, () => {}), 0);
+  assert.ok(Buffer.from(await s.get('out/photo.png')).equals(await readFile(join(dir, 'cli.png'))), 'decoded image differs from diffc decompress');
+  const left: string[] = [];
+  for await (const e of s.list('out/')) left.push(e.key);
+  assert.deepEqual(left, ['out/photo.dfc', 'out/photo.png'], 'no work objects left behind');
+  s.close();
+});
+
+test('bulkArchive over 210 objects: bounded concurrency, continue-as-new, complete manifest; a rerun skips everything', opts, async () => {
+  const s = store();
+  const N = 210;
+  const keys: string[] = [];
+  for (let i = 0; i < N; i++) {
+    const key = `bulk/img-${String(i).padStart(3, '0')}.png`;
+    keys.push(key);
+    await s.put(key, await png(16, 12, i));
+  }
+  await s.put('bulk/readme.txt', new TextEncoder().encode('not an image suffix: never listed'));
+  const before = await snapshot(s, 'bulk/');
+  const job = { store: bucket(), prefix: 'bulk/', outputPrefix: 'bulk-out/', steps: 3, concurrency: 6, objectsPerRun: 50, jobId: 'bulk210' };
+  const t0 = performance.now();
+  const h = await startBulkArchive(client!, job, { queues, workflowId: `bulk210-${process.pid}` });
+  // Watch the summary while it runs: never more children in flight than the limit.
+  let maxInFlight = 0;
+  let done = false;
+  const watcher = (async () => {
+    while (!done) {
+      try {
+        maxInFlight = Math.max(maxInFlight, (await h.query(summaryQuery)).inFlight);
+      } catch { /* between runs */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  const summary: BulkSummary = await h.result();
+  done = true;
+  await watcher;
+  const secs = (performance.now() - t0) / 1000;
+  assert.equal(summary.ok, N);
+  assert.equal(summary.failed + summary.skipped, 0);
+  assert.equal(summary.runs, Math.ceil(N / 50), 'one run per 50 objects: continue-as-new happened');
+  assert.ok(maxInFlight > 1 && maxInFlight <= 6, `in flight at most ${maxInFlight}`);
+  // The first run's history is bounded: the chain of runs is there.
+  const firstRun = await client!.workflow.getHandle(h.workflowId, h.firstExecutionRunId).fetchHistory();
+  assert.ok(firstRun.events!.some((e) => e.workflowExecutionContinuedAsNewEventAttributes), 'the first run continued as new');
+  assert.ok(firstRun.events!.length < 50 * 12, `first run history has ${firstRun.events!.length} events`);
+  await recordHistory('bulk-archive-run1', client!.workflow.getHandle(h.workflowId, h.firstExecutionRunId));
+
+  const manifest = await readManifest(s, summary.manifest!);
+  assert.equal(manifest.length, N);
+  assert.deepEqual(manifest.map((o) => o.source).sort(), keys);
+  for (const o of manifest) {
+    if (o.status !== 'ok') assert.fail(`${o.source}: ${o.status}`);
+    const dfc = await s.get(o.output);
+    assert.equal(dfc.length, o.bytes);
+    assert.equal(readDfc(dfc).header.stepsCoded, 3);
+    assert.equal(o.output, `bulk-out/${o.source.slice('bulk/'.length)}.dfc`);
+  }
+  console.error(`bulkArchive: ${N} objects in ${secs.toFixed(1)} s (${(N / secs * 60).toFixed(0)}/min), ${summary.runs} runs, max ${maxInFlight} in flight`);
+
+  // Rerun the same job: every object is skipped, no child workflow runs.
+  const h2 = await startBulkArchive(client!, job, { queues, workflowId: `bulk210-again-${process.pid}` });
+  const again = await h2.result();
+  assert.equal(again.skipped, N);
+  assert.equal(again.ok + again.failed, 0);
+  const rerunManifest = await readManifest(s, again.manifest!);
+  assert.ok(rerunManifest.every((o) => o.status === 'skipped'));
+  const h2Events = (await h2.fetchHistory()).events!;
+  assert.ok(!h2Events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes), 'the rerun started no child workflow');
+  assert.deepEqual(await snapshot(s, 'bulk/'), before, 'the source prefix is byte-for-byte unchanged');
+  s.close();
+});
+
+test('bad inputs: not an image, missing, oversized, invalid parameters -> manifest errors; the rest completes; sources unchanged', opts, async () => {
+  const s = store();
+  await s.put('bad/good-1.png', await png(24, 20, 1));
+  await s.put('bad/good-2.png', await png(24, 20, 2));
+  await s.put('bad/not-an-image.png', new TextEncoder().encode('this is text, not a PNG'));
+  await s.put('bad/huge.png', await png(300, 200, 3));
+  const lines = [
+    { key: 'bad/good-1.png' }, { key: 'bad/not-an-image.png' }, { key: 'bad/missing.png' }, { key: 'bad/huge.png' },
+    { key: 'bad/good-2.png', bpp: -1 }, { key: 'bad/good-2.png', steps: 2 },
+  ];
+  await s.put('bad/list.jsonl', new TextEncoder().encode(lines.map((l) => JSON.stringify(l)).join('\n') + '\n{not json\n'));
+  const before = await snapshot(s, 'bad/');
+  const h = await startBulkArchive(client!, {
+    store: bucket(), manifest: 'bad/list.jsonl', outputPrefix: 'bad-out/', steps: 3, maxPixels: 50_000, concurrency: 3, jobId: 'bad',
+  }, { queues });
+  const summary = await h.result();
+  const manifest = await readManifest(s, summary.manifest!);
+  const by = (source: string) => manifest.filter((o) => o.source === source);
+  const err = (o: Outcome | undefined) => (o && o.status === 'failed' ? o.error : '');
+  assert.equal(by('bad/good-1.png')[0].status, 'ok');
+  assert.match(err(by('bad/not-an-image.png')[0]), /not an image|unsupported|unreadable|cannot/i);
+  assert.match(err(by('bad/missing.png')[0]), /not.found|no such|does not exist/i);
+  assert.match(err(by('bad/huge.png')[0]), /60000 pixels exceeds the limit of 50000/);
+  const good2 = by('bad/good-2.png');
+  assert.equal(good2.length, 2);
+  assert.match(err(good2.find((o) => o.status === 'failed')), /bpp/);
+  assert.equal(good2.filter((o) => o.status === 'ok').length, 1);
+  assert.match(err(manifest.find((o) => o.source.includes('#line'))), /not JSON/);
+  assert.equal(summary.ok, 2);
+  assert.equal(summary.failed, 5);
+  assert.equal(manifest.length, 7);
+  // The failures were not retried to exhaustion: each failed child ran its first activity once.
+  assert.deepEqual(await snapshot(s, 'bad/'), before, 'the source objects are byte-for-byte unchanged');
+  const outs: string[] = [];
+  for await (const e of s.list('bad-out/')) if (!e.key.startsWith('bad-out/_jobs/')) outs.push(e.key);
+  assert.deepEqual(outs.sort(), ['bad-out/bad/good-1.png.dfc', 'bad-out/bad/good-2.png.dfc'], 'only complete outputs, for the good objects');
+  s.close();
+});
+
+test('MinIO stopped for a few seconds mid-job: activities retry, the job completes, no partial output', opts, async () => {
+  const s = store();
+  const N = 24;
+  for (let i = 0; i < N; i++) await s.put(`outage/img-${i}.png`, await png(64, 48, i));
+  const h = await startBulkArchive(client!, {
+    store: bucket(), prefix: 'outage/', outputPrefix: 'outage-out/', bpp: 1, concurrency: 4, checkpointEvery: 1, jobId: 'outage',
+  }, { queues });
+  // Wait until some objects are done, then take MinIO away for 5 s.
+  for (let i = 0; i < 300; i++) {
+    const q = await h.query(summaryQuery).catch(() => undefined);
+    if (q && q.ok >= 3) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const mid = await h.query(summaryQuery);
+  assert.ok(mid.ok < N, 'MinIO went down before the job finished');
+  await minio!.kill();
+  await new Promise((r) => setTimeout(r, 5000));
+  await minio!.restart();
+  const summary = await h.result();
+  assert.equal(summary.ok, N, `ok ${summary.ok}, failed ${summary.failed}`);
+  const s2 = store();
+  const keys: string[] = [];
+  for await (const e of s2.list('outage-out/')) if (!e.key.startsWith('outage-out/_jobs/')) keys.push(e.key);
+  assert.equal(keys.length, N, `outputs: ${keys.join(', ')}`);
+  for (const k of keys) {
+    assert.ok(k.endsWith('.dfc'), `a work object was left behind: ${k}`);
+    readDfc(await s2.get(k)); // every output complete: the CRC checks
+  }
+  console.error(`MinIO outage: ${mid.ok}/${N} done when it stopped for 5 s; job completed with ${summary.ok} ok`);
+  s.close();
+  s2.close();
+});
