@@ -1,10 +1,13 @@
 /**
  * Shared by the Temporal tests: a small synthetic image, and recording of workflow histories for
- * the replay test (DIFFC_RECORD_HISTORIES=<dir> writes each recorded history there as JSON).
+ * the replay test (DIFFC_RECORD_HISTORIES=<dir> writes each recorded history there).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
 import type { RgbImage } from '../../src/image/types.js';
 
 /** A smooth synthetic image (odd sizes exercise padding); `salt` makes each one different. */
@@ -17,11 +20,12 @@ export function testImage(width = 64, height = 46, salt = 0): RgbImage {
   return { width, height, data, bitDepth: 8 };
 }
 
-/** Saves the handle's history as test/histories/<name>.json when recording is on. */
+/** Saves the handle's history as test/histories/<name>.pb when recording is on. */
 export async function recordHistory(name: string, h: WorkflowHandle): Promise<void> {
   const dir = process.env.DIFFC_RECORD_HISTORIES;
   if (!dir) return;
   const history = await h.fetchHistory();
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, `${name}.json`), JSON.stringify(history));
+  // Binary protobuf: decodes to the History the replayer takes, with no JSON mapping in between.
+  await writeFile(join(dir, `${name}.pb`), temporal.api.history.v1.History.encode(history).finish());
 }

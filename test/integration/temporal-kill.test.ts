@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { needs, privateTemporal, testQueues, type Temporal } from './helpers/dev-services.js';
-import { testImage } from './helpers/workflows.js';
-import { saveImage } from '../src/image/io.js';
-import { main } from '../src/cli/main.js';
-import { parseTemporalConfig } from '../src/orchestration/config.js';
-import { connectClient, startCompressImage } from '../src/orchestration/client.js';
+import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { testImage } from '../helpers/workflows.js';
+import { saveImage } from '../../src/image/io.js';
+import { main } from '../../src/cli/main.js';
+import { parseTemporalConfig } from '../../src/orchestration/config.js';
+import { connectClient, startCompressImage } from '../../src/orchestration/client.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const { missing, opts } = await needs('temporal');
 
 let dir = '';

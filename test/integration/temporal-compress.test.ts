@@ -12,16 +12,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { needs, privateTemporal, testQueues, type Temporal } from './helpers/dev-services.js';
-import { recordHistory, testImage } from './helpers/workflows.js';
-import { saveImage } from '../src/image/io.js';
-import { main } from '../src/cli/main.js';
-import { createWorkers, WORKFLOWS_PATH } from '../src/orchestration/worker.js';
-import { parseTemporalConfig } from '../src/orchestration/config.js';
-import { connectClient, startCompressImage, startDecompressImage } from '../src/orchestration/client.js';
-import { progressQuery } from '../workflows/index.js';
-import * as activities from '../activities/index.js';
-import type { CompressProgress } from '../src/orchestration/types.js';
+import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { recordHistory, testImage } from '../helpers/workflows.js';
+import { saveImage } from '../../src/image/io.js';
+import { main } from '../../src/cli/main.js';
+import { createWorkers, WORKFLOWS_PATH } from '../../src/orchestration/worker.js';
+import { parseTemporalConfig } from '../../src/orchestration/config.js';
+import { connectClient, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
+import { progressQuery } from '../../workflows/index.js';
+import * as activities from '../../activities/index.js';
+import type { CompressProgress } from '../../src/orchestration/types.js';
 
 const { missing, opts } = await needs('temporal');
 

@@ -1,0 +1,33 @@
+/**
+ * Workflow determinism in every CI run, no server needed: histories recorded from real runs on
+ * the Temporal dev server (test/histories/*.pb, written by the integration tests with
+ * DIFFC_RECORD_HISTORIES=test/histories) must replay against the current workflow code. A change
+ * that would break running workflows fails here; re-record the histories only for a deliberate,
+ * versioned change (see docs/dev-services.md).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import proto from '@temporalio/proto';
+
+const { temporal } = proto;
+import { WORKFLOWS_PATH } from '../src/orchestration/worker.js';
+
+const DIR = fileURLToPath(new URL('histories', import.meta.url));
+const files = (await readdir(DIR).catch(() => [] as string[])).filter((f) => f.endsWith('.pb')).sort();
+
+test('recorded histories exist for every workflow type', () => {
+  const names = files.map((f) => f.replace(/\.pb$/, ''));
+  for (const want of ['compress-image', 'decompress-image', 'bulk-archive-run1']) assert.ok(names.includes(want), `missing test/histories/${want}.pb`);
+});
+
+for (const f of files) {
+  test(`history ${f} replays deterministically`, async () => {
+    const history = temporal.api.history.v1.History.decode(await readFile(join(DIR, f)));
+    assert.ok((history.events?.length ?? 0) > 5, 'a real history, not an empty one');
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history, `replay-${f}`);
+  });
+}
