@@ -1,0 +1,134 @@
+/**
+ * npm run bench:bulk [-- --json] [--objects N] [--size WxH] [--bpp X]
+ *
+ * Objects per minute through the whole pipeline (MinIO -> bulkArchive -> compressImage children
+ * -> .dfc in MinIO) with the embedded default model, on private Temporal and MinIO servers, with
+ * 1 and then 2 `diffc worker` processes, each pinned to one core (taskset) with one RCC thread
+ * and libvips on one thread, so the ratio measures orchestration overhead rather than core
+ * count. Then Temporal's overhead per step activity: the same object coded with one step per
+ * activity and with one activity for the whole chain, side by side on one worker.
+ *
+ * Last line (JSON): objects_per_min_1, objects_per_min_2, scaling_efficiency
+ * (= per_min_2 / (2 x per_min_1)), per_activity_overhead_ms.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { missingService, privateMinio, privateTemporal } from '../test/helpers/dev-services.js';
+import { testImage } from '../test/helpers/workflows.js';
+import { encodeImage } from '../src/image/io.js';
+import { openStore, s3ConfigFromEnv } from '../src/storage/index.js';
+import { parseTemporalConfig } from '../src/orchestration/config.js';
+import { connectClient, startBulkArchive, startCompressImage } from '../src/orchestration/client.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, objects: { type: 'string' }, size: { type: 'string' }, bpp: { type: 'string' } } });
+const N = Number(values.objects ?? 24);
+const [W, H] = (values.size ?? '128x128').split('x').map(Number);
+const BPP = Number(values.bpp ?? 0.2);
+const say = (s: string) => process.stderr.write(`${s}\n`);
+
+for (const s of ['temporal', 'minio'] as const) {
+  const why = await missingService(s);
+  if (why) {
+    say(`bench:bulk needs real services: ${why}`);
+    process.exit(1);
+  }
+}
+const cores = availableParallelism();
+const haveTaskset = await new Promise<boolean>((r) => spawn('taskset', ['-c', '0', 'true']).on('exit', (c) => r(c === 0)).on('error', () => r(false)));
+say(`bench:bulk: ${N} objects of ${W}x${H} at ${BPP} bpp; ${cores} cores; workers pinned: ${haveTaskset ? 'taskset, one core each' : 'no (taskset missing)'}`);
+
+const [temporal, minio] = await Promise.all([privateTemporal(), privateMinio()]);
+const s3env = Object.fromEntries(['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].map((k) => [k, minio.env[k]]));
+Object.assign(process.env, s3env);
+const bucket = `s3://${minio.env.S3_BUCKET}`;
+const queues = { io: `bench-io-${process.pid}`, gpu: `bench-gpu-${process.pid}` };
+const client = await connectClient(parseTemporalConfig({ address: temporal.address, queues }));
+const workers: ChildProcess[] = [];
+
+function startWorker(core: number): Promise<ChildProcess> {
+  const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', '4'];
+  const cmd = haveTaskset ? 'taskset' : process.execPath;
+  const full = haveTaskset ? ['-c', String(core % cores), process.execPath, ...args] : args;
+  const p = spawn(cmd, full, {
+    env: { ...process.env, ...s3env, TEMPORAL_ADDRESS: temporal.address, DIFFC_RCC_THREADS: '1', VIPS_CONCURRENCY: '1', UV_THREADPOOL_SIZE: '2', DIFFC_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  workers.push(p);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    p.stderr!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('"msg":"worker-ready"')) resolve(p);
+    });
+    p.once('exit', (c) => reject(new Error(`worker exited (${c}) before ready: ${buf.slice(-2000)}`)));
+  });
+}
+
+async function stopWorkers(): Promise<void> {
+  await Promise.all(workers.splice(0).map((p) => new Promise<void>((r) => {
+    if (p.exitCode !== null) return r();
+    p.once('exit', () => r());
+    p.kill('SIGTERM');
+  })));
+}
+
+try {
+  const store = openStore(bucket, { s3: s3ConfigFromEnv() });
+  for (let i = 0; i < N; i++) await store.put(`bench/in/${String(i).padStart(4, '0')}.png`, await encodeImage(testImage(W, H, i), 'png'));
+  store.close();
+
+  const perMin: number[] = [];
+  for (const count of [1, 2]) {
+    await Promise.all(Array.from({ length: count }, (_, i) => startWorker(i)));
+    const t0 = performance.now();
+    const h = await startBulkArchive(client, {
+      store: bucket, prefix: 'bench/in/', outputPrefix: `bench/out${count}/`, bpp: BPP, concurrency: 2 * count, jobId: `bench${count}`,
+    }, { queues });
+    const s = await h.result();
+    const secs = (performance.now() - t0) / 1000;
+    if (s.ok !== N) throw new Error(`run with ${count} worker(s): ${s.ok} ok, ${s.failed} failed`);
+    perMin.push((N / secs) * 60);
+    say(`${count} worker(s): ${N} objects in ${secs.toFixed(2)} s = ${perMin.at(-1)!.toFixed(1)} objects/min`);
+    await stopWorkers();
+  }
+
+  // Overhead per step activity: one object, one step per activity vs one activity in all.
+  await startWorker(0);
+  const timed = async (stepsPerActivity: number, tag: string) => {
+    const t0 = performance.now();
+    const h = await startCompressImage(client, {
+      store: bucket, source: 'bench/in/0000.png', output: `bench/overhead/${tag}.dfc`, bpp: BPP, stepsPerActivity, checkpointEvery: stepsPerActivity,
+    }, { queues, workflowId: `bench-overhead-${tag}-${process.pid}` });
+    const r = await h.result();
+    const hist = await h.fetchHistory();
+    const acts = (hist.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'encodeSteps').length;
+    return { secs: (performance.now() - t0) / 1000, acts, steps: r.steps };
+  };
+  await timed(1000, 'warm');
+  const rounds = 3;
+  let many = 0, one = 0, actsMany = 0, actsOne = 0;
+  for (let i = 0; i < rounds; i++) {
+    const a = await timed(1, `many${i}`);
+    const b = await timed(1000, `one${i}`);
+    many += a.secs; one += b.secs; actsMany = a.acts; actsOne = b.acts;
+  }
+  const overheadMs = ((many - one) / rounds / (actsMany - actsOne)) * 1000;
+  say(`overhead: ${actsMany} step activities ${(many / rounds).toFixed(3)} s vs ${actsOne} activity ${(one / rounds).toFixed(3)} s (mean of ${rounds}) -> ${overheadMs.toFixed(1)} ms per activity`);
+  await stopWorkers();
+
+  const result = {
+    objects: N, size: `${W}x${H}`, bpp: BPP, pinned: haveTaskset,
+    objects_per_min_1: +perMin[0].toFixed(2), objects_per_min_2: +perMin[1].toFixed(2),
+    scaling_efficiency: +(perMin[1] / (2 * perMin[0])).toFixed(3),
+    per_activity_overhead_ms: +overheadMs.toFixed(1),
+  };
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+} finally {
+  await stopWorkers();
+  await client.connection.close();
+  await Promise.all([temporal.stop(), minio.stop()]);
+}
