@@ -12,6 +12,7 @@
  * (= per_min_2 / (2 x per_min_1)), per_activity_overhead_ms.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -81,9 +82,15 @@ try {
   for (let i = 0; i < N; i++) await store.put(`bench/in/${String(i).padStart(4, '0')}.png`, await encodeImage(testImage(W, H, i), 'png'));
   store.close();
 
+  const cpuOf = async (pid: string) => {
+    const f = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ') ?? [];
+    return (Number(f[11] ?? 0) + Number(f[12] ?? 0)) / 100; // utime + stime, in clock ticks of 10 ms
+  };
+  const servicesCpu = async () => (await cpuOf(temporal.env.TEMPORAL_PID)) + (await cpuOf(minio.env.MINIO_PID));
   const perMin: number[] = [];
   for (const count of [1, 2]) {
     await Promise.all(Array.from({ length: count }, (_, i) => startWorker(i)));
+    const cpu0 = await servicesCpu();
     const t0 = performance.now();
     const h = await startBulkArchive(client, {
       store: bucket, prefix: 'bench/in/', outputPrefix: `bench/out${count}/`, bpp: BPP, concurrency: 2 * count, jobId: `bench${count}`,
@@ -92,7 +99,9 @@ try {
     const secs = (performance.now() - t0) / 1000;
     if (s.ok !== N) throw new Error(`run with ${count} worker(s): ${s.ok} ok, ${s.failed} failed`);
     perMin.push((N / secs) * 60);
-    say(`${count} worker(s): ${N} objects in ${secs.toFixed(2)} s = ${perMin.at(-1)!.toFixed(1)} objects/min`);
+    const svc = (await servicesCpu()) - cpu0;
+    say(`${count} worker(s): ${N} objects in ${secs.toFixed(2)} s = ${perMin.at(-1)!.toFixed(1)} objects/min; ` +
+      `Temporal + MinIO used ${svc.toFixed(1)} CPU-s (${((100 * svc) / secs).toFixed(0)}% of one core) on the same ${cores} cores`);
     await stopWorkers();
   }
 
@@ -105,19 +114,40 @@ try {
     }, { queues, workflowId: `bench-overhead-${tag}-${process.pid}` });
     const r = await h.result();
     const hist = await h.fetchHistory();
-    const acts = (hist.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'encodeSteps').length;
-    return { secs: (performance.now() - t0) / 1000, acts, steps: r.steps };
+    const ev = hist.events ?? [];
+    const acts = ev.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'encodeSteps').length;
+    // Where an activity's time goes, from the server's own timestamps: waiting for a worker to
+    // pick it up, running it, and the workflow task that schedules the next one.
+    const ms = (e: (typeof ev)[number]) => Number(e.eventTime!.seconds) * 1000 + (e.eventTime!.nanos ?? 0) / 1e6;
+    const split = { dispatch: 0, run: 0, decide: 0, n: 0 };
+    for (let i = 0; i < ev.length; i++) {
+      if (!ev[i].activityTaskScheduledEventAttributes) continue;
+      const id = ev[i].eventId!.toString();
+      const started = ev.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === id);
+      const done = ev.find((e) => e.activityTaskCompletedEventAttributes?.scheduledEventId?.toString() === id);
+      const next = ev.slice(ev.indexOf(done!) + 1).find((e) => e.activityTaskScheduledEventAttributes);
+      if (!started || !done || !next) continue;
+      split.dispatch += ms(started) - ms(ev[i]);
+      split.run += ms(done) - ms(started);
+      split.decide += ms(next) - ms(done);
+      split.n++;
+    }
+    return { secs: (performance.now() - t0) / 1000, acts, steps: r.steps, split };
   };
   await timed(1000, 'warm');
   const rounds = 3;
   let many = 0, one = 0, actsMany = 0, actsOne = 0;
+  const split = { dispatch: 0, run: 0, decide: 0, n: 0 };
   for (let i = 0; i < rounds; i++) {
     const a = await timed(1, `many${i}`);
+    for (const k of ['dispatch', 'run', 'decide', 'n'] as const) split[k] += a.split[k];
     const b = await timed(1000, `one${i}`);
     many += a.secs; one += b.secs; actsMany = a.acts; actsOne = b.acts;
   }
   const overheadMs = ((many - one) / rounds / (actsMany - actsOne)) * 1000;
   say(`overhead: ${actsMany} step activities ${(many / rounds).toFixed(3)} s vs ${actsOne} activity ${(one / rounds).toFixed(3)} s (mean of ${rounds}) -> ${overheadMs.toFixed(1)} ms per activity`);
+  say(`per activity (one step each, server timestamps): waiting for a worker ${(split.dispatch / split.n).toFixed(1)} ms, ` +
+    `running ${(split.run / split.n).toFixed(1)} ms, completion -> next scheduled ${(split.decide / split.n).toFixed(1)} ms`);
   await stopWorkers();
 
   const result = {
