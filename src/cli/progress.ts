@@ -7,12 +7,14 @@ export class Progress {
   private lastLine = 0;
   private started = Date.now();
 
-  constructor(private readonly label: string, private readonly total: number, private readonly quiet = false, private readonly stream: NodeJS.WriteStream = process.stderr) {
+  constructor(private readonly label: string, private total: number, private readonly quiet = false, private readonly stream: NodeJS.WriteStream = process.stderr) {
     this.tty = Boolean(stream.isTTY);
   }
 
-  update(done: number, detail = ''): void {
+  /** `total` updates the denominator when it is learnt late (a workflow's step count). */
+  update(done: number, detail = '', total = this.total): void {
     if (this.quiet) return;
+    this.total = total;
     const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
     const secs = ((Date.now() - this.started) / 1000).toFixed(1);
     if (this.tty) {

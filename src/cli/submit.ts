@@ -113,7 +113,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       }, start);
       return await follow(h, a, out, err, async (p) => {
         const q = await h.query(progressQuery);
-        p.update(q.step, `${q.phase}${q.stepsTarget ? ` of ${q.stepsTarget} steps` : ''}`);
+        p.update(q.step, q.phase, q.stepsTarget);
       });
     }
     const src = splitPrefixUrl((a.prefix ?? a.manifest)!.replace(/\/?$/, a.prefix !== undefined ? '/' : ''));
@@ -128,7 +128,9 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     const h = await startBulkArchive(client, job, { queues: cfg.queues });
     return await follow(h, a, out, err, async (p) => {
       const s = await h.query(summaryQuery);
-      p.update(s.ok + s.skipped + s.failed, `ok ${s.ok} skipped ${s.skipped} failed ${s.failed}, ${s.inFlight} in flight, run ${s.runs}`);
+      // The total is unknown until the listing ends: show counts, not a fraction.
+      const n = s.ok + s.skipped + s.failed;
+      p.update(n, `objects (ok ${s.ok}, skipped ${s.skipped}, failed ${s.failed}; ${s.inFlight} in flight; run ${s.runs})`, n);
     });
   } finally {
     await client.connection.close();
