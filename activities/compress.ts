@@ -29,7 +29,7 @@ import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { loadBundle, resolveModel } from '../src/models/bundle.js';
 import type { ObjectStore } from '../src/storage/index.js';
-import { isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
+import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
   workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult,
   type PreparedJob, type PreparedSource,
@@ -194,7 +194,7 @@ export async function encodeSteps({ job, to }: EncodeStepsInput): Promise<Encode
     log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
     while (ck.step < target) {
       const stepTo = Math.min(ck.step + job.checkpointEvery, target);
-      const deadline = Date.now() + job.checkpointSeconds * 1000;
+      const deadline = Date.now() + checkpointSeconds(job.checkpointSeconds) * 1000;
       let paused = false;
       const pause = () => (paused = Date.now() >= deadline || isDraining() || ctx.cancellationSignal.aborted);
       const [chain] = await encodeChains(predictor, [{ x0, cfg, resume: toCheckpoint(ck), stop: { ...info.stop, steps: stepTo, pause } }], rcc, (e) => {

@@ -33,7 +33,8 @@ step ranges in flight checkpoint at their next step and hand the rest back, then
 Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT,
 TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME; S3_ENDPOINT, S3_REGION,
 S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY; DIFFC_RCC_BACKEND (auto|cuda|cpu|ts),
-DIFFC_RCC_THREADS, DIFFC_MODEL_DIR, DIFFC_LOG_LEVEL (debug|info|warn|error). Logs are JSON lines
+DIFFC_RCC_THREADS, DIFFC_MODELS (model cache dir), DIFFC_CHECKPOINT_SECONDS (caps every job's
+checkpoint interval: size the termination grace period from it), DIFFC_LOG_LEVEL (debug|info|warn|error). Logs are JSON lines
 on stderr.
 `;
 

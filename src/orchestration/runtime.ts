@@ -33,6 +33,18 @@ export function workerBackend(): Promise<RccBackend> {
   return backendP;
 }
 
+/**
+ * DIFFC_CHECKPOINT_SECONDS caps every job's checkpoint interval on this worker, so a deployment
+ * can size its termination grace period from one number (k8s: the diffc-config ConfigMap).
+ */
+export function checkpointSeconds(jobSeconds: number, env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.DIFFC_CHECKPOINT_SECONDS;
+  if (v === undefined || v === '') return jobSeconds;
+  const cap = Number(v);
+  if (!(cap > 0)) throw new Error(`DIFFC_CHECKPOINT_SECONDS=${v}: expected a positive number of seconds`);
+  return Math.min(jobSeconds, cap);
+}
+
 /** SIGTERM: step-range activities checkpoint at the next step boundary and hand back early. */
 export function beginDrain(): void {
   draining = true;
