@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
 import { loadModel } from '../src/pipeline/model-context.js';
-import { CliError } from '../src/cli/errors.js';
+import { ModelError } from '../src/models/errors.js';
 import { saveImage } from '../src/image/io.js';
 
 const TEST_MODELS = fileURLToPath(new URL('../models/test/', import.meta.url));
@@ -29,7 +29,7 @@ test('loadModel: the default model, ONNX bundle directories, and clear errors', 
     assert.equal(lm.model.info.id, `test-${fam}`);
     await lm.model.close();
   }
-  await assert.rejects(loadModel('no-such-model'), (e) => e instanceof CliError && /models pull no-such-model/.test(e.message));
+  await assert.rejects(loadModel('no-such-model'), (e) => e instanceof ModelError && e.code === 'not-found' && /models pull no-such-model/.test(e.message));
 });
 
 for (const fam of ['sd21', 'flux-dev']) {
