@@ -6,11 +6,11 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { temporalConfigFromEnv } from '../orchestration/config.js';
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../orchestration/client.js';
 import { splitObjectUrl, splitPrefixUrl } from '../orchestration/locations.js';
 import { progressQuery, summaryQuery } from '../../workflows/index.js';
 import { parseOrUsage, type Print } from './args.js';
+import { SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { CliError } from './errors.js';
 import { Progress } from './progress.js';
 
@@ -41,7 +41,8 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --json                    print the result as one JSON object on stdout
   -q, --quiet               no progress
 
-Environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, DIFFC_QUEUE_IO, DIFFC_QUEUE_GPU.
+${SERVICE_HELP}
+
 Exit codes: 0 done (a bulk job with failed objects still exits 0; see its manifest), 1 the
 workflow failed, 2 usage.
 `;
@@ -84,16 +85,16 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       'job-id': { type: 'string' }, concurrency: { type: 'string' }, 'objects-per-run': { type: 'string' }, bpp: { type: 'string' },
       steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' },
       decompress: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' }, 'workflow-id': { type: 'string' },
-      'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      ...SERVICE_OPTIONS, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     out(SUBMIT_HELP);
     return 0;
   }
-  const { help: _h, 'no-wait': noWait, ...rest } = values;
+  const { help: _h, 'no-wait': noWait, 'temporal-address': _t, namespace: _n, 'queue-io': _qi, 'queue-gpu': _qg, 's3-endpoint': _s, ...rest } = values;
   const a = parseOrUsage(Args, { ...rest, wait: !noWait, positionals });
-  const cfg = temporalConfigFromEnv();
+  const cfg = serviceConfig(values);
   const client = await connectClient(cfg);
   try {
     const start = { queues: cfg.queues, workflowId: a['workflow-id'] };

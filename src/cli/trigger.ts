@@ -7,13 +7,13 @@
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { temporalConfigFromEnv } from '../orchestration/config.js';
 import { connectClient } from '../orchestration/client.js';
 import { createTriggerService, upsertSweepSchedule } from '../orchestration/trigger-service.js';
 import { splitPrefixUrl } from '../orchestration/locations.js';
 import { log } from '../orchestration/runtime.js';
 import { parseTriggerConfig, triggerConfigFromEnv } from '../trigger/index.js';
 import { parseOrUsage, type Print } from './args.js';
+import { SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { UsageError } from './errors.js';
 
 export const TRIGGER_HELP = `diffc trigger serve [options]
@@ -41,7 +41,7 @@ sweep: creates or updates a Temporal Schedule running bulkArchive over --prefix 
   --concurrency N     compressions in flight per sweep (default 8)
 
 Both: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default').
-Temporal and S3 settings from the environment, as for diffc worker.
+${SERVICE_HELP}
 `;
 
 const Rate = {
@@ -70,15 +70,15 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     options: {
       port: { type: 'string' }, host: { type: 'string' }, prefix: { type: 'string' }, 'output-prefix': { type: 'string' }, every: { type: 'string' },
       concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...SERVICE_OPTIONS, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     out(TRIGGER_HELP);
     return 0;
   }
-  const { help: _h, ...flags } = values;
-  const temporal = temporalConfigFromEnv();
+  const { help: _h, 'temporal-address': _t, namespace: _n, 'queue-io': _qi, 'queue-gpu': _qg, 's3-endpoint': _s, ...flags } = values;
+  const temporal = serviceConfig(values);
   if (sub === 'serve') {
     const a = parseOrUsage(ServeArgs, flags);
     const env = triggerConfigFromEnv();

@@ -6,11 +6,11 @@
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import { temporalConfigFromEnv } from '../orchestration/config.js';
 import { createWorkers, type QueueRole } from '../orchestration/worker.js';
 import { createHealthServer, type HealthState } from '../orchestration/health.js';
 import { beginDrain, log, workerBackend, workerModel } from '../orchestration/runtime.js';
 import { parseOrUsage, type Print } from './args.js';
+import { SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 
 export const WORKER_HELP = `diffc worker [options]
 
@@ -19,8 +19,6 @@ step ranges in flight checkpoint at their next step and hand the rest back, then
 
   --queues LIST         roles to serve: gpu, io or gpu,io (default gpu,io). io runs the workflows
                         and image I/O; gpu runs the model and the RCC.
-  --queue-io NAME       the io task queue's name (default $DIFFC_QUEUE_IO or 'io')
-  --queue-gpu NAME      the gpu task queue's name (default $DIFFC_QUEUE_GPU or 'gpu')
   --models LIST         models to load before reporting ready (default 'default'); others load
                         on first use and stay loaded
   --gpu-concurrency N   step-range activities at once on the gpu queue (default 1)
@@ -29,20 +27,15 @@ step ranges in flight checkpoint at their next step and hand the rest back, then
                         free port, printed; -1: none)
   --health-host H       address for it (default 0.0.0.0)
   --grace S             seconds a drain waits for activities before cancelling them (default 300)
-
-Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), TEMPORAL_TLS_CERT,
-TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME; S3_ENDPOINT, S3_REGION,
-S3_FORCE_PATH_STYLE, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY; DIFFC_RCC_BACKEND (auto|cuda|cpu|ts),
-DIFFC_RCC_THREADS, DIFFC_MODELS (model cache dir), DIFFC_CHECKPOINT_SECONDS (caps every job's
-checkpoint interval: size the termination grace period from it), DIFFC_LOG_LEVEL (debug|info|warn|error). Logs are JSON lines
-on stderr.
+${SERVICE_HELP}
+Also: DIFFC_RCC_BACKEND (auto|cuda|cpu|ts), DIFFC_RCC_THREADS, DIFFC_MODELS (model cache dir),
+DIFFC_CHECKPOINT_SECONDS (caps every job's checkpoint interval: size the termination grace period
+from it), DIFFC_LOG_LEVEL (debug|info|warn|error). Logs are JSON lines on stderr.
 `;
 
 const Args = z.object({
   queues: z.string().default('gpu,io').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.enum(['gpu', 'io'])).min(1, 'give gpu, io or gpu,io')),
-  'queue-io': z.string().min(1).optional(),
-  'queue-gpu': z.string().min(1).optional(),
   models: z.string().default('default').transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
   'gpu-concurrency': z.coerce.number().int().min(1).max(64).default(1),
   'io-concurrency': z.coerce.number().int().min(1).max(1000).default(16),
@@ -55,7 +48,7 @@ export async function workerCommand(argv: string[], out: Print): Promise<number>
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
-      queues: { type: 'string' }, 'queue-io': { type: 'string' }, 'queue-gpu': { type: 'string' }, models: { type: 'string' },
+      ...SERVICE_OPTIONS, queues: { type: 'string' }, models: { type: 'string' },
       'gpu-concurrency': { type: 'string' }, 'io-concurrency': { type: 'string' }, 'health-port': { type: 'string' },
       'health-host': { type: 'string' }, grace: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -64,10 +57,9 @@ export async function workerCommand(argv: string[], out: Print): Promise<number>
     out(WORKER_HELP);
     return 0;
   }
-  const { help: _help, ...flags } = values;
+  const { help: _help, 'temporal-address': _t, namespace: _n, 'queue-io': _qi, 'queue-gpu': _qg, 's3-endpoint': _s, ...flags } = values;
   const a = parseOrUsage(Args, flags);
-  const env = temporalConfigFromEnv();
-  const cfg = { ...env, queues: { io: a['queue-io'] ?? env.queues.io, gpu: a['queue-gpu'] ?? env.queues.gpu } };
+  const cfg = serviceConfig(values);
   const roles = a.queues as QueueRole[];
   const state: HealthState = { ready: false, draining: false, queues: roles.map((r) => cfg.queues[r]) };
 
