@@ -23,11 +23,15 @@ export interface TriggerJobDefaults {
   readonly model: string;
 }
 
-/** The compressImage job for an event: the .dfc goes to `<outputPrefix><key>.dfc` in the same bucket. */
+/**
+ * The compressImage job for an event: the .dfc goes to `<outputPrefix><key>.dfc` in the same
+ * bucket. An event is a new object version by construction (duplicates share a workflow id), so
+ * an existing .dfc is the old version's and is always redone.
+ */
 export function jobForEvent(ev: ObjectCreatedEvent, cfg: Pick<TriggerConfig, 'outputPrefix'>, defaults: TriggerJobDefaults, queues: TemporalConfig['queues']) {
   return {
     store: `s3://${ev.bucket}`, source: ev.key, output: `${cfg.outputPrefix}${ev.key}.dfc`,
-    bpp: defaults.bpp, steps: defaults.steps, seed: defaults.seed, model: defaults.model, queues,
+    bpp: defaults.bpp, steps: defaults.steps, seed: defaults.seed, model: defaults.model, queues, skipExisting: false,
   };
 }
 

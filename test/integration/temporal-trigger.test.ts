@@ -114,11 +114,12 @@ test('an upload to the watched prefix starts one compressImage; the .dfc appears
   const png = await encodeImage(testImage(32, 24, 5), 'png');
   const { etag } = await s.put('incoming/cat one.png', png);
   await s.put('elsewhere/dog.png', png);
-  const dfc = await waitFor('the .dfc', async () => ((await s.head('dfc/incoming/cat one.png.dfc')) ? s.get('dfc/incoming/cat one.png.dfc') : undefined));
-  assert.equal(readDfc(dfc).header.stepsCoded, 3);
   const id = triggerWorkflowId({ bucket: minio!.env.S3_BUCKET, key: 'incoming/cat one.png', etag: etag?.replace(/"/g, '') });
-  const wf = await client!.workflow.getHandle(id).describe();
-  assert.equal(wf.status.name, 'COMPLETED');
+  const r = await waitFor('the workflow the upload started', async () => client!.workflow.getHandle(id).result());
+  assert.equal(r.output, 'dfc/incoming/cat one.png.dfc');
+  const dfc = await s.get('dfc/incoming/cat one.png.dfc');
+  assert.equal(readDfc(dfc).header.stepsCoded, 3);
+  assert.equal(dfc.length, r.bytes);
   // Give MinIO a moment to deliver anything else it would (the .dfc's own event, the other prefix).
   await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual(starts.filter((x) => x.result === 'started').map((x) => x.key), ['incoming/cat one.png'], 'one start, for the watched upload only');
@@ -145,10 +146,14 @@ test('a redelivered event starts nothing new; a new version of the object does; 
   assert.equal((await post({})).status, 401);
   const id = triggerWorkflowId({ bucket: minio!.env.S3_BUCKET, key: 'incoming/twice.png', etag: tag });
   await client!.workflow.getHandle(id).result();
-  // New bytes: a new ETag, so a new version, so a new workflow.
+  const first = await s.get('dfc/incoming/twice.png.dfc');
+  // New bytes: a new ETag, so a new version, so a new workflow, which redoes the .dfc.
   const png2 = await encodeImage(testImage(32, 24, 7), 'png');
-  await s.put('incoming/twice.png', png2);
-  await waitFor('the second version\'s start', async () => (starts.filter((x) => x.key === 'incoming/twice.png' && x.result === 'started').length === 2 ? true : undefined));
+  const v2 = await s.put('incoming/twice.png', png2);
+  const id2 = triggerWorkflowId({ bucket: minio!.env.S3_BUCKET, key: 'incoming/twice.png', etag: v2.etag!.replace(/"/g, '') });
+  const r2 = await waitFor('the second version\'s workflow', async () => client!.workflow.getHandle(id2).result());
+  assert.notEqual(r2.skipped, true, 'a new version is compressed again, not skipped');
+  assert.ok(!Buffer.from(await s.get('dfc/incoming/twice.png.dfc')).equals(Buffer.from(first)), 'the .dfc is the new version\'s');
   const forKey = starts.filter((x) => x.key === 'incoming/twice.png');
   assert.equal(forKey.filter((x) => x.result === 'started').length, 2, 'one start per version');
   assert.equal(new Set(forKey.map((x) => x.workflowId)).size, 2, 'two versions, two workflow ids; the redelivery reused the first');
