@@ -1,5 +1,5 @@
 /**
- * npm run bench:bulk [-- --json] [--objects N] [--size WxH] [--bpp X]
+ * npm run bench:bulk [-- --json] [--objects N] [--size WxH] [--bpp X] [--in-flight-per-worker K] [--gpu-concurrency C]
  *
  * Objects per minute through the whole pipeline (MinIO -> bulkArchive -> compressImage children
  * -> .dfc in MinIO) with the embedded default model, on private Temporal and MinIO servers, with
@@ -25,10 +25,14 @@ import { parseTemporalConfig } from '../src/orchestration/config.js';
 import { connectClient, startBulkArchive, startCompressImage } from '../src/orchestration/client.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, objects: { type: 'string' }, size: { type: 'string' }, bpp: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, objects: { type: 'string' }, size: { type: 'string' }, bpp: { type: 'string' }, 'in-flight-per-worker': { type: 'string' }, 'gpu-concurrency': { type: 'string' } } });
 const N = Number(values.objects ?? 24);
 const [W, H] = (values.size ?? '128x128').split('x').map(Number);
 const BPP = Number(values.bpp ?? 0.2);
+/** Child workflows in flight per worker: enough that the gpu queue always has work waiting. */
+const PER_WORKER = Number(values['in-flight-per-worker'] ?? 2);
+/** Step-range activities at once per worker (1: one chain per device, as on a GPU). */
+const GPU_CONCURRENCY = values['gpu-concurrency'] ?? '1';
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
 for (const s of ['temporal', 'minio'] as const) {
@@ -40,7 +44,7 @@ for (const s of ['temporal', 'minio'] as const) {
 }
 const cores = availableParallelism();
 const haveTaskset = await new Promise<boolean>((r) => spawn('taskset', ['-c', '0', 'true']).on('exit', (c) => r(c === 0)).on('error', () => r(false)));
-say(`bench:bulk: ${N} objects of ${W}x${H} at ${BPP} bpp; ${cores} cores; workers pinned: ${haveTaskset ? 'taskset, one core each' : 'no (taskset missing)'}`);
+say(`bench:bulk: ${N} objects of ${W}x${H} at ${BPP} bpp, ${PER_WORKER} in flight per worker; ${cores} cores; workers pinned: ${haveTaskset ? 'taskset, one core each' : 'no (taskset missing)'}`);
 
 const [temporal, minio] = await Promise.all([privateTemporal(), privateMinio()]);
 const s3env = Object.fromEntries(['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].map((k) => [k, minio.env[k]]));
@@ -51,7 +55,7 @@ const client = await connectClient(parseTemporalConfig({ address: temporal.addre
 const workers: ChildProcess[] = [];
 
 function startWorker(core: number): Promise<ChildProcess> {
-  const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', '4'];
+  const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', '4', '--gpu-concurrency', GPU_CONCURRENCY];
   const cmd = haveTaskset ? 'taskset' : process.execPath;
   const full = haveTaskset ? ['-c', String(core % cores), process.execPath, ...args] : args;
   const p = spawn(cmd, full, {
@@ -88,20 +92,28 @@ try {
   };
   const servicesCpu = async () => (await cpuOf(temporal.env.TEMPORAL_PID)) + (await cpuOf(minio.env.MINIO_PID));
   const perMin: number[] = [];
+  const util: number[] = [], serviceCores: number[] = [];
   for (const count of [1, 2]) {
     await Promise.all(Array.from({ length: count }, (_, i) => startWorker(i)));
     const cpu0 = await servicesCpu();
+    let workerCpu0 = 0;
+    for (const w of workers) workerCpu0 += await cpuOf(String(w.pid));
     const t0 = performance.now();
     const h = await startBulkArchive(client, {
-      store: bucket, prefix: 'bench/in/', outputPrefix: `bench/out${count}/`, bpp: BPP, concurrency: 2 * count, jobId: `bench${count}`,
+      store: bucket, prefix: 'bench/in/', outputPrefix: `bench/out${count}/`, bpp: BPP, concurrency: PER_WORKER * count, jobId: `bench${count}`,
     }, { queues });
     const s = await h.result();
     const secs = (performance.now() - t0) / 1000;
     if (s.ok !== N) throw new Error(`run with ${count} worker(s): ${s.ok} ok, ${s.failed} failed`);
     perMin.push((N / secs) * 60);
     const svc = (await servicesCpu()) - cpu0;
+    let workerCpu = -workerCpu0;
+    for (const w of workers) workerCpu += await cpuOf(String(w.pid));
+    util.push(workerCpu / (count * secs));
+    serviceCores.push(svc / secs);
     say(`${count} worker(s): ${N} objects in ${secs.toFixed(2)} s = ${perMin.at(-1)!.toFixed(1)} objects/min; ` +
-      `Temporal + MinIO used ${svc.toFixed(1)} CPU-s (${((100 * svc) / secs).toFixed(0)}% of one core) on the same ${cores} cores`);
+      `Temporal + MinIO used ${svc.toFixed(1)} CPU-s (${((100 * svc) / secs).toFixed(0)}% of one core) on the same ${cores} cores; ` +
+      `the workers ${workerCpu.toFixed(1)} CPU-s (${((100 * workerCpu) / (count * secs)).toFixed(0)}% of their cores)`);
     await stopWorkers();
   }
 
@@ -151,10 +163,14 @@ try {
   await stopWorkers();
 
   const result = {
-    objects: N, size: `${W}x${H}`, bpp: BPP, pinned: haveTaskset,
+    objects: N, size: `${W}x${H}`, bpp: BPP, pinned: haveTaskset, in_flight_per_worker: PER_WORKER, gpu_concurrency: Number(GPU_CONCURRENCY),
     objects_per_min_1: +perMin[0].toFixed(2), objects_per_min_2: +perMin[1].toFixed(2),
     scaling_efficiency: +(perMin[1] / (2 * perMin[0])).toFixed(3),
     per_activity_overhead_ms: +overheadMs.toFixed(1),
+    // Why the ratio is what it is: how busy the pinned workers were, and how much of the machine
+    // the co-located Temporal + MinIO took (in cores) during each phase.
+    worker_utilization_1: +util[0].toFixed(3), worker_utilization_2: +util[1].toFixed(3),
+    service_cores_1: +serviceCores[0].toFixed(3), service_cores_2: +serviceCores[1].toFixed(3),
   };
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
 } finally {
