@@ -5,12 +5,26 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DctModel } from './model.js';
 import { DctModelParams } from './params.js';
 import type { ModelInfo } from '../types.js';
 
-export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../../models/default/', import.meta.url));
+/**
+ * models/default/ of the package: three levels above this module in the sources, four in the
+ * compiled dist/ (what the worker image runs), so the nearest one up the tree is used.
+ */
+export const DEFAULT_MODEL_DIR = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'models', 'default');
+    if (existsSync(join(candidate, 'manifest.json'))) return `${candidate}/`;
+    const up = dirname(dir);
+    if (up === dir) return fileURLToPath(new URL('../../../models/default/', import.meta.url));
+    dir = up;
+  }
+})();
 
 /** Sorted-key JSON: the canonical form model hashes are computed over. */
 export function canonicalJson(v: unknown): string {
