@@ -7,13 +7,13 @@
  * .dfc, so a rerun of the same job does no encode work for what is done.
  */
 import { createHash } from 'node:crypto';
-import { CompressImageInput } from '../src/orchestration/types.js';
+import { CompressImageInput, ENCODE_SETTING_KEYS } from '../src/orchestration/types.js';
 import {
   jobFolder, ManifestLine, type BulkArchiveInput, type BulkCursor, type BulkTotals, type Outcome, type PlannedBatch,
 } from '../src/orchestration/bulk-types.js';
 import type { ObjectStore } from '../src/storage/index.js';
 import { activity } from './failures.js';
-import { mismatch, resultOf } from './compress.js';
+import { existingOutput } from './compress.js';
 import { withStore, json } from './store-io.js';
 
 interface Candidate {
@@ -83,6 +83,7 @@ export async function planBatch(input: { job: BulkArchiveInput; cursor: BulkCurs
   return activity(async () => {
     const { job, cursor, limit } = input;
     const { found, next } = await withStore(job.store, (s) => (job.manifest ? listManifest(s, job, cursor, limit) : listPrefix(s, job, cursor, limit)));
+    const settings = Object.fromEntries(ENCODE_SETTING_KEYS.map((k) => [k, job[k]]));
     const run: { workflowId: string; job: CompressImageInput }[] = [];
     const known: Outcome[] = [];
     await withStore(job.outputStore ?? job.store, async (out) => {
@@ -94,21 +95,17 @@ export async function planBatch(input: { job: BulkArchiveInput; cursor: BulkCurs
         const output = outputFor(job, c.key);
         const parsed = CompressImageInput.safeParse({
           store: job.store, source: c.key, outputStore: job.outputStore, output,
-          bpp: job.bpp, steps: job.steps, seed: job.seed, ...c.overrides,
-          model: job.model, maxPixels: job.maxPixels, stepsPerActivity: job.stepsPerActivity,
-          checkpointEvery: job.checkpointEvery, checkpointSeconds: job.checkpointSeconds, heartbeatTimeoutSeconds: job.heartbeatTimeoutSeconds, queues: job.queues,
+          bpp: job.bpp, steps: job.steps, seed: job.seed, ...c.overrides, ...settings,
         });
         if (!parsed.success) {
           known.push({ source: c.key, output, status: 'failed', error: `invalid parameters: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(job)'}: ${x.message}`).join('; ')}` });
           continue;
         }
-        if (await out.head(output)) {
-          const bytes = await out.get(output);
-          if ((await mismatch(parsed.data, bytes)) === null) {
-            const r = resultOf(output, bytes);
-            known.push({ source: c.key, output, status: 'skipped', bytes: r.bytes, bpp: r.bpp, steps: r.steps });
-            continue;
-          }
+        const existing = await existingOutput(out, parsed.data);
+        if (existing && 'skipped' in existing) {
+          const r = existing.skipped;
+          known.push({ source: c.key, output, status: 'skipped', bytes: r.bytes, bpp: r.bpp, steps: r.steps });
+          continue;
         }
         run.push({ workflowId: childId(job, c.key), job: parsed.data });
       }

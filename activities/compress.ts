@@ -28,7 +28,7 @@ import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { loadBundle, resolveModel } from '../src/models/bundle.js';
-import type { ObjectStore } from '../src/storage/index.js';
+import { isStorageError, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
   workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult,
@@ -72,32 +72,45 @@ const keys = (output: string) => {
 
 const outStore = (job: CompressImageInput) => job.outputStore ?? job.store;
 
+function resultFrom(output: string, bytes: number, header: DfcHeader, skipped?: boolean): CompressImageResult {
+  const bpp = (8 * bytes) / (header.image.width * header.image.height);
+  return { output, bytes, bpp, steps: header.stepsCoded, ...(skipped ? { skipped } : {}) };
+}
+
+function resultOf(output: string, bytes: Uint8Array): CompressImageResult {
+  return resultFrom(output, bytes.length, readDfc(bytes).header);
+}
+
 /**
- * Why `bytes` is not a .dfc this job would have written (model, seed, rate, and the image size
- * when known), or null when it is.
+ * What is already at `job.output`: nothing (null), a .dfc this job would have written (model,
+ * seed, rate, and the image size when known) as a skipped result, or the reason it must be redone.
+ * One read of the object; the header is parsed once.
  */
-export async function mismatch(job: Pick<CompressImageInput, 'model' | 'seed' | 'bpp' | 'steps'>, bytes: Uint8Array, size?: { width: number; height: number }): Promise<string | null> {
+export async function existingOutput(
+  store: ObjectStore, job: Pick<CompressImageInput, 'output' | 'model' | 'seed' | 'bpp' | 'steps'>, size?: { width: number; height: number },
+): Promise<{ skipped: CompressImageResult } | { redo: string } | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(job.output);
+  } catch (e) {
+    if (isStorageError(e, 'not-found')) return null;
+    throw e;
+  }
   let header: DfcHeader;
   try {
     header = readDfc(bytes).header;
   } catch (e) {
-    return `not a valid .dfc (${(e as Error).message})`;
+    return { redo: `not a valid .dfc (${(e as Error).message})` };
   }
   const bundle = await loadBundle(await resolveModel(job.model), { verify: false });
-  if (Buffer.compare(Buffer.from(header.model.hash), Buffer.from(bundle.hash)) !== 0) return 'coded with another model';
+  if (Buffer.compare(Buffer.from(header.model.hash), Buffer.from(bundle.hash)) !== 0) return { redo: 'coded with another model' };
   const seed = header.seed.lo + header.seed.hi * 2 ** 32;
-  if (seed !== job.seed) return `seed ${seed}, not ${job.seed}`;
+  if (seed !== job.seed) return { redo: `seed ${seed}, not ${job.seed}` };
   const { width, height } = header.image;
-  if (size && (size.width !== width || size.height !== height)) return `image ${width}x${height}, not ${size.width}x${size.height}`;
-  if (job.bpp !== undefined && (8 * bytes.length) / (width * height) > job.bpp) return 'over the bpp budget';
-  if (job.steps !== undefined && header.stepsCoded !== job.steps) return `${header.stepsCoded} steps, not ${job.steps}`;
-  return null;
-}
-
-export function resultOf(output: string, bytes: Uint8Array, skipped?: boolean): CompressImageResult {
-  const { header } = readDfc(bytes);
-  const bpp = (8 * bytes.length) / (header.image.width * header.image.height);
-  return { output, bytes: bytes.length, bpp, steps: header.stepsCoded, ...(skipped ? { skipped } : {}) };
+  if (size && (size.width !== width || size.height !== height)) return { redo: `image ${width}x${height}, not ${size.width}x${size.height}` };
+  if (job.bpp !== undefined && (8 * bytes.length) / (width * height) > job.bpp) return { redo: 'over the bpp budget' };
+  if (job.steps !== undefined && header.stepsCoded !== job.steps) return { redo: `${header.stepsCoded} steps, not ${job.steps}` };
+  return { skipped: resultFrom(job.output, bytes.length, header, true) };
 }
 
 /** Reads and decodes the source (typed errors for bad images), skips a matching output, stages the pixels. */
@@ -106,15 +119,12 @@ export async function prepareSource(job: CompressImageInput): Promise<PreparedSo
     const bytes = await withStore(job.store, (s) => s.get(job.source));
     const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
     return withStore(outStore(job), async (store) => {
-      if (job.skipExisting && (await store.head(job.output))) {
-        const existing = await store.get(job.output);
-        const why = await mismatch(job, existing, img);
-        if (why === null) {
-          log('info', 'skip-existing', { output: job.output });
-          return { skipped: resultOf(job.output, existing, true) };
-        }
-        log('info', 'redo-existing', { output: job.output, reason: why });
+      const existing = job.skipExisting ? await existingOutput(store, job, img) : null;
+      if (existing && 'skipped' in existing) {
+        log('info', 'skip-existing', { output: job.output });
+        return existing;
       }
+      if (existing) log('info', 'redo-existing', { output: job.output, reason: existing.redo });
       const staged: StagedImage = { width: img.width, height: img.height, bitDepth: img.bitDepth };
       const k = keys(job.output);
       await store.put(k.pixels, f32ToBytes(img.data));

@@ -12,19 +12,9 @@ import {
   ZERO_TOTALS, type BulkArchiveInput, type BulkState, type BulkSummary, type BulkTotals, type Outcome,
 } from '../src/orchestration/bulk-types.js';
 import { compressImage } from './compress-image.js';
+import { rootMessage } from '../src/orchestration/failure-message.js';
 
 export const summaryQuery = defineQuery<BulkSummary>('summary');
-
-/** The innermost message of a failure chain: the activity's own error, not "child workflow failed". */
-function rootMessage(e: unknown): string {
-  let cur = e as { message?: string; cause?: unknown } | undefined;
-  let msg = String((cur as Error | undefined)?.message ?? e);
-  while (cur && typeof cur === 'object' && cur.cause) {
-    cur = cur.cause as { message?: string; cause?: unknown };
-    if (cur?.message) msg = cur.message;
-  }
-  return msg;
-}
 
 export async function bulkArchive(job: BulkArchiveInput, state: BulkState = { cursor: {}, totals: ZERO_TOTALS }): Promise<BulkSummary> {
   const io = proxyActivities<typeof activities>({

@@ -26,6 +26,13 @@ SDK's default credential chain).`;
 
 type Values = Partial<Record<keyof typeof SERVICE_OPTIONS, string | boolean | undefined>>;
 
+/** The parsed flags without the service ones (and --help), for the command's own zod schema. */
+export function commandFlags<V extends Record<string, unknown>>(values: V): Omit<V, keyof typeof SERVICE_OPTIONS | 'help'> {
+  const out: Record<string, unknown> = { ...values };
+  for (const k of [...Object.keys(SERVICE_OPTIONS), 'help']) delete out[k];
+  return out as Omit<V, keyof typeof SERVICE_OPTIONS | 'help'>;
+}
+
 /** The Temporal config from env + flags; S3 settings checked now (activities read them per call). */
 export function serviceConfig(values: Values, env: NodeJS.ProcessEnv = process.env): TemporalConfig {
   const str = (k: keyof typeof SERVICE_OPTIONS) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);

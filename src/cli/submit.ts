@@ -8,9 +8,10 @@ import { z } from 'zod';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../orchestration/client.js';
 import { splitObjectUrl, splitPrefixUrl } from '../orchestration/locations.js';
+import { rootMessage } from '../orchestration/failure-message.js';
 import { progressQuery, summaryQuery } from '../../workflows/index.js';
 import { parseOrUsage, type Print } from './args.js';
-import { SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
+import { commandFlags, SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { CliError } from './errors.js';
 import { Progress } from './progress.js';
 
@@ -92,7 +93,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     out(SUBMIT_HELP);
     return 0;
   }
-  const { help: _h, 'no-wait': noWait, 'temporal-address': _t, namespace: _n, 'queue-io': _qi, 'queue-gpu': _qg, 's3-endpoint': _s, ...rest } = values;
+  const { 'no-wait': noWait, ...rest } = commandFlags(values);
   const a = parseOrUsage(Args, { ...rest, wait: !noWait, positionals });
   const cfg = serviceConfig(values);
   const client = await connectClient(cfg);
@@ -178,13 +179,3 @@ async function follow(h: WorkflowHandle, a: Args, out: Print, err: Print, poll: 
     throw e;
   }
 }
-
-function rootMessage(e: unknown): string {
-  let cur = e as { message?: string; cause?: unknown } | undefined, msg = String((e as Error).message);
-  while (cur?.cause) {
-    cur = cur.cause as { message?: string; cause?: unknown };
-    if (cur?.message) msg = cur.message;
-  }
-  return msg;
-}
-

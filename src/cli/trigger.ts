@@ -13,7 +13,7 @@ import { splitPrefixUrl } from '../orchestration/locations.js';
 import { log } from '../orchestration/runtime.js';
 import { parseTriggerConfig, triggerConfigFromEnv } from '../trigger/index.js';
 import { parseOrUsage, type Print } from './args.js';
-import { SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
+import { commandFlags, SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { UsageError } from './errors.js';
 
 export const TRIGGER_HELP = `diffc trigger serve [options]
@@ -77,7 +77,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     out(TRIGGER_HELP);
     return 0;
   }
-  const { help: _h, 'temporal-address': _t, namespace: _n, 'queue-io': _qi, 'queue-gpu': _qg, 's3-endpoint': _s, ...flags } = values;
+  const flags = commandFlags(values);
   const temporal = serviceConfig(values);
   if (sub === 'serve') {
     const a = parseOrUsage(ServeArgs, flags);

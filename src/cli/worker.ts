@@ -10,7 +10,7 @@ import { createWorkers, type QueueRole } from '../orchestration/worker.js';
 import { createHealthServer, type HealthState } from '../orchestration/health.js';
 import { beginDrain, log, workerBackend, workerModel } from '../orchestration/runtime.js';
 import { parseOrUsage, type Print } from './args.js';
-import { SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
+import { commandFlags, SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 
 export const WORKER_HELP = `diffc worker [options]
 
@@ -57,8 +57,7 @@ export async function workerCommand(argv: string[], out: Print): Promise<number>
     out(WORKER_HELP);
     return 0;
   }
-  const { help: _help, 'temporal-address': _t, namespace: _n, 'queue-io': _qi, 'queue-gpu': _qg, 's3-endpoint': _s, ...flags } = values;
-  const a = parseOrUsage(Args, flags);
+  const a = parseOrUsage(Args, commandFlags(values));
   const cfg = serviceConfig(values);
   const roles = a.queues as QueueRole[];
   const state: HealthState = { ready: false, draining: false, queues: roles.map((r) => cfg.queues[r]) };

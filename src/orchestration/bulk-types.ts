@@ -3,7 +3,7 @@
  * per object, and a JSONL manifest of outcomes under `<outputPrefix>_jobs/<jobId>/`.
  */
 import { z } from 'zod';
-import { RateParams, StoreUrl, TaskQueues, type CompressImageInput } from './types.js';
+import { EncodeSettings, RateParams, StoreUrl, type CompressImageInput } from './types.js';
 
 export const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.avif', '.gif'];
 
@@ -19,19 +19,13 @@ export const BulkArchiveInput = z.object({
   outputStore: StoreUrl.optional(),
   outputPrefix: z.string().min(1).refine((p) => p.endsWith('/'), 'outputPrefix must end with /'),
   ...RateParams.shape,
-  model: z.string().min(1).default('default'),
-  maxPixels: z.number().int().positive().max(2 ** 31).default(64 * 1024 * 1024),
-  stepsPerActivity: z.number().int().positive().default(16),
-  checkpointEvery: z.number().int().positive().default(4),
-  checkpointSeconds: z.number().positive().default(60),
-  heartbeatTimeoutSeconds: z.number().min(1).max(3600).default(120),
+  ...EncodeSettings.shape,
   /** Child workflows in flight at once. */
   concurrency: z.number().int().min(1).max(10_000).default(8),
   /** Objects per workflow run; the job continues as new after each, so history stays bounded. */
   objectsPerRun: z.number().int().min(1).max(5_000).default(500),
   /** Names the job's manifest folder and its children's workflow ids. */
   jobId: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'jobId: letters, digits, . _ -'),
-  queues: TaskQueues.default({}),
 }).strict()
   .refine((a) => a.bpp === undefined || a.steps === undefined, { message: 'give at most one of bpp, steps' });
 export type BulkArchiveInput = z.infer<typeof BulkArchiveInput>;

@@ -24,16 +24,8 @@ export const RateParams = z.object({
   seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
 }).strict();
 
-const CompressFields = {
-  /** Store URL of the source (openStore: file:///abs/dir or s3://bucket/prefix). */
-  store: StoreUrl,
-  /** Key of the source image (PNG, JPEG, ...) in `store`. Never modified. */
-  source: z.string().min(1),
-  /** Store the .dfc goes to; defaults to `store`. */
-  outputStore: StoreUrl.optional(),
-  /** Key the .dfc is written to, atomically. */
-  output: z.string().min(1),
-  ...RateParams.shape,
+/** How each image is encoded and checkpointed: the same for one job and for every child of a bulk job. */
+export const EncodeSettings = z.object({
   /** 'default' (embedded model), a bundle directory or a pulled model id, as the worker resolves it. */
   model: z.string().min(1).default('default'),
   /** Refuse images with more pixels than this (checked from the header, before decoding). */
@@ -46,9 +38,26 @@ const CompressFields = {
   checkpointSeconds: z.number().positive().default(60),
   /** A step range whose worker stops heartbeating this long is retried elsewhere (from its checkpoint). */
   heartbeatTimeoutSeconds: z.number().min(1).max(3600).default(120),
+  queues: TaskQueues.default({}),
+}).strict();
+export type EncodeSettings = z.infer<typeof EncodeSettings>;
+
+/** The keys of EncodeSettings, for copying a bulk job's settings into each child's job. */
+export const ENCODE_SETTING_KEYS = Object.keys(EncodeSettings.shape) as (keyof EncodeSettings)[];
+
+const CompressFields = {
+  /** Store URL of the source (openStore: file:///abs/dir or s3://bucket/prefix). */
+  store: StoreUrl,
+  /** Key of the source image (PNG, JPEG, ...) in `store`. Never modified. */
+  source: z.string().min(1),
+  /** Store the .dfc goes to; defaults to `store`. */
+  outputStore: StoreUrl.optional(),
+  /** Key the .dfc is written to, atomically. */
+  output: z.string().min(1),
+  ...RateParams.shape,
+  ...EncodeSettings.shape,
   /** An existing output that decodes as a .dfc of this model, seed and rate is kept, not redone. */
   skipExisting: z.boolean().default(true),
-  queues: TaskQueues.default({}),
 };
 
 const oneRate = (a: { bpp?: number; steps?: number }) => a.bpp === undefined || a.steps === undefined;
