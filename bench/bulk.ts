@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { missingService, privateMinio, privateTemporal } from '../test/helpers/dev-services.js';
+import { missingService, privateMinio, privateTemporal, s3EnvOf } from '../test/helpers/dev-services.js';
 import { testImage } from '../test/helpers/workflows.js';
 import { encodeImage } from '../src/image/io.js';
 import { openStore, s3ConfigFromEnv } from '../src/storage/index.js';
@@ -47,7 +47,7 @@ const haveTaskset = await new Promise<boolean>((r) => spawn('taskset', ['-c', '0
 say(`bench:bulk: ${N} objects of ${W}x${H} at ${BPP} bpp, ${PER_WORKER} in flight per worker; ${cores} cores; workers pinned: ${haveTaskset ? 'taskset, one core each' : 'no (taskset missing)'}`);
 
 const [temporal, minio] = await Promise.all([privateTemporal(), privateMinio()]);
-const s3env = Object.fromEntries(['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'].map((k) => [k, minio.env[k]]));
+const s3env = s3EnvOf(minio);
 Object.assign(process.env, s3env);
 const bucket = `s3://${minio.env.S3_BUCKET}`;
 const queues = { io: `bench-io-${process.pid}`, gpu: `bench-gpu-${process.pid}` };

@@ -142,3 +142,30 @@ export function testQueues(name: string): { io: string; gpu: string } {
   const tag = `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   return { io: `io-${tag}`, gpu: `gpu-${tag}` };
 }
+
+/** node:test options for a test that needs every one of `names` (the first missing one decides). */
+export async function needsAll(...names: ('minio' | 'temporal')[]): Promise<{ missing: string | null; opts: { skip?: string } }> {
+  for (const n of names) {
+    const r = await needs(n);
+    if (r.missing) return r;
+  }
+  return { missing: null, opts: {} };
+}
+
+/** The S3_* settings a client of `minio` needs (what s3ConfigFromEnv reads). */
+export function s3EnvOf(minio: Minio): Record<string, string> {
+  const keys = ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'];
+  return Object.fromEntries(keys.map((k) => [k, minio.env[k]]));
+}
+
+/** Sets `vars` in process.env (as a deployed worker reads them); the result puts the old values back. */
+export function setEnv(vars: Record<string, string>): () => void {
+  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of Object.entries(old)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}

@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { needs, privateMinio, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
+import { needsAll, privateMinio, s3EnvOf, setEnv, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
 import { recordHistory, testImage } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
@@ -25,10 +25,7 @@ import { connectClient, startBulkArchive, startCompressImage, startDecompressIma
 import { summaryQuery } from '../../workflows/index.js';
 import type { BulkSummary, Outcome } from '../../src/orchestration/bulk-types.js';
 
-const t = await needs('temporal');
-const m = await needs('minio');
-const missing = t.missing ?? m.missing;
-const opts = t.opts.skip ? t.opts : m.opts;
+const { missing, opts } = await needsAll('temporal', 'minio');
 
 let dir = '';
 let temporal: Temporal | undefined;
@@ -37,7 +34,7 @@ let client: Client | undefined;
 let workers: DiffcWorkers | undefined;
 let running: Promise<void> | undefined;
 const queues = testQueues('s3');
-const savedEnv = { ...process.env };
+let restoreEnv: (() => void) | undefined;
 
 before(async () => {
   if (missing) {
@@ -47,7 +44,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'diffc-s3wf-'));
   [temporal, minio] = await Promise.all([privateTemporal(), privateMinio()]);
   // The worker's activities read S3_* per call, as a deployed worker does.
-  for (const k of ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) process.env[k] = minio.env[k];
+  restoreEnv = setEnv(s3EnvOf(minio));
   const cfg = parseTemporalConfig({ address: temporal.address, queues });
   client = await connectClient(cfg);
   workers = await createWorkers(cfg, { maxConcurrentActivities: { gpu: 2, io: 16 } });
@@ -64,7 +61,7 @@ after(async () => {
   await client?.connection.close();
   await Promise.all([temporal?.stop(), minio?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
-  for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+  restoreEnv?.();
 });
 
 const bucket = () => `s3://${minio!.env.S3_BUCKET}`;

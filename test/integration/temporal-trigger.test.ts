@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import type { Client } from '@temporalio/client';
-import { needs, privateMinio, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
+import { needsAll, privateMinio, s3EnvOf, setEnv, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
 import { testImage } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
 import { readDfc } from '../../src/codec/format/index.js';
@@ -22,10 +22,7 @@ import { connectClient } from '../../src/orchestration/client.js';
 import { createTriggerService, upsertSweepSchedule } from '../../src/orchestration/trigger-service.js';
 import { parseTriggerConfig, triggerWorkflowId } from '../../src/trigger/index.js';
 
-const t = await needs('temporal');
-const m = await needs('minio');
-const missing = t.missing ?? m.missing;
-const opts = t.opts.skip ? t.opts : m.opts;
+const { missing, opts } = await needsAll('temporal', 'minio');
 const SECRET = 'trigger-test-secret-0123456789';
 
 let temporal: Temporal | undefined;
@@ -37,7 +34,7 @@ let receiver: Server | undefined;
 let receiverUrl = '';
 let cfg: TemporalConfig;
 const starts: { key: string; workflowId: string; result: string }[] = [];
-const savedEnv = { ...process.env };
+let restoreEnv: (() => void) | undefined;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -79,7 +76,7 @@ before(async () => {
   receiver = service;
   await new Promise<void>((r) => service.listen(port, '127.0.0.1', r));
   minio = await privateMinio({ DIFFC_TRIGGER_URL: receiverUrl, DIFFC_TRIGGER_SECRET: SECRET });
-  for (const k of ['S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) process.env[k] = minio.env[k];
+  restoreEnv = setEnv(s3EnvOf(minio));
   workers = await createWorkers(cfg);
   // A worker that stops polling would only show as a hang: fail loudly instead.
   running = workers.run().catch((e: unknown) => {
@@ -94,7 +91,7 @@ after(async () => {
   await new Promise((r) => (receiver ? receiver.close(r) : r(undefined)));
   await client?.connection.close();
   await Promise.all([temporal?.stop(), minio?.stop()]);
-  for (const k of Object.keys(process.env)) if (!(k in savedEnv)) delete process.env[k];
+  restoreEnv?.();
 });
 
 const store = (): ObjectStore => openStore(`s3://${minio!.env.S3_BUCKET}`, { s3: s3ConfigFromEnv() });
