@@ -41,11 +41,13 @@ test('put, get, head, delete round trip; missing keys are not-found / null', asy
     await assert.rejects(store.get('a/b.dfc'), isCode('not-found'));
     await store.put('a/b.dfc', bytes('hello'), { contentType: 'application/octet-stream' });
     assert.equal(text(await store.get('a/b.dfc')), 'hello');
-    assert.deepEqual(await store.head('a/b.dfc'), { size: 5 });
+    const h1 = await store.head('a/b.dfc');
+    assert.deepEqual(h1, { size: 5, etag: h1?.etag, metadata: {} });
+    assert.match(h1?.etag ?? '', /^[0-9a-f]{32}$/);
     await store.put('a/b.dfc', bytes('hello, again'));
     assert.equal(text(await store.get('a/b.dfc')), 'hello, again');
     await store.put('empty', new Uint8Array(0));
-    assert.deepEqual(await store.head('empty'), { size: 0 });
+    assert.equal((await store.head('empty'))?.size, 0);
     await store.delete('a/b.dfc');
     await store.delete('a/b.dfc'); // a second delete is fine, as on S3
     await store.delete('a'); // a name that is only a prefix: nothing to delete
@@ -144,7 +146,8 @@ test('list: byte order of the keys, string prefixes, startAfter and limit paging
     assert.deepEqual(paged, sorted);
     const entries = [];
     for await (const e of store.list('x/y/z/')) entries.push(e);
-    assert.deepEqual(entries, [{ key: 'x/y/z/1', size: 7 }, { key: 'x/y/z/2', size: 7 }]);
+    assert.deepEqual(entries.map(({ key, size }) => ({ key, size })), [{ key: 'x/y/z/1', size: 7 }, { key: 'x/y/z/2', size: 7 }]);
+    assert.deepEqual(entries.map((e) => e.etag), [(await store.head('x/y/z/1'))?.etag, (await store.head('x/y/z/2'))?.etag]);
   });
 });
 
@@ -204,4 +207,139 @@ test('retries: only unavailable, bounded by count and by time', async () => {
   assert.ok(n < 20 && Date.now() - t0 < 1000, `${n} tries in ${Date.now() - t0} ms`);
   assert.equal(backoffMs({ ...cfg, baseDelayMs: 100, maxDelayMs: 1000 }, 1, () => 0), 50);
   assert.equal(backoffMs({ ...cfg, baseDelayMs: 100, maxDelayMs: 1000 }, 10, () => 1), 1000);
+});
+
+test('ETags: the same text from put, head and list; every put changes it; in-place edits too', async () => {
+  await withStore(async (store, root) => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      // Same size every time, and fast: the inode and mtime must still tell them apart.
+      const { etag } = await store.put('k', bytes(`v${i % 10}`));
+      assert.ok(etag && /^[0-9a-f]{32}$/.test(etag));
+      assert.equal((await store.head('k'))?.etag, etag);
+      const [listed] = await (async () => { const o = []; for await (const e of store.list('k')) o.push(e); return o; })();
+      assert.equal(listed.etag, etag);
+      assert.ok(!seen.has(etag), `ETag ${etag} repeated at put ${i}`);
+      seen.add(etag);
+    }
+    const before = (await store.head('k'))?.etag;
+    await new Promise((r) => setTimeout(r, 20)); // past the filesystem's timestamp tick
+    await writeFile(join(root, 'k'), 'v9'); // an edit in place (same inode, same size)
+    assert.notEqual((await store.head('k'))?.etag, before);
+    const { etag: nm } = await store.put('fresh', bytes('x'), { ifNoneMatch: true });
+    assert.equal((await store.head('fresh'))?.etag, nm);
+  });
+});
+
+test('getRange: clamped to the size, positioned reads, bad ranges invalid, missing not-found', async () => {
+  await withStore(async (store) => {
+    const body = bytes('0123456789');
+    await store.put('r', body);
+    assert.equal(text(await store.getRange('r', 0, 4)), '0123');
+    assert.equal(text(await store.getRange('r', 3, 7)), '3456');
+    assert.equal(text(await store.getRange('r', 7)), '789');
+    assert.equal(text(await store.getRange('r', 8, 100)), '89');
+    assert.equal((await store.getRange('r', 5, 5)).length, 0);
+    assert.equal((await store.getRange('r', 10)).length, 0);
+    assert.equal((await store.getRange('r', 50, 60)).length, 0);
+    await store.put('e', new Uint8Array(0));
+    assert.equal((await store.getRange('e', 0, 10)).length, 0);
+    for (const [s, e] of [[-1, 3], [4, 2], [1.5, 3], [0, -1], [Number.NaN, 1], [0, Infinity]] as const) {
+      await assert.rejects(store.getRange('r', s, e), isCode('invalid'), `${s}..${e}`);
+    }
+    await assert.rejects(store.getRange('nope', 0, 3), isCode('not-found'));
+    await assert.rejects(store.getRange('nope', 0, 0), isCode('not-found'));
+    await assert.rejects(store.getRange('../x', 0, 3), isCode('invalid'));
+    // A large object: a range is read from its place, the bytes are the right ones.
+    const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7 + (i >> 12)) & 255);
+    await store.put('big', big);
+    const mid = await store.getRange('big', 1_000_003, 2_000_017);
+    assert.ok(Buffer.from(mid).equals(Buffer.from(big.subarray(1_000_003, 2_000_017))));
+  });
+});
+
+test('pinned reads: ifMatch of the current ETag reads, another is changed; versionId is invalid locally', async () => {
+  await withStore(async (store) => {
+    const { etag } = await store.put('p', bytes('first version'));
+    assert.ok(etag);
+    assert.equal(text(await store.get('p', { ifMatch: etag })), 'first version');
+    assert.equal(text(await store.get('p', { ifMatch: `"${etag}"` })), 'first version'); // quotes are fine
+    assert.equal(text(await store.getRange('p', 6, 13, { ifMatch: etag })), 'version');
+    await store.put('p', bytes('second version'));
+    await assert.rejects(store.get('p', { ifMatch: etag }), isCode('changed'));
+    await assert.rejects(store.getRange('p', 0, 5, { ifMatch: etag }), isCode('changed'));
+    await assert.rejects(store.getRange('p', 0, 0, { ifMatch: etag }), isCode('changed'));
+    await assert.rejects(store.get('p', { versionId: 'v1' }), isCode('invalid'));
+    await assert.rejects(store.getRange('p', 0, 1, { versionId: 'v1' }), isCode('invalid'));
+    await assert.rejects(store.get('gone', { ifMatch: etag }), isCode('not-found'));
+    await assert.rejects(store.get('p', { ifMatch: '' }), isCode('invalid'));
+  });
+});
+
+test('ifMatch put replaces only the version named; anything else (or nothing) is changed', async () => {
+  await withStore(async (store, root) => {
+    const { etag: e1 } = await store.put('m', bytes('one'));
+    const { etag: e2 } = await store.put('m', bytes('two'), { ifMatch: e1 });
+    assert.ok(e2 && e2 !== e1);
+    assert.equal(text(await store.get('m')), 'two');
+    await assert.rejects(store.put('m', bytes('three'), { ifMatch: e1 }), isCode('changed'));
+    assert.equal(text(await store.get('m')), 'two');
+    await assert.rejects(store.put('absent', bytes('x'), { ifMatch: e2 }), isCode('changed'));
+    assert.equal(await store.head('absent'), null);
+    await assert.rejects(store.put('m', bytes('x'), { ifMatch: e2, ifNoneMatch: true }), isCode('invalid'));
+    // Concurrent writers with the same ifMatch: no more than one lands (the local check is not
+    // atomic, so this is best effort, but none of them may leave a temporary behind).
+    await Promise.allSettled(Array.from({ length: 6 }, (_, i) => store.put('m', bytes(`w${i}`), { ifMatch: e2 })));
+    assert.deepEqual(await filesUnder(root), ['m']);
+  });
+});
+
+test('metadata: kept in a sidecar that list never shows, bound to its object, removed by delete', async () => {
+  await withStore(async (store, root) => {
+    const meta = { 'diffc-model-hash': '0123456789abcdef', 'diffc-seed': '7' };
+    const { etag } = await store.put('d/x.dfc', bytes('dfc'), { metadata: meta });
+    assert.deepEqual(await store.head('d/x.dfc'), { size: 3, etag, metadata: meta });
+    assert.deepEqual(await keys(store, ''), ['d/x.dfc']);
+    assert.deepEqual(await filesUnder(root), ['d/.diffc-meta.x.dfc', 'd/x.dfc']);
+    await assert.rejects(store.get('d/.diffc-meta.x.dfc'), isCode('invalid'));
+    await assert.rejects(store.put('.diffc-meta.y', bytes('no')), isCode('invalid'));
+    // A put without metadata: the old metadata is not the new object's.
+    await store.put('d/x.dfc', bytes('new'));
+    assert.deepEqual((await store.head('d/x.dfc'))?.metadata, {});
+    assert.deepEqual(await filesUnder(root), ['d/x.dfc']);
+    // A sidecar of another version (a writer that died between its two renames) vouches for nothing.
+    await store.put('d/x.dfc', bytes('abc'), { metadata: { a: '1' } });
+    await new Promise((r) => setTimeout(r, 20)); // past the filesystem's timestamp tick
+    await writeFile(join(root, 'd', 'x.dfc'), 'xyz'); // edited behind the store's back
+    await writeFile(join(root, 'd', 'x.dfc.tmp'), 'q');
+    assert.deepEqual((await store.head('d/x.dfc'))?.metadata, {}, 'an edited object keeps no stale metadata');
+    await writeFile(join(root, 'd', '.diffc-meta.x.dfc'), '{ not json');
+    assert.deepEqual((await store.head('d/x.dfc'))?.metadata, {});
+    await store.put('d/x.dfc', bytes('abc'), { metadata: { a: '1' }, ifNoneMatch: false });
+    await store.delete('d/x.dfc');
+    await store.delete('d/x.dfc.tmp');
+    assert.deepEqual(await filesUnder(root), []);
+    // ifNoneMatch and ifMatch puts keep metadata too.
+    const { etag: n1 } = await store.put('n', bytes('1'), { ifNoneMatch: true, metadata: { v: '1' } });
+    assert.deepEqual((await store.head('n'))?.metadata, { v: '1' });
+    await store.put('n', bytes('2'), { ifMatch: n1, metadata: { v: '2' } });
+    assert.deepEqual((await store.head('n'))?.metadata, { v: '2' });
+    // A refused put leaves the object and its metadata as they were, and no temporaries.
+    await assert.rejects(store.put('n', bytes('3'), { ifMatch: n1, metadata: { v: '3' } }), isCode('changed'));
+    await assert.rejects(store.put('n', bytes('3'), { ifNoneMatch: true, metadata: { v: '3' } }), isCode('exists'));
+    assert.deepEqual((await store.head('n'))?.metadata, { v: '2' });
+    assert.deepEqual(await filesUnder(root), ['.diffc-meta.n', 'n']);
+  });
+});
+
+test('metadata is validated the same on every store: [a-z0-9-] keys, ASCII values, 2 KB', async () => {
+  await withStore(async (store) => {
+    const bads: Record<string, string>[] = [{ Upper: 'x' }, { 'a_b': 'x' }, { '': 'x' }, { k: 'é' }, { k: 'line\nbreak' }, { k: 'x'.repeat(2048) }];
+    for (const bad of bads) {
+      await assert.rejects(store.put('k', bytes('x'), { metadata: bad }), isCode('invalid'), JSON.stringify(bad).slice(0, 40));
+    }
+    await store.put('k', bytes('x'), { metadata: { k: 'x'.repeat(2047) } }); // exactly 2048 bytes
+    assert.equal((await store.head('k'))?.metadata?.k.length, 2047);
+    await assert.rejects(store.put('k', bytes('x'), { unknown: 1 } as never), isCode('invalid'));
+  });
 });

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { ListMultipartUploadsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListMultipartUploadsCommand, PutBucketVersioningCommand, type S3Client } from '@aws-sdk/client-s3';
 import { crc32cBase64, openStore, S3Store, StorageError, type ObjectStore, type StoreConfigInput } from '../src/storage/index.js';
 import { needs, privateMinio, servicesRequired, type Minio } from './helpers/dev-services.js';
 
@@ -68,10 +68,10 @@ test('put, get, head, list, delete', opts, async () => {
   await assert.rejects(st.get('a/b.dfc'), isCode('not-found'));
   const body = bytes('hello, minio');
   const put = await st.put('a/b.dfc', body, { contentType: 'application/x-dfc' });
-  assert.match(put.etag ?? '', /^"[0-9a-f]+"$/);
+  assert.match(put.etag ?? '', /^[0-9a-f]+$/); // no quotes
   assert.equal(text(await st.get('a/b.dfc')), 'hello, minio');
   assert.deepEqual(await st.head('a/b.dfc'), {
-    size: body.length, etag: put.etag, checksum: { algorithm: 'CRC32C', value: crc32cBase64(body), type: 'FULL_OBJECT' },
+    size: body.length, etag: put.etag, checksum: { algorithm: 'CRC32C', value: crc32cBase64(body), type: 'FULL_OBJECT' }, metadata: {},
   });
   await st.put('empty', new Uint8Array(0));
   assert.equal((await st.get('empty')).length, 0);
@@ -111,7 +111,8 @@ test('list: key order, prefixes, startAfter and limit paging under the store pre
   assert.deepEqual(paged, sorted);
   const [first] = await (async () => { const o = []; for await (const e of st.list('x/y/z/1')) o.push(e); return o; })();
   assert.equal(first.size, 7);
-  assert.match(first.etag ?? '', /^"/);
+  assert.equal(first.etag, (await st.head('x/y/z/1'))?.etag);
+  assert.match(first.etag ?? '', /^[0-9a-f]+$/);
   // More than one page of the service (1000 keys) without a limit.
   const many = store();
   const names = Array.from({ length: 1005 }, (_, i) => `k/${String(i).padStart(4, '0')}`);
@@ -244,4 +245,187 @@ test('MinIO stopped: unavailable after bounded retries; restarted: the data is b
     assert.equal(minio.env.S3_ENDPOINT, endpoint, 'restarted on the same port');
   }
   assert.equal(text(await st.get('kept')), 'survives a restart');
+});
+
+/** Fails the first `command` after the service has done it, as a lost answer would. */
+function loseFirstAnswer(client: S3Client, command: string): void {
+  let lost = false;
+  client.middlewareStack.add((next, context) => async (args) => {
+    const out = await next(args);
+    if (context.commandName === command && !lost) {
+      lost = true;
+      throw Object.assign(new Error('injected: connection reset after the request'), { code: 'ECONNRESET' });
+    }
+    return out;
+  }, { step: 'initialize', name: `lose-${randomBytes(3).toString('hex')}` });
+}
+
+test('getRange: Range requests clamped to the size, across parts; bad ranges invalid; missing not-found', opts, async () => {
+  const st = store({ multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  await st.put('r', bytes('0123456789'));
+  assert.equal(text(await st.getRange('r', 0, 4)), '0123');
+  assert.equal(text(await st.getRange('r', 3, 7)), '3456');
+  assert.equal(text(await st.getRange('r', 7)), '789');
+  assert.equal(text(await st.getRange('r', 8, 100)), '89');
+  assert.equal((await st.getRange('r', 5, 5)).length, 0);
+  assert.equal((await st.getRange('r', 10)).length, 0);
+  assert.equal((await st.getRange('r', 50, 60)).length, 0);
+  await st.put('e', new Uint8Array(0));
+  assert.equal((await st.getRange('e', 0, 10)).length, 0);
+  const counts = instrument(st.client);
+  for (const [a, b] of [[-1, 3], [4, 2], [1.5, 3], [0, Number.NaN]] as const) await assert.rejects(st.getRange('r', a, b), isCode('invalid'));
+  assert.deepEqual(counts, {}, 'refused before any request');
+  await assert.rejects(st.getRange('nope', 0, 3), isCode('not-found'));
+  await assert.rejects(st.getRange('nope', 0, 0), isCode('not-found'));
+  await assert.rejects(st.getRange('nope', 5), isCode('not-found'));
+  await assert.rejects(store({}, 's3://no-such-bucket-diffc/x').getRange('k', 0, 1), (e) => isCode('not-found')(e) && /bucket|NoSuchBucket/.test((e as Error).message));
+  // A multipart object (checksum per part): a range across the part boundary, both algorithms.
+  const big = randomBytes(11 * MiB);
+  await st.put('big', big);
+  assert.ok(Buffer.from(await st.getRange('big', 5 * MiB - 10, 5 * MiB + 10)).equals(big.subarray(5 * MiB - 10, 5 * MiB + 10)));
+  assert.ok(Buffer.from(await st.getRange('big', 11 * MiB - 3)).equals(big.subarray(11 * MiB - 3)));
+  const sha = store({ checksumAlgorithm: 'SHA256', multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  await sha.put('big', big.subarray(0, 6 * MiB));
+  await sha.put('small', big.subarray(0, 1000));
+  assert.ok(Buffer.from(await sha.getRange('big', 100, 5 * MiB + 100)).equals(big.subarray(100, 5 * MiB + 100)));
+  assert.ok(Buffer.from(await sha.getRange('small', 10, 20)).equals(big.subarray(10, 20)));
+});
+
+test('pinned reads: If-Match of the current ETag reads, another is changed (412 is not exists here)', opts, async () => {
+  const st = store();
+  const { etag } = await st.put('p', bytes('first version'));
+  assert.ok(etag);
+  assert.equal(text(await st.get('p', { ifMatch: etag })), 'first version');
+  assert.equal(text(await st.get('p', { ifMatch: `"${etag}"` })), 'first version');
+  assert.equal(text(await st.getRange('p', 6, 13, { ifMatch: etag })), 'version');
+  await st.put('p', bytes('second version'));
+  await assert.rejects(st.get('p', { ifMatch: etag }), isCode('changed'));
+  await assert.rejects(st.getRange('p', 0, 5, { ifMatch: etag }), isCode('changed'));
+  await assert.rejects(st.getRange('p', 0, 0, { ifMatch: etag }), isCode('changed'));
+  await assert.rejects(st.getRange('p', 1000, undefined, { ifMatch: etag }), isCode('changed')); // out of range and stale
+  assert.equal((await st.getRange('p', 1000, undefined, { ifMatch: (await st.head('p'))?.etag })).length, 0);
+  await assert.rejects(st.get('gone', { ifMatch: etag }), isCode('not-found'));
+  await assert.rejects(st.get('p', { ifMatch: 'bad\netag' }), isCode('invalid'));
+});
+
+test('versioned bucket: head and put give version ids; reads pinned to a version', opts, async () => {
+  const base = store();
+  const bucket = `diffc-v-${randomBytes(4).toString('hex')}`;
+  await base.client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await base.client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const st = store({}, `s3://${bucket}/p`);
+  const v1 = await st.put('k', bytes('one'), { metadata: { n: '1' } });
+  const v2 = await st.put('k', bytes('two'));
+  assert.ok(v1.versionId && v2.versionId && v1.versionId !== v2.versionId);
+  const h = await st.head('k');
+  assert.equal(h?.versionId, v2.versionId);
+  assert.equal(h?.etag, v2.etag);
+  assert.equal(text(await st.get('k', { versionId: v1.versionId })), 'one');
+  assert.equal(text(await st.getRange('k', 1, 3, { versionId: v1.versionId })), 'ne');
+  assert.equal(text(await st.get('k', { versionId: v1.versionId, ifMatch: v1.etag })), 'one');
+  await assert.rejects(st.get('k', { versionId: v1.versionId, ifMatch: v2.etag }), isCode('changed'));
+  const missing = '00000000-0000-4000-8000-000000000000';
+  await assert.rejects(st.get('k', { versionId: missing }), isCode('not-found'));
+  await assert.rejects(st.getRange('k', 0, 0, { versionId: missing }), isCode('not-found'));
+  // An unversioned bucket has no version ids to give.
+  const plain = await base.put('k', bytes('x'));
+  assert.equal(plain.versionId, undefined);
+  assert.equal((await base.head('k'))?.versionId, undefined);
+});
+
+test('ifMatch put: replaces only the version named, single PUT and multipart; 412 is changed', opts, async () => {
+  const st = store({ multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  const { etag: e1 } = await st.put('m', bytes('one'));
+  const { etag: e2 } = await st.put('m', bytes('two'), { ifMatch: e1 });
+  assert.ok(e2 && e2 !== e1);
+  assert.equal((await st.head('m'))?.etag, e2);
+  await assert.rejects(st.put('m', bytes('three'), { ifMatch: e1 }), isCode('changed'));
+  assert.equal(text(await st.get('m')), 'two');
+  await assert.rejects(st.put('absent', bytes('x'), { ifMatch: e2 }), isCode('changed'));
+  assert.equal(await st.head('absent'), null);
+  // The same 412 on an ifNoneMatch put still means exists.
+  await assert.rejects(st.put('m', bytes('x'), { ifNoneMatch: true }), isCode('exists'));
+  await assert.rejects(st.put('m', bytes('x'), { ifNoneMatch: true, ifMatch: e2 }), isCode('invalid'));
+
+  const big = randomBytes(6 * MiB);
+  const counts = instrument(st.client);
+  const { etag: e3 } = await st.put('m', big, { ifMatch: `"${e2}"` });
+  assert.equal(counts.CompleteMultipartUploadCommand, 1);
+  assert.ok(Buffer.from(await st.get('m')).equals(big));
+  await assert.rejects(st.put('m', randomBytes(6 * MiB), { ifMatch: e2 }), isCode('changed'));
+  assert.equal(counts.UploadPartCommand, 2, 'the stale ifMatch was refused before uploading parts');
+  await assert.rejects(st.put('absent', randomBytes(6 * MiB), { ifMatch: e2 }), isCode('changed'));
+  assert.equal((await st.head('m'))?.etag, e3);
+
+  // Concurrent writers with the same ifMatch: exactly one wins (S3's check is atomic).
+  const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => st.put('m', bytes(`w${i}`), { ifMatch: e3 })));
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+  assert.ok(results.every((r) => r.status === 'fulfilled' || isCode('changed')(r.reason)));
+});
+
+test('ifMatch multipart: another writer between the parts and the completion makes it changed', opts, async () => {
+  const st = store({ multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  const { etag } = await st.put('late', bytes('original'));
+  const rival = store({}, st.url);
+  const counts = instrument(st.client, (cmd) => {
+    if (cmd === 'CompleteMultipartUploadCommand') return rival.put('late', bytes('rival')).then(() => undefined);
+    return undefined;
+  });
+  await assert.rejects(st.put('late', randomBytes(6 * MiB), { ifMatch: etag }), isCode('changed'));
+  assert.equal(counts.AbortMultipartUploadCommand, 1);
+  assert.equal(text(await st.get('late')), 'rival');
+  const uploads = await st.client.send(new ListMultipartUploadsCommand({ Bucket: st.location.bucket, Prefix: st.location.prefix }));
+  assert.deepEqual(uploads.Uploads ?? [], []);
+});
+
+test('metadata: x-amz-meta-* on single and multipart puts, returned lower-case by head; validated before sending', opts, async () => {
+  const st = store({ multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  const meta = { 'diffc-model-hash': '0123456789abcdef', 'diffc-seed': '42', 'diffc-source-etag': 'abc-3' };
+  const { etag } = await st.put('d.dfc', bytes('dfc'), { metadata: meta, contentType: 'application/x-dfc' });
+  assert.deepEqual(await st.head('d.dfc'), {
+    size: 3, etag, checksum: { algorithm: 'CRC32C', value: crc32cBase64(bytes('dfc')), type: 'FULL_OBJECT' }, metadata: meta,
+  });
+  await st.put('big.dfc', randomBytes(6 * MiB), { metadata: meta });
+  assert.deepEqual((await st.head('big.dfc'))?.metadata, meta);
+  await st.put('d.dfc', bytes('new'));
+  assert.deepEqual((await st.head('d.dfc'))?.metadata, {});
+  const counts = instrument(st.client);
+  const bads: Record<string, string>[] = [{ Upper: 'x' }, { 'a_b': 'x' }, { k: 'é' }, { k: 'a\nb' }, { k: 'x'.repeat(2048) }];
+  for (const bad of bads) await assert.rejects(st.put('k', bytes('x'), { metadata: bad }), isCode('invalid'));
+  assert.deepEqual(counts, {}, 'refused before any request');
+  await st.put('k', bytes('x'), { metadata: { k: 'x'.repeat(2047) } }); // 2048 bytes in all: accepted
+  assert.equal((await st.head('k'))?.metadata?.k.length, 2047);
+});
+
+test('a retried ifMatch put whose first try landed succeeds, single and multipart; a real change still fails', opts, async () => {
+  const st = store({ multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  const { etag: e1 } = await st.put('once', bytes('v1'));
+  loseFirstAnswer(st.client, 'PutObjectCommand');
+  const r = await st.put('once', bytes('v2 payload'), { ifMatch: e1, metadata: { a: '1' } });
+  assert.equal(text(await st.get('once')), 'v2 payload');
+  assert.equal(r.etag, (await st.head('once'))?.etag);
+  await assert.rejects(st.put('once', bytes('v3'), { ifMatch: e1 }), isCode('changed'));
+
+  const mp = store({ multipartThreshold: 5 * MiB, partSize: 5 * MiB });
+  const { etag: m1 } = await mp.put('big', bytes('small first'));
+  loseFirstAnswer(mp.client, 'CompleteMultipartUploadCommand');
+  const big = randomBytes(6 * MiB);
+  await mp.put('big', big, { ifMatch: m1 });
+  assert.ok(Buffer.from(await mp.get('big')).equals(big));
+
+  // The first try landed, but the retry finds someone else's object: changed, not success.
+  const other = store({}, st.url);
+  let raced = false;
+  st.client.middlewareStack.add((next, context) => async (args) => {
+    const out = await next(args);
+    if (context.commandName === 'PutObjectCommand' && !raced) {
+      raced = true;
+      await other.put('once', bytes('someone else'));
+      throw Object.assign(new Error('injected: reset'), { code: 'ECONNRESET' });
+    }
+    return out;
+  }, { step: 'initialize', name: 'race-then-lose' });
+  const cur = (await st.head('once'))?.etag;
+  await assert.rejects(st.put('once', bytes('mine'), { ifMatch: cur }), isCode('changed'));
+  assert.equal(text(await st.get('once')), 'someone else');
 });

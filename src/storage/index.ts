@@ -11,11 +11,13 @@ import { S3Store, type S3Location } from './s3.js';
 import type { ObjectStore } from './types.js';
 
 export { StorageError, isStorageError, type StorageErrorCode } from './errors.js';
-export type { ObjectStore, ObjectHead, ObjectEntry, ObjectChecksum, PutOptions, ListOptions } from './types.js';
+export type { ObjectStore, ObjectHead, ObjectEntry, ObjectChecksum, PutOptions, GetOptions, ListOptions } from './types.js';
 export { StoreConfig, S3Config, LocalConfig, RetryConfig, parseStoreConfig, s3ConfigFromEnv, type StoreConfigInput } from './config.js';
 export { LocalStore } from './local.js';
 export { S3Store } from './s3.js';
 export { crc32c, crc32cBase64, sha256Base64, checksumBase64 } from './checksum.js';
+export { compareKeys } from './keys.js';
+export { normaliseEtag, MAX_METADATA_BYTES } from './options.js';
 
 /** s3://bucket[/prefix]: bucket per S3's naming rules, prefix made to end with '/'. */
 export function parseS3Url(url: string): S3Location {

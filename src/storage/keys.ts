@@ -2,11 +2,13 @@
  * Object keys, the same rules for every store so that a key that works locally works on S3:
  * 1..1024 UTF-8 bytes, '/'-separated non-empty segments, none of them '.' or '..', no leading or
  * trailing '/', no backslash, no control characters, and no segment starting with the reserved
- * TEMP_MARK (the local store's in-flight files).
+ * TEMP_MARK or META_MARK (the local store's in-flight files and metadata sidecars).
  */
 import { StorageError } from './errors.js';
 
 export const TEMP_MARK = '.diffc-tmp.';
+/** A local store keeps an object's user metadata in "<dir>/META_MARK<name>" next to it. */
+export const META_MARK = '.diffc-meta.';
 const MAX_KEY_BYTES = 1024;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -27,7 +29,9 @@ export function checkKey(key: string): string {
     if (seg === '' || seg === '.' || seg === '..') {
       throw new StorageError('invalid', `key ${JSON.stringify(key)} has an empty, '.' or '..' segment`);
     }
-    if (seg.startsWith(TEMP_MARK)) throw new StorageError('invalid', `key ${JSON.stringify(key)} uses the reserved name ${TEMP_MARK}*`);
+    for (const mark of [TEMP_MARK, META_MARK]) {
+      if (seg.startsWith(mark)) throw new StorageError('invalid', `key ${JSON.stringify(key)} uses the reserved name ${mark}*`);
+    }
   }
   return key;
 }

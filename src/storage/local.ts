@@ -10,17 +10,49 @@
  * lies outside the root is refused on read and write. Listing walks only plain files and
  * directories (symlinks are not followed). Unlike S3, a key cannot be both an object and a prefix
  * of other keys ("a" and "a/b"): the filesystem has one name for both; that put is 'invalid'.
- * contentType is accepted and not stored; head gives the size only (no etag or checksum).
+ * contentType is accepted and not stored; head gives no checksum.
+ *
+ * ETag: a digest of the file's inode number, size and mtime in nanoseconds (localEtag), taken
+ * from one stat, so head, list and get's pin cost no read of the data (a content hash would read
+ * a manifest of GBs on every pinned page). Every put makes a new inode while the old file still
+ * exists, so a put always changes the ETag; so does any in-place edit that moves the mtime. What
+ * it cannot see: an in-place edit of the same size within one filesystem timestamp tick (a few
+ * ms on Linux), and A-B-A — a third put of the same size in the same tick that reuses the first
+ * one's freed inode number.
+ *
+ * Metadata: put writes it to a sidecar "<dir>/.diffc-meta.<name>" (temporary file + rename, like
+ * the object) that names the ETag of the object it belongs to; list never shows it and delete
+ * removes it. The object is renamed into place first, then the sidecar, and head returns the
+ * metadata only while the sidecar's ETag is the object's: a reader can see no metadata for a
+ * moment (or for good, if the writer died between the two renames), never another object's.
+ *
+ * Pinned reads (ifMatch) compare with the ETag of the open file, so the check and the read are of
+ * the same file. An ifMatch put compares the current ETag, then renames: not atomic against a
+ * concurrent local writer that replaces the object between the two (S3's ifMatch is). Local
+ * stores have no versions: a versionId is 'invalid'.
  */
-import { randomBytes } from 'node:crypto';
-import type { Dirent } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import type { BigIntStats, Dirent } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
 import type { LocalConfig } from './config.js';
 import { StorageError } from './errors.js';
-import { checkKey, checkPrefix, compareKeys, TEMP_MARK } from './keys.js';
-import type { ListOptions, ObjectEntry, ObjectHead, ObjectStore, PutOptions } from './types.js';
+import { checkKey, checkPrefix, compareKeys, META_MARK, TEMP_MARK } from './keys.js';
+import { checkGetOptions, checkPutOptions, checkRange } from './options.js';
+import type { GetOptions, ListOptions, ObjectEntry, ObjectHead, ObjectStore, PutOptions } from './types.js';
+
+/** The local ETag of a file (see the header): 32 hex digits, like an MD5 ETag. */
+export function localEtag(st: Pick<BigIntStats, 'ino' | 'size' | 'mtimeNs'>): string {
+  return createHash('sha256').update(`${st.ino}:${st.size}:${st.mtimeNs}`).digest('hex').slice(0, 32);
+}
+
+const Sidecar = z.object({ etag: z.string(), metadata: z.record(z.string()) });
+
+function sidecarOf(p: string): string {
+  return join(dirname(p), META_MARK + basename(p));
+}
 
 function errno(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
@@ -89,31 +121,101 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Uint8Array> {
+  async get(key: string, opts?: GetOptions): Promise<Uint8Array> {
+    return this.read(key, opts, async (fh, size) => {
+      const buf = await fh.readFile();
+      // Another writer may have grown the file since the pin's fstat: keep the pinned size.
+      return new Uint8Array(buf.buffer, buf.byteOffset, Math.min(buf.byteLength, size));
+    });
+  }
+
+  async getRange(key: string, start: number, end?: number, opts?: GetOptions): Promise<Uint8Array> {
+    checkRange(start, end);
+    return this.read(key, opts, async (fh, size) => {
+      const from = Math.min(start, size);
+      const to = Math.min(end ?? size, size);
+      const out = new Uint8Array(to - from);
+      let n = 0;
+      while (n < out.length) {
+        const { bytesRead } = await fh.read(out, n, out.length - n, from + n);
+        if (bytesRead === 0) break; // truncated under us: what there is
+        n += bytesRead;
+      }
+      return n === out.length ? out : out.subarray(0, n);
+    });
+  }
+
+  /** Opens the object, checks the pin against that open file, then hands it to `body`. */
+  private async read(key: string, opts: GetOptions | undefined, body: (fh: FileHandle, size: number) => Promise<Uint8Array>): Promise<Uint8Array> {
+    const { ifMatch, versionId } = checkGetOptions(opts);
+    if (versionId !== undefined) throw new StorageError('invalid', `a local store keeps no versions (versionId ${JSON.stringify(versionId)} for ${key})`);
     const p = this.pathOf(key);
     await this.checkResolved(key, p);
+    let fh: FileHandle | undefined;
     try {
-      const buf = await readFile(p);
-      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      fh = await open(p, 'r');
+      const st = await fh.stat({ bigint: true });
+      if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      if (ifMatch !== undefined && localEtag(st) !== ifMatch) {
+        throw new StorageError('changed', `${key} in ${this.url} is no longer the version read before (ETag ${localEtag(st)}, not ${ifMatch})`);
+      }
+      return await body(fh, Number(st.size));
     } catch (e) {
       if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno(e) ?? '')) throw new StorageError('not-found', `no object ${key} in ${this.url}`, { cause: e });
       throw toStorageError(e, `cannot read ${key} from ${this.url}`);
+    } finally {
+      await fh?.close();
     }
   }
 
   async head(key: string): Promise<ObjectHead | null> {
     const p = this.pathOf(key);
     await this.checkResolved(key, p);
+    let etag: string;
+    let size: number;
     try {
-      const st = await stat(p);
-      return st.isFile() ? { size: st.size } : null;
+      const st = await stat(p, { bigint: true });
+      if (!st.isFile()) return null;
+      etag = localEtag(st);
+      size = Number(st.size);
     } catch (e) {
       if (['ENOENT', 'ENOTDIR'].includes(errno(e) ?? '')) return null;
       throw toStorageError(e, `cannot stat ${key} in ${this.url}`);
     }
+    return { size, etag, metadata: await this.metadataOf(key, p, etag) };
   }
 
-  async put(key: string, bytes: Uint8Array, opts: PutOptions = {}): Promise<{ etag?: string }> {
+  /** The sidecar's metadata when it belongs to the object with `etag`, else none (see the header). */
+  private async metadataOf(key: string, p: string, etag: string): Promise<Record<string, string>> {
+    let text: string;
+    try {
+      text = await readFile(sidecarOf(p), 'utf8');
+    } catch (e) {
+      if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno(e) ?? '')) return {};
+      throw toStorageError(e, `cannot read the metadata of ${key} in ${this.url}`);
+    }
+    let parsed: z.infer<typeof Sidecar> | undefined;
+    try {
+      parsed = Sidecar.parse(JSON.parse(text));
+    } catch {
+      parsed = undefined; // not one we wrote whole: it vouches for no object
+    }
+    return parsed && parsed.etag === etag ? parsed.metadata : {};
+  }
+
+  /** The ETag of what is at `p` now; null when nothing (or a directory) is. */
+  private async currentEtag(p: string): Promise<string | null> {
+    try {
+      const st = await stat(p, { bigint: true });
+      return st.isFile() ? localEtag(st) : null;
+    } catch (e) {
+      if (['ENOENT', 'ENOTDIR'].includes(errno(e) ?? '')) return null;
+      throw e;
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag?: string }> {
+    const { ifNoneMatch, ifMatch, metadata } = checkPutOptions(opts);
     const p = this.pathOf(key);
     const dir = dirname(p);
     await this.checkResolved(key, dir);
@@ -127,16 +229,30 @@ export class LocalStore implements ObjectStore {
     }
     await this.checkResolved(key, dir);
     const tmp = join(dir, `${TEMP_MARK}${randomBytes(8).toString('hex')}`);
+    const tmpMeta = metadata ? join(dir, `${TEMP_MARK}${randomBytes(8).toString('hex')}`) : undefined;
     let placed = false;
     try {
       const fh = await open(tmp, 'wx', 0o644);
+      let etag: string;
       try {
         await fh.writeFile(bytes);
         if (this.cfg.fsync) await fh.sync();
+        // The mtime is final once the data is written; rename and link leave it alone.
+        etag = localEtag(await fh.stat({ bigint: true }));
       } finally {
         await fh.close();
       }
-      if (opts.ifNoneMatch) {
+      if (tmpMeta) await writeSynced(tmpMeta, JSON.stringify({ etag, metadata }), this.cfg.fsync);
+      if (ifMatch !== undefined) {
+        // Check, then rename: a local writer replacing the object in between is not seen.
+        const current = await this.currentEtag(p);
+        if (current !== ifMatch) {
+          throw new StorageError('changed', current === null
+            ? `${key} is not in ${this.url} (expected the version with ETag ${ifMatch})`
+            : `${key} in ${this.url} has changed (ETag ${current}, not ${ifMatch})`);
+        }
+      }
+      if (ifNoneMatch) {
         try {
           await link(tmp, p);
         } catch (e) {
@@ -161,10 +277,14 @@ export class LocalStore implements ObjectStore {
         }
         placed = true;
       }
+      if (tmpMeta) await rename(tmpMeta, sidecarOf(p));
+      // An old sidecar names the old ETag and so vouches for nothing; removed only to keep it tidy.
+      else await rm(sidecarOf(p), { force: true }).catch(() => undefined);
       if (this.cfg.fsync) await syncDir(dir);
-      return {};
+      return { etag };
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined);
+      if (tmpMeta) await rm(tmpMeta, { force: true }).catch(() => undefined);
       if (placed) throw toStorageError(e, `wrote ${key} in ${this.url} but could not finish`);
       throw toStorageError(e, `cannot write ${key} in ${this.url}`);
     }
@@ -202,7 +322,7 @@ export class LocalStore implements ObjectStore {
       throw toStorageError(e, `cannot list ${dirKey || '/'} in ${this.url}`);
     }
     const items = entries
-      .filter((d) => (d.isFile() || d.isDirectory()) && !d.name.startsWith(TEMP_MARK))
+      .filter((d) => (d.isFile() || d.isDirectory()) && !d.name.startsWith(TEMP_MARK) && !d.name.startsWith(META_MARK))
       .map((d) => ({ d, sortKey: d.isDirectory() ? `${d.name}/` : d.name }))
       .sort((a, b) => compareKeys(a.sortKey, b.sortKey));
     for (const { d, sortKey } of items) {
@@ -217,14 +337,15 @@ export class LocalStore implements ObjectStore {
       } else {
         if (!key.startsWith(prefix)) continue;
         if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) continue;
-        let size: number;
+        let st: BigIntStats;
         try {
-          size = (await lstat(join(dir, d.name))).size;
+          st = await lstat(join(dir, d.name), { bigint: true });
         } catch (e) {
           if (errno(e) === 'ENOENT') continue; // deleted while listing
           throw toStorageError(e, `cannot stat ${key} in ${this.url}`);
         }
-        yield { key, size };
+        if (!st.isFile()) continue; // replaced by a directory while listing
+        yield { key, size: Number(st.size), etag: localEtag(st) };
       }
     }
   }
@@ -238,6 +359,11 @@ export class LocalStore implements ObjectStore {
       // A missing key, or a name that is only a prefix of other keys: nothing to delete, as on S3.
       if (['ENOENT', 'ENOTDIR', 'EISDIR'].includes(errno(e) ?? '')) return;
       throw toStorageError(e, `cannot delete ${key} from ${this.url}`);
+    }
+    try {
+      await unlink(sidecarOf(p));
+    } catch (e) {
+      if (errno(e) !== 'ENOENT') throw toStorageError(e, `deleted ${key} from ${this.url} but not its metadata`);
     }
     // Directories are only an artefact of '/' in keys: drop the ones this delete emptied, as a
     // bucket has no empty "folders" either (rmdir refuses a non-empty one, so this never loses data).
@@ -259,6 +385,16 @@ function validKey(key: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+async function writeSynced(path: string, text: string, fsync: boolean): Promise<void> {
+  const fh = await open(path, 'wx', 0o644);
+  try {
+    await fh.writeFile(text);
+    if (fsync) await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -10,8 +10,14 @@
  *
  * Every request is retried on transient failures (5xx, throttling, refused or reset connections,
  * timeouts) with exponential backoff, bounded by retry.maxAttempts and retry.maxElapsedMs; the SDK's
- * own retries are off so that these bounds hold. A put with ifNoneMatch whose retry finds the key
- * taken checks whether the object there is its own earlier try (same size and checksum).
+ * own retries are off so that these bounds hold. A conditional put (ifNoneMatch, ifMatch) whose
+ * retry is refused checks whether the object there is its own earlier try (same size, checksum
+ * and metadata) before it reports 'exists' / 'changed'.
+ *
+ * ETags are given without their quotes everywhere (normaliseEtag) and quoted again for If-Match.
+ * HTTP 412 means what the caller asked for: 'exists' for ifNoneMatch, 'changed' for ifMatch and
+ * pinned reads. Pinned reads send If-Match (and VersionId), so the check and the read are one
+ * request.
  */
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
@@ -22,8 +28,9 @@ import { checksumBase64 } from './checksum.js';
 import { MAX_PARTS, type S3Config } from './config.js';
 import { StorageError } from './errors.js';
 import { checkKey, checkPrefix } from './keys.js';
+import { checkGetOptions, checkPutOptions, checkRange, normaliseEtag, quoteEtag } from './options.js';
 import { withRetry } from './retry.js';
-import type { ListOptions, ObjectChecksum, ObjectEntry, ObjectHead, ObjectStore, PutOptions } from './types.js';
+import type { GetOptions, ListOptions, ObjectChecksum, ObjectEntry, ObjectHead, ObjectStore, PutOptions } from './types.js';
 
 const TRANSIENT_NET = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN',
@@ -60,7 +67,14 @@ function netCode(e: unknown, depth = 0): string | undefined {
   return netCode(x.cause, depth + 1);
 }
 
-export function s3ToStorageError(e: unknown, what: string): StorageError {
+/** The HTTP status of an SDK error (or of the one a StorageError wraps). */
+function statusOf(e: unknown): number | undefined {
+  const x = e as SdkErrorLike | undefined;
+  return x?.$metadata?.httpStatusCode ?? (e instanceof StorageError ? statusOf(e.cause) : undefined);
+}
+
+/** `onPrecondition`: what a 412 means to the caller — 'exists' (ifNoneMatch) or 'changed' (ifMatch, pinned reads). */
+export function s3ToStorageError(e: unknown, what: string, onPrecondition: 'exists' | 'changed' = 'exists'): StorageError {
   if (e instanceof StorageError) return e;
   const x = (e ?? {}) as SdkErrorLike;
   const name = x.name ?? '';
@@ -72,7 +86,7 @@ export function s3ToStorageError(e: unknown, what: string): StorageError {
   if (netCode(e) || TRANSIENT_NAMES.has(name)) return make('unavailable');
   if (AUTH_NAMES.has(name) || status === 401 || status === 403) return make('auth');
   if (status === 404 || name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket' || name === 'NoSuchUpload') return make('not-found');
-  if (status === 412 || name === 'PreconditionFailed') return make('exists');
+  if (status === 412 || name === 'PreconditionFailed') return make(onPrecondition);
   if (status === 429 || (status !== undefined && status >= 500)) return make('unavailable');
   if (status !== undefined && status >= 400) return make('invalid');
   return make('io');
@@ -109,20 +123,69 @@ export class S3Store implements ObjectStore {
     return this.location.prefix + checkKey(key);
   }
 
-  private retry<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetry(this.cfg.retry, what, fn, (e) => s3ToStorageError(e, what));
+  private retry<T>(what: string, fn: (attempt: number) => Promise<T>, onPrecondition: 'exists' | 'changed' = 'exists'): Promise<T> {
+    return withRetry(this.cfg.retry, what, fn, (e) => s3ToStorageError(e, what, onPrecondition));
   }
 
-  async get(key: string): Promise<Uint8Array> {
-    const Key = this.keyOf(key);
-    return this.retry(`get ${this.url}${key}`, async () => {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key, ChecksumMode: 'ENABLED' }));
-      if (!out.Body) throw new StorageError('io', `get ${this.url}${key}: the response has no body`);
-      return out.Body.transformToByteArray();
-    }).catch((e: StorageError) => {
-      if (e.code === 'not-found' && !/NoSuchBucket/.test(e.message)) throw new StorageError('not-found', `no object ${key} in ${this.url}`, { cause: e });
+  async get(key: string, opts?: GetOptions): Promise<Uint8Array> {
+    return this.read(key, checkGetOptions(opts));
+  }
+
+  async getRange(key: string, start: number, end?: number, opts?: GetOptions): Promise<Uint8Array> {
+    checkRange(start, end);
+    const pin = checkGetOptions(opts);
+    // An empty range has no Range header to send; the HEAD still says whether (that version of) it is there.
+    if (end !== undefined && end === start) {
+      await this.pinnedHead(key, pin);
+      return new Uint8Array(0);
+    }
+    try {
+      return await this.read(key, pin, `bytes=${start}-${end === undefined ? '' : end - 1}`);
+    } catch (e) {
+      // 416: the object is there but shorter than `start` (or empty), so the clamped range is empty.
+      // Whether the pin held is asked again, as a service may judge the range before the precondition.
+      if (e instanceof StorageError && statusOf(e) === 416) {
+        await this.pinnedHead(key, pin);
+        return new Uint8Array(0);
+      }
       throw e;
-    });
+    }
+  }
+
+  private async read(key: string, pin: GetOptions, Range?: string): Promise<Uint8Array> {
+    const Key = this.keyOf(key);
+    const what = `get ${this.url}${key}${Range ? ` (${Range})` : ''}`;
+    return this.retry(what, async () => {
+      const out = await this.client.send(new GetObjectCommand({
+        Bucket: this.location.bucket, Key, ...pinOf(pin),
+        // A range's bytes cannot be checked against the whole object's checksum.
+        ...(Range ? { Range } : { ChecksumMode: 'ENABLED' }),
+      }));
+      if (!out.Body) throw new StorageError('io', `${what}: the response has no body`);
+      return out.Body.transformToByteArray();
+    }, 'changed').catch((e: StorageError) => { throw this.readError(e, key, pin); });
+  }
+
+  /** A HEAD with the read's pin: throws as the read would, for a read that needs no body. */
+  private async pinnedHead(key: string, pin: GetOptions): Promise<void> {
+    const Key = this.keyOf(key);
+    await this.retry(`head ${this.url}${key}`, () =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key, ...pinOf(pin) })), 'changed')
+      .catch(async (e: StorageError) => {
+        if (e.code === 'not-found') await this.checkBucket(); // HEAD's 404 names neither key nor bucket
+        throw this.readError(e, key, pin);
+      });
+  }
+
+  private readError(e: StorageError, key: string, pin: GetOptions): StorageError {
+    if (e.code === 'not-found' && !/NoSuchBucket/.test(e.message)) {
+      const which = pin.versionId !== undefined ? ` (version ${pin.versionId})` : '';
+      return new StorageError('not-found', `no object ${key}${which} in ${this.url}`, { cause: e });
+    }
+    if (e.code === 'changed') {
+      return new StorageError('changed', `${key} in ${this.url} is no longer the version with ETag ${pin.ifMatch}`, { cause: e });
+    }
+    return e;
   }
 
   async head(key: string): Promise<ObjectHead | null> {
@@ -151,48 +214,67 @@ export class S3Store implements ObjectStore {
     this.bucketChecked = true;
   }
 
-  async put(key: string, bytes: Uint8Array, opts: PutOptions = {}): Promise<{ etag?: string }> {
+  async put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag?: string; versionId?: string }> {
+    const o = checkPutOptions(opts);
     const Key = this.keyOf(key);
     const algorithm = this.cfg.checksumAlgorithm;
-    if (bytes.byteLength > this.cfg.multipartThreshold) return this.putMultipart(key, Key, bytes, opts);
+    if (bytes.byteLength > this.cfg.multipartThreshold) return this.putMultipart(key, Key, bytes, o);
     const sum = checksumBase64(algorithm, bytes);
+    const cond = conditionOf(o);
     let tries = 0;
     try {
       const out = await this.retry(`put ${this.url}${key}`, (attempt) => {
         tries = attempt;
         return this.client.send(new PutObjectCommand({
           Bucket: this.location.bucket, Key, Body: bytes, ContentLength: bytes.byteLength,
-          ...(opts.contentType ? { ContentType: opts.contentType } : {}),
-          ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+          ...(o.contentType ? { ContentType: o.contentType } : {}),
+          ...(o.metadata ? { Metadata: { ...o.metadata } } : {}),
+          ...cond.input,
           ChecksumAlgorithm: algorithm,
           ...(algorithm === 'CRC32C' ? { ChecksumCRC32C: sum } : { ChecksumSHA256: sum }),
         }));
-      });
-      return out.ETag ? { etag: out.ETag } : {};
+      }, cond.onPrecondition);
+      return putResult(out);
     } catch (e) {
-      if (e instanceof StorageError && e.code === 'exists') {
+      if (e instanceof StorageError && refusedCondition(e, o)) {
         if (tries > 1) {
-          const mine = await this.isOwnEarlierTry(key, bytes.byteLength, algorithm, sum);
+          const mine = await this.isOwnEarlierTry(key, bytes.byteLength, algorithm, sum, o.metadata);
           if (mine) return mine;
         }
-        throw new StorageError('exists', `${key} already exists in ${this.url}`, { cause: e });
+        throw this.conditionError(e, key, o);
       }
       throw e;
     }
   }
 
-  /** After a retried conditional write is refused: is the object there the one we sent? */
-  private async isOwnEarlierTry(key: string, size: number, algorithm: ObjectChecksum['algorithm'], sum: string): Promise<{ etag?: string } | null> {
-    const h = await this.head(key);
-    if (h && h.size === size && h.checksum?.algorithm === algorithm && h.checksum.value === sum) return h.etag ? { etag: h.etag } : {};
-    return null;
+  /** The 'exists' / 'changed' a refused conditional put reports. */
+  private conditionError(e: StorageError, key: string, o: PutOptions): StorageError {
+    return o.ifMatch !== undefined
+      ? new StorageError('changed', `${key} in ${this.url} is not the version with ETag ${o.ifMatch} (changed or gone)`, { cause: e })
+      : new StorageError('exists', `${key} already exists in ${this.url}`, { cause: e });
   }
 
-  private async putMultipart(key: string, Key: string, bytes: Uint8Array, opts: PutOptions): Promise<{ etag?: string }> {
+  /** After a retried conditional write is refused: is the object there the one we sent? */
+  private async isOwnEarlierTry(
+    key: string, size: number, algorithm: ObjectChecksum['algorithm'], sum: string, metadata: PutOptions['metadata'],
+  ): Promise<{ etag?: string; versionId?: string } | null> {
+    const h = await this.head(key);
+    if (!h || h.size !== size || h.checksum?.algorithm !== algorithm || h.checksum.value !== sum) return null;
+    if (!sameMetadata(h.metadata ?? {}, metadata ?? {})) return null;
+    return { ...(h.etag ? { etag: h.etag } : {}), ...(h.versionId ? { versionId: h.versionId } : {}) };
+  }
+
+  private async putMultipart(key: string, Key: string, bytes: Uint8Array, opts: PutOptions): Promise<{ etag?: string; versionId?: string }> {
     const { bucket } = this.location;
     const algorithm = this.cfg.checksumAlgorithm;
     const where = `${this.url}${key}`;
+    // Checked before the parts go up, to spare uploading them for nothing; the completion checks again.
     if (opts.ifNoneMatch && (await this.head(key))) throw new StorageError('exists', `${key} already exists in ${this.url}`);
+    if (opts.ifMatch !== undefined) {
+      const h = await this.head(key);
+      if (h?.etag !== opts.ifMatch) throw this.conditionError(new StorageError('changed', `ETag ${h?.etag ?? '(no object)'}`), key, opts);
+    }
+    const cond = conditionOf(opts);
     const size = bytes.byteLength;
     const partSize = Math.max(this.cfg.partSize, Math.ceil(size / MAX_PARTS));
     const nParts = Math.ceil(size / partSize);
@@ -200,6 +282,7 @@ export class S3Store implements ObjectStore {
     const created = await this.retry(`start multipart upload of ${where}`, () => this.client.send(new CreateMultipartUploadCommand({
       Bucket: bucket, Key, ChecksumAlgorithm: algorithm, ...(fullObject ? { ChecksumType: 'FULL_OBJECT' } : {}),
       ...(opts.contentType ? { ContentType: opts.contentType } : {}),
+      ...(opts.metadata ? { Metadata: { ...opts.metadata } } : {}),
     })));
     const UploadId = created.UploadId;
     if (!UploadId) throw new StorageError('io', `start multipart upload of ${where}: the response has no upload id`);
@@ -239,22 +322,22 @@ export class S3Store implements ObjectStore {
           tries = attempt;
           return this.client.send(new CompleteMultipartUploadCommand({
             Bucket: bucket, Key, UploadId, MultipartUpload: { Parts: parts },
-            ...(opts.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+            ...cond.input,
             ...(whole ? { ChecksumCRC32C: whole, ChecksumType: 'FULL_OBJECT' } : {}),
           }));
-        });
+        }, cond.onPrecondition);
         completed = true;
-        return out.ETag ? { etag: out.ETag } : {};
+        return putResult(out);
       } catch (e) {
         // A completion whose answer was lost looks like NoSuchUpload (or, conditional, 412) on retry.
-        if (tries > 1 && e instanceof StorageError && (e.code === 'not-found' || e.code === 'exists') && whole) {
-          const mine = await this.isOwnEarlierTry(key, size, 'CRC32C', whole);
+        if (tries > 1 && e instanceof StorageError && (e.code === 'not-found' || refusedCondition(e, opts)) && whole) {
+          const mine = await this.isOwnEarlierTry(key, size, 'CRC32C', whole, opts.metadata);
           if (mine) {
             completed = true;
             return mine;
           }
         }
-        if (e instanceof StorageError && e.code === 'exists') throw new StorageError('exists', `${key} already exists in ${this.url}`, { cause: e });
+        if (e instanceof StorageError && refusedCondition(e, opts)) throw this.conditionError(e, key, opts);
         throw e;
       }
     } catch (e) {
@@ -289,7 +372,7 @@ export class S3Store implements ObjectStore {
       })));
       for (const o of out.Contents ?? []) {
         if (!o.Key) continue;
-        yield { key: o.Key.slice(base.length), size: o.Size ?? 0, ...(o.ETag ? { etag: o.ETag } : {}) };
+        yield { key: o.Key.slice(base.length), size: o.Size ?? 0, ...(o.ETag ? { etag: normaliseEtag(o.ETag) } : {}) };
         if (--remaining <= 0) return;
       }
       token = out.IsTruncated ? out.NextContinuationToken : undefined;
@@ -311,9 +394,43 @@ export class S3Store implements ObjectStore {
   }
 }
 
+/** If-Match / VersionId of a pinned read. */
+function pinOf(pin: GetOptions): { IfMatch?: string; VersionId?: string } {
+  return {
+    ...(pin.ifMatch !== undefined ? { IfMatch: quoteEtag(pin.ifMatch) } : {}),
+    ...(pin.versionId !== undefined ? { VersionId: pin.versionId } : {}),
+  };
+}
+
+/** The request's condition headers, and what a 412 to them means. */
+function conditionOf(o: PutOptions): { input: { IfMatch?: string; IfNoneMatch?: string }; onPrecondition: 'exists' | 'changed' } {
+  if (o.ifMatch !== undefined) return { input: { IfMatch: quoteEtag(o.ifMatch) }, onPrecondition: 'changed' };
+  return { input: o.ifNoneMatch ? { IfNoneMatch: '*' } : {}, onPrecondition: 'exists' };
+}
+
+/**
+ * Did the service refuse the put's condition? 412 (mapped to the caller's code), and for ifMatch
+ * also the 404 NoSuchKey that S3 answers when there is no object to match at all.
+ */
+function refusedCondition(e: StorageError, o: PutOptions): boolean {
+  if (o.ifMatch !== undefined) return e.code === 'changed' || (e.code === 'not-found' && /NoSuchKey|HTTP 404/.test(e.message) && !/NoSuchBucket|NoSuchUpload/.test(e.message));
+  return o.ifNoneMatch === true && e.code === 'exists';
+}
+
+function putResult(out: { ETag?: string; VersionId?: string }): { etag?: string; versionId?: string } {
+  return { ...(out.ETag ? { etag: normaliseEtag(out.ETag) } : {}), ...(out.VersionId ? { versionId: out.VersionId } : {}) };
+}
+
+function sameMetadata(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+}
+
 function headOf(out: HeadObjectCommandOutput): ObjectHead {
   const head: ObjectHead = { size: out.ContentLength ?? 0 };
-  if (out.ETag) head.etag = out.ETag;
+  if (out.ETag) head.etag = normaliseEtag(out.ETag);
+  if (out.VersionId && out.VersionId !== 'null') head.versionId = out.VersionId;
+  head.metadata = Object.fromEntries(Object.entries(out.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const [algorithm, value] = out.ChecksumCRC32C ? ['CRC32C', out.ChecksumCRC32C] as const
     : out.ChecksumSHA256 ? ['SHA256', out.ChecksumSHA256] as const : [undefined, undefined];
   if (algorithm && value) {

@@ -15,8 +15,13 @@ export interface ObjectChecksum {
 
 export interface ObjectHead {
   size: number;
+  /** Without surrounding quotes, the same text in list(), head() and put()'s answer. */
   etag?: string;
+  /** S3 versioned buckets only. */
+  versionId?: string;
   checksum?: ObjectChecksum;
+  /** User metadata given to put() (S3: x-amz-meta-*); keys lower-case. Absent on stores that keep none. */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 export interface ObjectEntry {
@@ -28,7 +33,18 @@ export interface ObjectEntry {
 export interface PutOptions {
   /** Refuse with StorageError 'exists' when the key already holds an object. */
   ifNoneMatch?: boolean;
+  /** Replace only the object with this ETag; anything else there (or nothing) is StorageError 'changed'. */
+  ifMatch?: string;
   contentType?: string;
+  /** User metadata (keys [a-z0-9-], ASCII values, 2 KB in all), returned by head(). */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+/** A read pinned to one version of the object: a different current object is StorageError 'changed'. */
+export interface GetOptions {
+  ifMatch?: string;
+  /** S3 versioned buckets: read exactly this version (a missing version is 'not-found'). */
+  versionId?: string;
 }
 
 export interface ListOptions {
@@ -42,11 +58,14 @@ export interface ObjectStore {
   /** The URL the store was opened with, normalised (file:///abs/dir/ or s3://bucket/prefix/). */
   readonly url: string;
   /** Throws StorageError 'not-found' for a missing key. */
-  get(key: string): Promise<Uint8Array>;
+  get(key: string, opts?: GetOptions): Promise<Uint8Array>;
+  /** Bytes [start, end) of the object, clamped to its size (end omitted: to the end). */
+  getRange(key: string, start: number, end?: number, opts?: GetOptions): Promise<Uint8Array>;
   /** null for a missing key. */
   head(key: string): Promise<ObjectHead | null>;
-  /** Whole or not at all: no reader ever sees a partial object, and a failure leaves nothing. */
-  put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag?: string }>;
+  /** Whole or not at all: no reader ever sees a partial object, and a failure leaves nothing.
+   *  Answers the new object's ETag (and, on versioned buckets, its version id). */
+  put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag?: string; versionId?: string }>;
   /** Keys starting with `prefix` (a plain string prefix, not only a directory), in key order. */
   list(prefix: string, opts?: ListOptions): AsyncIterable<ObjectEntry>;
   /** Removes an object; a missing key is not an error. Only for outputs and checkpoints, never
