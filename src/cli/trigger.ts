@@ -1,8 +1,8 @@
 /**
  * `diffc trigger serve`: the HTTP receiver for bucket event notifications (MinIO webhook, S3 via
- * SNS or EventBridge) that starts one compressImage per new object version.
+ * SNS or EventBridge) that hands each created object to its output's compressImage workflow.
  * `diffc trigger sweep`: a Temporal Schedule that runs bulkArchive over the prefix to catch
- * events that were lost.
+ * events that were lost. Neither touches S3 (the workers do), so neither takes S3 settings.
  */
 import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
@@ -11,38 +11,58 @@ import { connectClient } from '../orchestration/client.js';
 import { createTriggerService, upsertSweepSchedule } from '../orchestration/trigger-service.js';
 import { splitPrefixUrl } from '../orchestration/locations.js';
 import { log } from '../orchestration/runtime.js';
-import { parseTriggerConfig, triggerConfigFromEnv } from '../trigger/index.js';
+import { splitList, triggerConfigFromEnv } from '../trigger/index.js';
 import { parseOrUsage, type Print } from './args.js';
-import { commandFlags, SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
+import { commandFlags, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { UsageError } from './errors.js';
 
-export const TRIGGER_HELP = `diffc trigger serve [options]
-diffc trigger sweep --prefix s3://bucket/in/ --output-prefix dfc/ --every "1 hour" [options]
+export const TRIGGER_HELP = `diffc trigger serve --buckets B[,B...] [--prefix K/] [options]
+diffc trigger sweep --prefix s3://bucket/K/ [--output-prefix P] [--every "1 hour"] [options]
 
-serve: listens for S3 event notifications on POST /events (GET /healthz for probes) and starts
-compressImage for each created object under the prefix with an image suffix, writing
-s3://<bucket>/<output-prefix><key>.dfc. Requests must carry 'Authorization: Bearer <secret>'
-(MinIO's auth_token), Basic auth with the secret as password (SNS), or 'X-Diffc-Signature:
-sha256=<HMAC-SHA256 of the body>'. The workflow id comes from bucket, key and version (or ETag),
-so a redelivered event starts nothing new. Runs until SIGTERM.
+serve: listens for S3 event notifications on POST /events (GET /healthz for probes). Each object
+created in one of --buckets, under --prefix, with an image suffix, is compressed to
+s3://<bucket>/<output-prefix><key without the prefix>.dfc, the key a sweep (or submit --prefix)
+over the same prefix gives it: with --prefix incoming/, incoming/a/cat.png -> dfc/a/cat.png.dfc.
+Requests must carry 'Authorization: Bearer <secret>' (MinIO's auth_token), Basic auth with the
+secret as password (SNS), or 'X-Diffc-Signature: sha256=<HMAC-SHA256 of the body>'. Events for
+any other bucket are refused (403) and start nothing.
+Each event goes to the one workflow of its output by signal-with-start, with the object version
+(ETag, versionId, sequencer) it names; Temporal does not say whether that started a run, so the
+answer lists each as 'signalled' with the run's id. A redelivery while the run is going changes
+nothing; a newer upload supersedes the run; a redelivery after a failed run starts a new one, and
+after a finished one a new run that finds the .dfc of that version and stops. It reads no objects
+itself (the workers do) and needs no S3 credentials. Runs until SIGTERM.
 
+  --buckets B,B       required: the only buckets whose events are accepted ($DIFFC_TRIGGER_BUCKETS)
   --port P            (default $DIFFC_TRIGGER_PORT or 8080)
   --host H            (default $DIFFC_TRIGGER_HOST or 0.0.0.0)
-  --prefix K          only keys under K ($DIFFC_TRIGGER_PREFIX)
-  --output-prefix K   where outputs go; never triggers (default $DIFFC_OUTPUT_PREFIX or dfc/)
+  --prefix K/         only keys under K/, cut from the output names ($DIFFC_TRIGGER_PREFIX)
+  --output-prefix P   where outputs go; never triggers (default $DIFFC_OUTPUT_PREFIX or dfc/)
   secrets only from the environment: DIFFC_TRIGGER_SECRET and/or DIFFC_TRIGGER_HMAC_SECRET (16+ chars)
 
 sweep: creates or updates a Temporal Schedule running bulkArchive over --prefix every --every
-(e.g. "15 minutes"); objects that already have a matching .dfc are skipped.
+(e.g. "15 minutes"); an object whose .dfc records its current version with these settings is
+skipped. Give it the receiver's prefix and output prefix, so both name outputs alike and nothing
+is compressed twice. Prints the schedule id.
 
   --prefix URL/       s3://bucket/prefix/ to sweep
-  --output-prefix K   key prefix for outputs in the same bucket (default dfc/)
+  --output-prefix P   key prefix for outputs in the same bucket (default $DIFFC_OUTPUT_PREFIX or dfc/)
   --every D           interval, e.g. "30 minutes", "1 hour" (default "1 hour")
   --concurrency N     compressions in flight per sweep (default 8)
 
 Both: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default').
-${SERVICE_HELP}
+
+  --temporal-address H:P   Temporal frontend (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)
+  --namespace NS           Temporal namespace (default $TEMPORAL_NAMESPACE or default)
+  --queue-io NAME          the io task queue (default $DIFFC_QUEUE_IO or io)
+  --queue-gpu NAME         the gpu task queue (default $DIFFC_QUEUE_GPU or gpu)
+
+Environment: TEMPORAL_TLS_CERT + TEMPORAL_TLS_KEY (+ TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME)
+for mTLS.
 `;
+
+/** The service flags without --s3-endpoint: these commands never talk to S3. */
+const { 's3-endpoint': _s3, ...TEMPORAL_OPTIONS } = SERVICE_OPTIONS;
 
 const Rate = {
   bpp: z.coerce.number().positive().optional(),
@@ -50,14 +70,24 @@ const Rate = {
   seed: z.coerce.number().int().nonnegative().default(0),
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
 };
-const ServeArgs = z.object({ port: z.coerce.number().int().min(0).max(65535).optional(), host: z.string().optional(), prefix: z.string().optional(), 'output-prefix': z.string().optional(), ...Rate }).strict();
+const ServeArgs = z.object({
+  port: z.coerce.number().int().min(0).max(65535).optional(), host: z.string().optional(), buckets: z.string().optional(),
+  prefix: z.string().optional(), 'output-prefix': z.string().optional(), ...Rate,
+}).strict();
 const SweepArgs = z.object({
   prefix: z.string({ required_error: '--prefix is required' }).regex(/^s3:\/\//, 'sweep needs an s3:// prefix'),
-  'output-prefix': z.string().default('dfc/'),
+  // Default: the receiver's ($DIFFC_OUTPUT_PREFIX or dfc/, read when the command runs), so a
+  // sweep beside it names outputs alike ('' is a valid prefix).
+  'output-prefix': z.string().optional(),
   every: z.string().regex(/^\d+\s*(seconds?|minutes?|hours?|days?|s|m|h|d)$/, 'an interval like "15 minutes" or "1h"').default('1 hour'),
   concurrency: z.coerce.number().int().min(1).optional(),
   ...Rate,
 }).strict();
+
+/** The environment without S3_*: the trigger never uses them, so they must not stop it starting. */
+function withoutS3(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('S3_')));
+}
 
 export async function triggerCommand(argv: string[], out: Print): Promise<number> {
   const [sub, ...rest] = argv;
@@ -68,9 +98,9 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
   const { values } = parseArgs({
     args: rest, strict: true,
     options: {
-      port: { type: 'string' }, host: { type: 'string' }, prefix: { type: 'string' }, 'output-prefix': { type: 'string' }, every: { type: 'string' },
-      concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' },
-      ...SERVICE_OPTIONS, help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' }, host: { type: 'string' }, buckets: { type: 'string' }, prefix: { type: 'string' }, 'output-prefix': { type: 'string' },
+      every: { type: 'string' }, concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
+      model: { type: 'string' }, ...TEMPORAL_OPTIONS, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -78,15 +108,16 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     return 0;
   }
   const flags = commandFlags(values);
-  const temporal = serviceConfig(values);
+  const temporal = serviceConfig(values, withoutS3(process.env));
   if (sub === 'serve') {
     const a = parseOrUsage(ServeArgs, flags);
-    const env = triggerConfigFromEnv();
-    const cfg = parseTriggerConfig({ ...env, port: a.port ?? env.port, host: a.host ?? env.host, prefix: a.prefix ?? env.prefix, outputPrefix: a['output-prefix'] ?? env.outputPrefix });
+    const cfg = triggerConfigFromEnv(process.env, {
+      port: a.port, host: a.host, buckets: splitList(a.buckets), prefix: a.prefix, outputPrefix: a['output-prefix'],
+    });
     const client = await connectClient(temporal);
     const server = createTriggerService(client, cfg, temporal, { bpp: a.bpp, steps: a.steps, seed: a.seed, model: a.model });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(cfg.port, cfg.host, resolve));
-    log('info', 'trigger-listening', { port: (server.address() as AddressInfo).port, prefix: cfg.prefix ?? '', outputPrefix: cfg.outputPrefix });
+    log('info', 'trigger-listening', { port: (server.address() as AddressInfo).port, buckets: cfg.buckets, prefix: cfg.prefix ?? '', outputPrefix: cfg.outputPrefix });
     await new Promise<void>((resolve) => {
       const stop = () => server.close(() => resolve());
       process.once('SIGTERM', stop);
@@ -102,7 +133,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     const client = await connectClient(temporal);
     try {
       const h = await upsertSweepSchedule(client, temporal, {
-        store: loc.store, prefix: loc.key, outputPrefix: a['output-prefix'], every, concurrency: a.concurrency,
+        store: loc.store, prefix: loc.key, outputPrefix: a['output-prefix'] ?? process.env.DIFFC_OUTPUT_PREFIX ?? 'dfc/', every, concurrency: a.concurrency,
         defaults: { bpp: a.bpp, steps: a.steps, seed: a.seed, model: a.model },
       });
       out(h.scheduleId);

@@ -1,8 +1,9 @@
 /**
- * Which created objects start a compression. Our own writes land in the same bucket (the .dfc and
- * its `<output>.work/` checkpoints), so without this every output would retrigger a job on
- * itself; those two rules are built in and cannot be configured away.
+ * Which created objects start a compression. Our own writes land in the same bucket (the .dfc, and
+ * the staged sources and checkpoints under WORK_ROOT), so without this every output would
+ * retrigger a job on itself; those rules are built in and cannot be configured away.
  */
+import { WORK_ROOT } from '../orchestration/types.js';
 import type { ObjectCreatedEvent } from './events.js';
 
 export interface FilterOptions {
@@ -20,15 +21,16 @@ export type EventFilter = (ev: Pick<ObjectCreatedEvent, 'key'>) => FilterResult;
 
 /** Suffix of the files we write; see src/codec (DFC container). */
 const OUTPUT_SUFFIX = '.dfc';
-/** Marker of checkpoint prefixes, workPrefix() in src/orchestration/types.ts. */
-const WORK_MARKER = '.work/';
+/** Work objects of older releases lived in `<output>.work/`; a bucket may still hold some. */
+const OLD_WORK_MARKER = '.work/';
 
 export function makeFilter(opts: FilterOptions = {}): EventFilter {
   const suffixes = (opts.suffixes ?? []).map((s) => s.toLowerCase());
   const excludes = (opts.excludePrefixes ?? []).filter((p) => p !== '');
   return ({ key }) => {
     const lower = key.toLowerCase();
-    if (key.includes(WORK_MARKER)) return { accept: false, reason: `inside a ${WORK_MARKER} checkpoint prefix` };
+    if (key.startsWith(WORK_ROOT)) return { accept: false, reason: `under ${WORK_ROOT}, where runs keep their work` };
+    if (key.includes(OLD_WORK_MARKER)) return { accept: false, reason: `inside a ${OLD_WORK_MARKER} checkpoint prefix` };
     if (lower.endsWith(OUTPUT_SUFFIX)) return { accept: false, reason: `a ${OUTPUT_SUFFIX} output` };
     const ex = excludes.find((p) => key.startsWith(p));
     if (ex !== undefined) return { accept: false, reason: `under excluded prefix ${ex}` };

@@ -6,9 +6,11 @@ export {
 } from './events.js';
 export { verifyRequest, assertAuthConfigured, signBody, SIGNATURE_HEADER, type AuthConfig, type AuthScheme } from './auth.js';
 export { makeFilter, type FilterOptions, type FilterResult, type EventFilter } from './filter.js';
-export { triggerWorkflowId } from './workflow-id.js';
-export { TriggerConfig, type TriggerConfigInput, parseTriggerConfig, triggerConfigFromEnv, filterFromConfig } from './config.js';
+export { sourceVersionOf } from './version.js';
+export {
+  TriggerConfig, BucketName, type TriggerConfigInput, parseTriggerConfig, triggerConfigFromEnv, filterFromConfig, splitList,
+} from './config.js';
 export {
   createTriggerServer, DEFAULT_MAX_BODY_BYTES,
-  type StartWorkflow, type TriggerServerOptions, type TriggerResult, type StartedRef,
+  type StartWorkflow, type HandedOver, type TriggerServerOptions, type TriggerResult, type SignalledRef,
 } from './server.js';

@@ -1,24 +1,36 @@
 /**
  * The HTTP receiver for bucket event notifications: transport only. It authenticates, parses and
- * filters each delivery, derives a deterministic workflow id per object version and hands the
- * events to `start` (which starts the Temporal workflow). The status codes are chosen for the
- * senders' retry behaviour: MinIO's webhook target and SNS redeliver on any non-2xx, so
- *   2xx  only once every accepted event was started or found already started;
- *   503  when `start` failed: redelivery is safe because ids are deterministic and start is
- *        idempotent per id (already-started events come back as duplicates);
- *   4xx  for what a retry cannot fix (bad credentials, bad body), before anything is started.
+ * filters each delivery, refuses buckets not on its allow-list, and hands each accepted event and
+ * the source version it names to `start` (signal-with-start of compressImage, keyed by output). The
+ * status codes are chosen for the senders' retry behaviour: MinIO's webhook target and SNS
+ * redeliver on any non-2xx, so
+ *   2xx  only once every accepted event was handed to Temporal;
+ *   503  when `start` failed: redelivery is safe because each output has one workflow id and a
+ *        run given a version it already has ignores it;
+ *   4xx  for what a retry cannot fix (bad credentials, bad body, a bucket not served here),
+ *        before anything is started.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { SourceVersion } from '../orchestration/types.js';
 import { assertAuthConfigured, verifyRequest, type AuthConfig } from './auth.js';
-import { isTriggerError } from './errors.js';
+import { isTriggerError, TriggerError } from './errors.js';
 import { parseObjectEvents, type ObjectCreatedEvent } from './events.js';
 import type { EventFilter } from './filter.js';
-import { triggerWorkflowId } from './workflow-id.js';
+import { sourceVersionOf } from './version.js';
 
-export type StartWorkflow = (ev: ObjectCreatedEvent, workflowId: string) => Promise<'started' | 'duplicate'>;
+/** Which run the event went to. signal-with-start does not say whether it started that run. */
+export interface HandedOver {
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly output: string;
+}
+
+export type StartWorkflow = (ev: ObjectCreatedEvent, version: SourceVersion) => Promise<HandedOver>;
 
 export interface TriggerServerOptions {
   readonly auth: AuthConfig;
+  /** The only buckets whose events are accepted; must not be empty. */
+  readonly buckets: readonly string[];
   readonly filter: EventFilter;
   readonly start: StartWorkflow;
   /** Larger bodies are refused with 413 without being read further. Default 1 MiB. */
@@ -27,24 +39,30 @@ export interface TriggerServerOptions {
   readonly log?: (line: object) => void;
 }
 
-export interface StartedRef {
+/**
+ * An event handed to compressImage by signal-with-start: it started a run for the output when
+ * none was running (a new one also after a failed or finished run), else it signalled the running
+ * one, which ignores a version it already has and lets a newer one supersede its own.
+ */
+export interface SignalledRef extends HandedOver {
+  readonly bucket: string;
   readonly key: string;
-  readonly workflowId: string;
 }
 
 /** The 200 answer to POST /events. */
 export interface TriggerResult {
-  readonly started: StartedRef[];
-  readonly duplicates: StartedRef[];
+  readonly signalled: SignalledRef[];
   readonly filtered: { readonly key: string; readonly reason: string }[];
   readonly ignored: number;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
-/** A server for GET /healthz and POST /events, not yet listening. Throws TriggerError 'config' without a secret. */
+/** A server for GET /healthz and POST /events, not yet listening. Throws TriggerError 'config' without a secret or buckets. */
 export function createTriggerServer(opts: TriggerServerOptions): Server {
   assertAuthConfigured(opts.auth);
+  if (opts.buckets.length === 0) throw new TriggerError('config', 'the trigger receiver needs the buckets it serves (DIFFC_TRIGGER_BUCKETS)');
+  const allowed = new Set(opts.buckets);
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = opts.log ?? (() => undefined);
   const server = createServer((req, res) => {
@@ -92,39 +110,49 @@ export function createTriggerServer(opts: TriggerServerOptions): Server {
 
     // Everything that can reject the delivery as a whole happens before the first start, so a
     // 4xx never leaves it half-started.
-    const todo: { ev: ObjectCreatedEvent; workflowId: string }[] = [];
+    const todo: { ev: ObjectCreatedEvent; version: SourceVersion }[] = [];
     const filtered: TriggerResult['filtered'] = [];
     let ignored: number;
     try {
       const parsed = parseObjectEvents(json);
       ignored = parsed.ignored;
+      const refused = [...new Set(parsed.events.map((ev) => ev.bucket).filter((b) => !allowed.has(b)))];
+      if (refused.length > 0) {
+        throw new TriggerError('bucket-not-allowed',
+          `events for bucket${refused.length > 1 ? 's' : ''} ${refused.join(', ')} are not accepted by this receiver; nothing in this delivery was started`);
+      }
       for (const ev of parsed.events) {
         const f = opts.filter(ev);
         if (!f.accept) filtered.push({ key: ev.key, reason: f.reason });
-        else todo.push({ ev, workflowId: triggerWorkflowId(ev) });
+        else todo.push({ ev, version: sourceVersionOf(ev) });
       }
     } catch (e) {
       if (!isTriggerError(e)) throw e;
+      if (e.code === 'bucket-not-allowed') {
+        // The allow-list goes to the log only: the sender learns that it is refused, not what is served.
+        log({ msg: 'trigger.bucket-refused', remote: req.socket.remoteAddress, reason: e.message, allowed: [...allowed] });
+        return send(res, 403, { error: e.code, message: e.message });
+      }
       log({ msg: 'trigger.rejected', code: e.code, reason: e.message });
       return send(res, 400, { error: e.code, message: e.message });
     }
 
-    const result: TriggerResult = { started: [], duplicates: [], filtered, ignored };
-    for (const { ev, workflowId } of todo) {
-      let outcome: 'started' | 'duplicate';
+    const result: TriggerResult = { signalled: [], filtered, ignored };
+    for (const { ev, version } of todo) {
+      let run: HandedOver;
       try {
-        outcome = await opts.start(ev, workflowId);
+        run = await opts.start(ev, version);
       } catch (e) {
-        log({ msg: 'trigger.start-failed', bucket: ev.bucket, key: ev.key, workflowId, error: String(e) });
+        log({ msg: 'trigger.start-failed', bucket: ev.bucket, key: ev.key, error: String(e) });
         return send(res, 503, {
           error: 'unavailable',
-          message: `could not start ${workflowId} for ${ev.key}; retry the delivery`,
-          started: result.started,
-          duplicates: result.duplicates,
+          message: `could not hand ${ev.bucket}/${ev.key} to Temporal; retry the delivery`,
+          signalled: result.signalled,
         }, { 'Retry-After': '5' });
       }
-      (outcome === 'started' ? result.started : result.duplicates).push({ key: ev.key, workflowId });
-      log({ msg: `trigger.${outcome}`, bucket: ev.bucket, key: ev.key, workflowId });
+      const ref: SignalledRef = { bucket: ev.bucket, key: ev.key, ...run };
+      result.signalled.push(ref);
+      log({ msg: 'trigger.signalled', ...ref, version });
     }
     return send(res, 200, result);
   }

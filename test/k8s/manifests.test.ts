@@ -199,10 +199,12 @@ for (const overlay of OVERLAYS) {
         }
       }
       const diffcPods = ofKind(objs(), 'Deployment').filter((d) => d.metadata.name.startsWith('diffc-'));
-      for (const d of diffcPods) assert.equal(podSpec(d).serviceAccountName, 'diffc');
-      // Least privilege: the account is bound to nothing.
+      // The trigger has an account of its own, so a cloud identity for S3 on `diffc` never reaches it.
+      for (const d of diffcPods) assert.equal(podSpec(d).serviceAccountName, d.metadata.name === 'diffc-trigger' ? 'diffc-trigger' : 'diffc');
+      // Least privilege: the accounts are bound to nothing.
       assert.deepEqual(objs().filter((o) => /Role|RoleBinding/.test(o.kind)), []);
-      assert.equal(named(objs(), 'ServiceAccount', 'diffc').automountServiceAccountToken, false);
+      for (const sa of ['diffc', 'diffc-trigger']) assert.equal(named(objs(), 'ServiceAccount', sa).automountServiceAccountToken, false);
+      assert.deepEqual(named(objs(), 'ServiceAccount', 'diffc-trigger').metadata.annotations ?? {}, {}, 'no identity annotated onto the trigger');
     });
 
     test('every referenced ConfigMap, PVC and Service target exists in the overlay', () => {
@@ -210,6 +212,15 @@ for (const overlay of OVERLAYS) {
       const pvcs = new Set(ofKind(objs(), 'PersistentVolumeClaim').map((c) => c.metadata.name));
       for (const d of ofKind(objs(), 'Deployment')) {
         for (const c of allContainers(d)) for (const e of c.envFrom ?? []) if (e.configMapRef) assert.ok(cms.has(e.configMapRef.name), `${e.configMapRef.name} exists`);
+        for (const c of allContainers(d)) {
+          for (const e of c.env ?? []) {
+            const ref = e.valueFrom?.configMapKeyRef;
+            if (!ref) continue;
+            const cm = ofKind(objs(), 'ConfigMap').find((x) => x.metadata.name === ref.name);
+            assert.ok(cm, `${d.metadata.name}/${c.name} ${e.name}: ConfigMap ${ref.name} exists`);
+            if (!ref.optional) assert.ok(cm.data?.[ref.key] !== undefined, `${d.metadata.name}/${c.name} ${e.name}: ${ref.name} has ${ref.key}`);
+          }
+        }
         for (const v of podSpec(d).volumes ?? []) if (v.persistentVolumeClaim) assert.ok(pvcs.has(v.persistentVolumeClaim.claimName));
       }
       for (const s of ofKind(objs(), 'Service')) {
@@ -221,6 +232,41 @@ for (const overlay of OVERLAYS) {
       }
       const svc = named(objs(), 'Service', 'diffc-trigger');
       assert.ok(matches(svc.spec.selector, trigger().spec.template.metadata.labels));
+    });
+
+    test('trigger: only what `trigger serve` reads (Temporal, its settings and secret, the model id); no S3 settings or keys', () => {
+      const d = trigger(), c = mainContainer(d);
+      const cmData = (name: string): Record<string, string> => ofKind(objs(), 'ConfigMap').find((x) => x.metadata.name === name)?.data ?? {};
+      const names = [
+        ...(c.env ?? []).map((e: Obj) => e.name as string),
+        ...(c.envFrom ?? []).flatMap((e: Obj) => (e.configMapRef ? Object.keys(cmData(e.configMapRef.name)).map((k) => `${e.prefix ?? ''}${k}`) : [])),
+      ];
+      // What src/cli/trigger.ts, src/trigger/config.ts and src/orchestration/config.ts read.
+      const reads = /^(TEMPORAL_(ADDRESS|NAMESPACE|TLS_CERT|TLS_KEY|TLS_CA|TLS_SERVER_NAME)|DIFFC_TRIGGER_\w+|DIFFC_OUTPUT_PREFIX|DIFFC_MODEL_ID|DIFFC_QUEUE_(IO|GPU))$/;
+      for (const n of names) assert.match(n, reads, `the trigger gets ${n}, which it does not read`);
+      assert.ok(!names.some((n) => n.startsWith('S3_')), 'no S3 settings');
+      for (const k of allContainers(d)) {
+        assert.deepEqual((k.envFrom ?? []).filter((e: Obj) => e.secretRef), [], 'no Secret imported whole');
+        for (const e of k.env ?? []) assert.notEqual(e.valueFrom?.secretKeyRef?.name, 'diffc-s3', `${k.name} ${e.name} is no S3 credential`);
+      }
+      const secretVolumes = (podSpec(d).volumes ?? []).filter((v: Obj) => v.secret).map((v: Obj) => v.secret.secretName);
+      assert.deepEqual(secretVolumes, ['diffc-temporal-tls']);
+      assert.equal(c.env.find((e: Obj) => e.name === 'DIFFC_TRIGGER_SECRET')?.valueFrom?.secretKeyRef?.name, 'diffc-trigger');
+      for (const n of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'DIFFC_TRIGGER_SECRET', 'DIFFC_TRIGGER_BUCKETS', 'DIFFC_TRIGGER_PREFIX']) assert.ok(names.includes(n), `the trigger gets ${n}`);
+      if (configValue(objs(), 'TEMPORAL_TLS_CERT')) for (const n of ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY']) assert.ok(names.includes(n), `mTLS: ${n}`);
+    });
+
+    test('trigger: an allow-list of buckets (required by `trigger serve`), a folder prefix', () => {
+      const buckets = (configValue(objs(), 'DIFFC_TRIGGER_BUCKETS') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+      assert.ok(buckets.length > 0, 'DIFFC_TRIGGER_BUCKETS names at least one bucket');
+      for (const b of buckets) assert.match(b, /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/);
+      assert.match(configValue(objs(), 'DIFFC_TRIGGER_PREFIX') ?? 'x/', /\/$/, 'the prefix is a folder (sweeps and bulk jobs take it so)');
+      if (overlay === 'dev') {
+        const minio = parseYaml(readFileSync(join(REPO, 'infra', 'helm', 'minio-values.yaml'), 'utf8')) as Obj;
+        const event = (minio.customCommands as Obj[]).map((c) => String(c.command)).find((c) => c.startsWith('event add'))!;
+        const notified = /myminio\/([^\s]+)/.exec(event)![1];
+        assert.ok(buckets.includes(notified), `the bucket MinIO notifies (${notified}) is allowed`);
+      }
     });
 
     test('KEDA: one Temporal ScaledObject per worker on its task queue; GPU scales from 0', () => {
