@@ -13,7 +13,7 @@ import { DfcError } from '../src/codec/format/errors.js';
 import { ModelError } from '../src/models/errors.js';
 import { metrics } from '../src/orchestration/runtime.js';
 
-const PERMANENT_STORAGE = new Set(['not-found', 'invalid', 'auth', 'exists']);
+const PERMANENT_STORAGE = new Set(['not-found', 'invalid', 'auth', 'exists', 'changed']);
 const PERMANENT_MODEL = new Set(['not-found', 'manifest', 'checksum', 'family']);
 
 export function permanentFailure(e: unknown): ApplicationFailure | undefined {

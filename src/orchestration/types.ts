@@ -4,6 +4,8 @@
  * parsed types.
  */
 import { z } from 'zod';
+// Not node:crypto: workflow code imports this module, and the workflow bundle cannot load node: modules.
+import { sha256Hex } from './sha256.js';
 
 export const StoreUrl = z.string().regex(/^(file|s3):/, 'a store must be a file:///dir or s3://bucket/prefix URL');
 
@@ -45,6 +47,22 @@ export type EncodeSettings = z.infer<typeof EncodeSettings>;
 /** The keys of EncodeSettings, for copying a bulk job's settings into each child's job. */
 export const ENCODE_SETTING_KEYS = Object.keys(EncodeSettings.shape) as (keyof EncodeSettings)[];
 
+/**
+ * Which version of the source a run compresses: the trigger takes it from the event, the bulk
+ * planner from the listing. The source is read pinned to it, and it is recorded on the .dfc, so a
+ * rerun can tell an output made from this version from one made from an older one.
+ */
+export const SourceVersion = z.object({
+  etag: z.string().min(1).max(1024).optional(),
+  versionId: z.string().min(1).max(1024).optional(),
+  /** S3's per-key event order (hex): a larger sequencer is a later write of the key. */
+  sequencer: z.string().regex(/^[0-9A-Fa-f]{1,64}$/).optional(),
+}).strict();
+export type SourceVersion = z.infer<typeof SourceVersion>;
+
+/** The model's 8-byte hash as a .dfc header holds it, in hex. */
+export const ModelHashHex = z.string().regex(/^[0-9a-f]{16}$/, 'modelHash: 16 lower-case hex digits');
+
 const CompressFields = {
   /** Store URL of the source (openStore: file:///abs/dir or s3://bucket/prefix). */
   store: StoreUrl,
@@ -58,6 +76,10 @@ const CompressFields = {
   ...EncodeSettings.shape,
   /** An existing output that decodes as a .dfc of this model, seed and rate is kept, not redone. */
   skipExisting: z.boolean().default(true),
+  /** The version of `source` to compress (default: whatever is current when the run starts). */
+  sourceVersion: SourceVersion.optional(),
+  /** The hash of `model`, resolved once on a gpu worker (io workers hold no models); absent: the workflow resolves it. */
+  modelHash: ModelHashHex.optional(),
 };
 
 const oneRate = (a: { bpp?: number; steps?: number }) => a.bpp === undefined || a.steps === undefined;
@@ -66,17 +88,43 @@ const RATE_MESSAGE = { message: 'give at most one of bpp, steps' };
 export const CompressImageInput = z.object(CompressFields).strict().refine(oneRate, RATE_MESSAGE);
 export type CompressImageInput = z.infer<typeof CompressImageInput>;
 
-/** prepareSource's answer: the work is already done (`skipped`) or the image is staged. */
-export type PreparedSource =
-  | { readonly skipped: CompressImageResult }
-  | { readonly skipped?: undefined; readonly width: number; readonly height: number };
+/** Why a run ended without writing: its source version is no longer the one to compress. */
+export interface Superseded {
+  readonly superseded: string;
+}
 
-/** encodeLatent's answer: what the workflow needs to plan the step ranges. */
-export interface PreparedJob {
+/**
+ * prepareSource's answer: the work is already done (`skipped`), the run's source version is gone
+ * or replaced (`superseded`), or the source is validated (from its header) and pinned.
+ */
+export type PreparedSource =
+  | { readonly skipped: CompressImageResult; readonly superseded?: undefined }
+  | (Superseded & { readonly skipped?: undefined })
+  | {
+    readonly skipped?: undefined;
+    readonly superseded?: undefined;
+    readonly width: number;
+    readonly height: number;
+    /** The version every later read of the source is pinned to, and that the .dfc records. */
+    readonly source: SourceVersion;
+    /** The output's ETag when prepareSource looked (null: there was none): the final put's condition. */
+    readonly outputEtag: string | null;
+  };
+
+/** encodeLatent's answer: what the workflow needs to plan the step ranges (or: the pinned source is gone). */
+export type PreparedJob = Superseded | {
+  readonly superseded?: undefined;
   /** Steps the chain may code at most (schedule length, or `steps` when smaller). */
   readonly stepsTarget: number;
   readonly width: number;
   readonly height: number;
+};
+
+/** What encodeLatent and assembleDfc need besides the job: prepareSource's pins. */
+export interface PinnedJob {
+  readonly job: CompressImageInput;
+  readonly source: SourceVersion;
+  readonly outputEtag: string | null;
 }
 
 export interface EncodeStepsInput {
@@ -100,10 +148,14 @@ export interface CompressImageResult {
   readonly steps: number;
   /** The output already existed and matched (skipExisting); nothing was computed. */
   readonly skipped?: boolean;
+  /** Nothing was written: the source version this run was for is gone or replaced, or another
+   *  writer's output for a current source is there (the reason says which). bytes/bpp/steps 0. */
+  readonly superseded?: boolean;
+  readonly reason?: string;
 }
 
 export interface CompressProgress {
-  readonly phase: 'source' | 'latent' | 'steps' | 'assemble' | 'done' | 'cancelled';
+  readonly phase: 'source' | 'latent' | 'steps' | 'assemble' | 'done' | 'cancelled' | 'superseded';
   readonly step: number;
   readonly stepsTarget: number;
 }
@@ -133,7 +185,20 @@ export interface DecompressImageResult {
   readonly stepsCoded: number;
 }
 
-/** The object prefix holding a job's staged image and checkpoints, next to its output. */
-export function workPrefix(output: string): string {
-  return `${output}.work/`;
+/**
+ * Where runs keep their staged source and checkpoints, in the output store: one folder per run
+ * (`<WORK_ROOT><hash of output>/<run id>/`), so two runs never share work objects, and all under
+ * one top-level prefix, so a bucket lifecycle rule on WORK_ROOT expires what a terminated run
+ * could not clean up (docs/deploy.md), and triggers never fire on it.
+ */
+export const WORK_ROOT = '_diffc-work/';
+
+export function workPrefix(output: string, runId: string): string {
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(runId)) throw new Error(`workPrefix: run id ${JSON.stringify(runId)} is not a Temporal run id`);
+  return `${WORK_ROOT}${sha256Hex(output).slice(0, 32)}/${runId}/`;
+}
+
+/** The folder of every run's work for one output (what a sweeper lists). */
+export function workRootFor(output: string): string {
+  return `${WORK_ROOT}${sha256Hex(output).slice(0, 32)}/`;
 }

@@ -172,23 +172,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
-export interface ReadDfcOptions {
-  /** If given (8 bytes), the file's model hash must equal it, else DfcError 'model-mismatch'. */
-  expectModelHash?: Uint8Array;
-}
-
-/**
- * Parses and checks a .dfc file. Throws only DfcError, in the order of docs/format.md §3.6:
- * magic, version, truncated/corrupt structure, checksum, model mismatch.
- */
-export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
-  const L = DFC_LIMITS;
-  if (!(bytes instanceof Uint8Array)) throw new DfcError('invalid', 'input must be a Uint8Array');
-  const expect = opts.expectModelHash;
-  if (expect !== undefined && !(expect instanceof Uint8Array && expect.length === L.modelHashBytes)) {
-    throw new DfcError('invalid', `expectModelHash must be a ${L.modelHashBytes}-byte Uint8Array`);
-  }
-
+function checkMagicVersion(bytes: Uint8Array): void {
   for (let i = 0; i < DFC_MAGIC.length; i++) {
     if (i >= bytes.length) throw new DfcError('truncated', `file is ${bytes.length} bytes, shorter than the magic`);
     if (bytes[i] !== DFC_MAGIC[i]) throw new DfcError('magic', 'not a .dfc file (bad magic)');
@@ -200,8 +184,11 @@ export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
       ? `.dfc version ${version} is newer than this reader (supports ${DFC_VERSION})`
       : `.dfc version ${version} is not supported (this reader supports ${DFC_VERSION})`);
   }
+}
 
-  const r = new ByteReader(bytes);
+/** The header fields, from the flags byte to the prompt; leaves `r` at the payload length. */
+function readHeaderFields(r: ByteReader): DfcHeader {
+  const L = DFC_LIMITS;
   r.pos = DFC_MAGIC.length + 1;
   const flags = r.u8('flags');
   if (flags & FLAG_RESERVED) throw new DfcError('corrupt', `reserved flag bits set (flags 0x${flags.toString(16)})`);
@@ -225,6 +212,56 @@ export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
   const coding = r.lengthPrefixed(L.codingBytes, 'coding');
   const prompt = flags & FLAG_PROMPT ? readUtf8(r, 'prompt', 0, L.promptBytes) : undefined;
 
+  const header: DfcHeader = {
+    version: DFC_VERSION,
+    model: { id: modelId, hash: modelHash },
+    image: { width, height, channels },
+    latent: { channels: latentChannels, height: latentHeight, width: latentWidth },
+    schedule: { id: scheduleId, hash: scheduleHash },
+    seed: { lo: seedLo, hi: seedHi },
+    recon: { method, steps: reconSteps },
+    coding,
+    stepsCoded,
+  };
+  if (prompt !== undefined) header.prompt = prompt;
+  return header;
+}
+
+/**
+ * The header of a .dfc from a prefix of the file (a ranged read of its first bytes), for deciding
+ * whether an existing output can be kept without fetching it. Not verified: the checksum covers
+ * the whole file, so a decoder must still use readDfc. DfcError 'truncated' when `bytes` ends
+ * inside the header (read more).
+ */
+export function readDfcHeader(bytes: Uint8Array): DfcHeader {
+  if (!(bytes instanceof Uint8Array)) throw new DfcError('invalid', 'input must be a Uint8Array');
+  checkMagicVersion(bytes);
+  return readHeaderFields(new ByteReader(bytes));
+}
+
+export interface ReadDfcOptions {
+  /** If given (8 bytes), the file's model hash must equal it, else DfcError 'model-mismatch'. */
+  expectModelHash?: Uint8Array;
+}
+
+/**
+ * Parses and checks a .dfc file. Throws only DfcError, in the order of docs/format.md §3.6:
+ * magic, version, truncated/corrupt structure, checksum, model mismatch.
+ */
+export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
+  const L = DFC_LIMITS;
+  if (!(bytes instanceof Uint8Array)) throw new DfcError('invalid', 'input must be a Uint8Array');
+  const expect = opts.expectModelHash;
+  if (expect !== undefined && !(expect instanceof Uint8Array && expect.length === L.modelHashBytes)) {
+    throw new DfcError('invalid', `expectModelHash must be a ${L.modelHashBytes}-byte Uint8Array`);
+  }
+
+  checkMagicVersion(bytes);
+  const r = new ByteReader(bytes);
+  const header = readHeaderFields(r);
+  const modelHash = header.model.hash;
+  const modelId = header.model.id;
+
   const lengthAt = r.pos;
   const payloadLength = r.varint('payload length');
   if (payloadLength + 4 > r.remaining) {
@@ -245,17 +282,5 @@ export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
     throw new DfcError('model-mismatch', `file was coded with model ${modelId} (hash ${hex(modelHash)}), expected hash ${hex(expect)}`);
   }
 
-  const header: DfcHeader = {
-    version: DFC_VERSION,
-    model: { id: modelId, hash: modelHash },
-    image: { width, height, channels },
-    latent: { channels: latentChannels, height: latentHeight, width: latentWidth },
-    schedule: { id: scheduleId, hash: scheduleHash },
-    seed: { lo: seedLo, hi: seedHi },
-    recon: { method, steps: reconSteps },
-    coding,
-    stepsCoded,
-  };
-  if (prompt !== undefined) header.prompt = prompt;
   return { header, payload };
 }

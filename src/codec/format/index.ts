@@ -2,6 +2,7 @@
 export {
   writeDfc,
   readDfc,
+  readDfcHeader,
   DfcError,
   DFC_MAGIC,
   DFC_VERSION,

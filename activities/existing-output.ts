@@ -1,0 +1,128 @@
+/**
+ * Is the .dfc already at a job's output the one this job would write? Decided with no model and
+ * without fetching the file, so it runs on io workers (which mount no model cache) and costs one
+ * small request per existing output:
+ *   - a HEAD, when the output carries the metadata our final put writes (model hash, seed, image
+ *     size, steps and the source version it was made from);
+ *   - else a ranged read of the file's first bytes, whose header says the same (less the source).
+ * The job names its model by hash (CompressImageInput.modelHash, resolved once on a gpu worker).
+ */
+import { readDfcHeader, type DfcHeader } from '../src/codec/format/index.js';
+import { DfcError } from '../src/codec/format/errors.js';
+import type { ObjectStore } from '../src/storage/index.js';
+import type { CompressImageInput, CompressImageResult, SourceVersion } from '../src/orchestration/types.js';
+
+/** User metadata keys on every .dfc the pipeline writes. */
+export const OUTPUT_METADATA = {
+  modelHash: 'diffc-model-hash',
+  seed: 'diffc-seed',
+  width: 'diffc-width',
+  height: 'diffc-height',
+  steps: 'diffc-steps',
+  sourceEtag: 'diffc-source-etag',
+  sourceVersionId: 'diffc-source-version-id',
+} as const;
+
+/** What the skip decision needs to know about an existing output. */
+export interface OutputFacts {
+  readonly bytes: number;
+  readonly modelHash: string;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly steps: number;
+  /** The source version the output was made from, when it was recorded. */
+  readonly source?: SourceVersion;
+  /** The output's own ETag when read: what a conditional put that replaces it must match. */
+  readonly etag?: string;
+}
+
+/** Header bytes read to judge an output without metadata: model and schedule ids are ≤ 255 bytes each. */
+export const HEADER_PROBE_BYTES = 1024;
+
+export const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** The metadata the final put attaches to a .dfc (`source`: the version it was made from). */
+export function outputMetadata(header: DfcHeader, source: SourceVersion | undefined): Record<string, string> {
+  const M = OUTPUT_METADATA;
+  return {
+    [M.modelHash]: hexOf(header.model.hash),
+    [M.seed]: String(header.seed.lo + header.seed.hi * 2 ** 32),
+    [M.width]: String(header.image.width),
+    [M.height]: String(header.image.height),
+    [M.steps]: String(header.stepsCoded),
+    ...(source?.etag ? { [M.sourceEtag]: asciiSafe(source.etag) } : {}),
+    ...(source?.versionId ? { [M.sourceVersionId]: asciiSafe(source.versionId) } : {}),
+  };
+}
+
+// Metadata values travel as HTTP headers; ETags and version ids are ASCII in practice, but a
+// value that is not is recorded escaped rather than rejected.
+const asciiSafe = (v: string): string => (/^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v));
+
+function factsFromMetadata(bytes: number, m: Readonly<Record<string, string>>): OutputFacts | undefined {
+  const M = OUTPUT_METADATA;
+  const int = (k: string) => (m[k] !== undefined && /^\d+$/.test(m[k]) ? Number(m[k]) : undefined);
+  const hash = m[M.modelHash];
+  const seed = int(M.seed), width = int(M.width), height = int(M.height), steps = int(M.steps);
+  if (hash === undefined || !/^[0-9a-f]{16}$/.test(hash) || seed === undefined || width === undefined || height === undefined || steps === undefined) return undefined;
+  const etag = m[M.sourceEtag], versionId = m[M.sourceVersionId];
+  const source = etag || versionId ? { ...(etag ? { etag } : {}), ...(versionId ? { versionId } : {}) } : undefined;
+  return { bytes, modelHash: hash, seed, width, height, steps, ...(source ? { source } : {}) };
+}
+
+/** What is at `key`: nothing (null), the facts of a .dfc, or why it is not one. */
+export async function readOutputFacts(store: ObjectStore, key: string): Promise<OutputFacts | { invalid: string; etag?: string } | null> {
+  const head = await store.head(key);
+  if (!head) return null;
+  const etag = head.etag ? { etag: head.etag } : {};
+  const fromMeta = head.metadata ? factsFromMetadata(head.size, head.metadata) : undefined;
+  if (fromMeta) return { ...fromMeta, ...etag };
+  let header: DfcHeader;
+  try {
+    header = readDfcHeader(await store.getRange(key, 0, HEADER_PROBE_BYTES, head.etag ? { ifMatch: head.etag } : {}));
+  } catch (e) {
+    if (e instanceof DfcError) return { invalid: `not a valid .dfc (${e.message})`, ...etag };
+    throw e;
+  }
+  return {
+    bytes: head.size, modelHash: hexOf(header.model.hash), seed: header.seed.lo + header.seed.hi * 2 ** 32,
+    width: header.image.width, height: header.image.height, steps: header.stepsCoded, ...etag,
+  };
+}
+
+/** Source versions are the same object when their version ids (or, failing that, ETags) agree. */
+export function sameSource(a: SourceVersion, b: SourceVersion): boolean {
+  if (a.versionId && b.versionId) return a.versionId === b.versionId;
+  if (a.etag && b.etag) return stripQuotes(a.etag) === stripQuotes(b.etag);
+  return false;
+}
+
+const stripQuotes = (s: string): string => s.replace(/^"(.*)"$/, '$1');
+
+export type Judgement = { readonly skipped: CompressImageResult } | { readonly redo: string };
+
+/**
+ * Keep or redo: the output is kept when it was coded with the job's model and seed, for the
+ * image's size when known, within its rate, and (when the job names a source version) from that
+ * version. `job.modelHash` must be resolved.
+ */
+export function judgeOutput(
+  facts: OutputFacts | { invalid: string },
+  job: Pick<CompressImageInput, 'output' | 'seed' | 'bpp' | 'steps' | 'sourceVersion'> & { readonly modelHash: string },
+  size?: { width: number; height: number },
+): Judgement {
+  if ('invalid' in facts) return { redo: facts.invalid };
+  if (facts.modelHash !== job.modelHash) return { redo: `coded with another model (hash ${facts.modelHash}, not ${job.modelHash})` };
+  if (facts.seed !== job.seed) return { redo: `seed ${facts.seed}, not ${job.seed}` };
+  const { width, height } = facts;
+  if (size && (size.width !== width || size.height !== height)) return { redo: `image ${width}x${height}, not ${size.width}x${size.height}` };
+  const bpp = (8 * facts.bytes) / (width * height);
+  if (job.bpp !== undefined && bpp > job.bpp) return { redo: 'over the bpp budget' };
+  if (job.steps !== undefined && facts.steps !== job.steps) return { redo: `${facts.steps} steps, not ${job.steps}` };
+  if (job.sourceVersion && (job.sourceVersion.etag || job.sourceVersion.versionId)) {
+    if (!facts.source) return { redo: 'made from an unrecorded source version' };
+    if (!sameSource(facts.source, job.sourceVersion)) return { redo: 'made from another version of the source' };
+  }
+  return { skipped: { output: job.output, bytes: facts.bytes, bpp, steps: facts.steps, skipped: true } };
+}
