@@ -343,3 +343,24 @@ test('metadata is validated the same on every store: [a-z0-9-] keys, ASCII value
     await assert.rejects(store.put('k', bytes('x'), { unknown: 1 } as never), isCode('invalid'));
   });
 });
+
+test('putStream: pieces written as they come, the same atomic placement; a failing source leaves nothing', async () => {
+  await withStore(async (store, root) => {
+    const local = store as LocalStore;
+    async function* pieces(n: number, failAt = -1) {
+      for (let i = 0; i < n; i++) {
+        if (i === failAt) throw new Error('source failed');
+        yield bytes(`piece ${i}\n`);
+      }
+    }
+    const { etag } = await local.putStream('s/big.txt', pieces(1000), { metadata: { lines: '1000' } });
+    const got = text(await store.get('s/big.txt'));
+    assert.equal(got.split('\n').length, 1001);
+    assert.ok(got.startsWith('piece 0\npiece 1\n') && got.endsWith('piece 999\n'));
+    assert.deepEqual(await store.head('s/big.txt'), { size: got.length, etag, metadata: { lines: '1000' } });
+    await assert.rejects(local.putStream('s/big.txt', pieces(10, 5)), /source failed/);
+    await assert.rejects(local.putStream('s/big.txt', pieces(1), { ifNoneMatch: true }), isCode('exists'));
+    assert.equal(text(await store.get('s/big.txt')), got);
+    assert.deepEqual(await filesUnder(root), ['s/.diffc-meta.big.txt', 's/big.txt']);
+  });
+});

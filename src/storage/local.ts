@@ -215,6 +215,22 @@ export class LocalStore implements ObjectStore {
   }
 
   async put(key: string, bytes: Uint8Array, opts?: PutOptions): Promise<{ etag?: string }> {
+    return this.place(key, opts, (fh) => fh.writeFile(bytes));
+  }
+
+  /**
+   * put() of bytes that come in pieces, for objects too large to hold in memory (a generated
+   * manifest of GBs): the same temporary file, rename and guarantees, written as `source` yields.
+   * Local stores only: S3's put needs the whole body (or a multipart upload) up front.
+   */
+  async putStream(key: string, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts?: PutOptions): Promise<{ etag?: string }> {
+    return this.place(key, opts, async (fh) => {
+      // writeFile on a handle writes from the current position, and all of the piece.
+      for await (const piece of source) await fh.writeFile(piece);
+    });
+  }
+
+  private async place(key: string, opts: PutOptions | undefined, fill: (fh: FileHandle) => Promise<unknown>): Promise<{ etag: string }> {
     const { ifNoneMatch, ifMatch, metadata } = checkPutOptions(opts);
     const p = this.pathOf(key);
     const dir = dirname(p);
@@ -235,7 +251,7 @@ export class LocalStore implements ObjectStore {
       const fh = await open(tmp, 'wx', 0o644);
       let etag: string;
       try {
-        await fh.writeFile(bytes);
+        await fill(fh);
         if (this.cfg.fsync) await fh.sync();
         // The mtime is final once the data is written; rename and link leave it alone.
         etag = localEtag(await fh.stat({ bigint: true }));
