@@ -1,22 +1,22 @@
 /**
  * compressImage's activities: every side effect (store I/O, the model, the RCC) lives here.
- * Each is idempotent: inputs are deterministic, and progress lives in objects under
- * `<output>.work/` in the output store, so a retried or resumed activity continues from the last
- * checkpoint and produces the same bytes.
+ * Each is idempotent: inputs are deterministic, and progress lives in objects under this run's
+ * own work folder (workPrefix(output, runId), under _diffc-work/ in the output store), so a
+ * retried or resumed activity continues from the last checkpoint and produces the same bytes,
+ * and two runs for one output never read each other's work.
  *
- *   prepareSource (io)   skip check; read + decode + pad the image; stage it as image.f32
- *   encodeLatent (gpu)   VAE-encode; write latent, job info and an empty checkpoint
+ *   prepareSource (io)   pin the source version; check its header; skip check (no model, no pixels)
+ *   encodeLatent (gpu)   read the pinned source, decode, pad, VAE-encode; latent, job info, checkpoint
  *   encodeSteps (gpu)    code steps from the checkpoint, checkpointing every N steps / M seconds
- *   assembleDfc (gpu)    write the .dfc in one atomic put, then drop the work objects
- *   discardWork (io)     cancellation: drop the work objects, never the output
+ *   assembleDfc (gpu)    write the .dfc in one conditional put, then drop the work objects
+ *   discardWork (io)     cancelled, failed or superseded runs: drop the work objects, never the output
  *
  * The encode mirrors `diffc compress` (src/cli/compress.ts) step for step, so the .dfc is
  * byte-identical to the CLI's for the same image, rate and seed.
  */
-import { Context } from '@temporalio/activity';
-import { decodeImage } from '../src/image/io.js';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { decodeImage, readImageHeader, type ImageHeader } from '../src/image/io.js';
 import { padToMultiple } from '../src/image/geometry.js';
-import type { RgbImage } from '../src/image/types.js';
 import { CodingParams } from '../src/codec/chain/chunk-plan.js';
 import { chainConfig, encodeCodingBlob } from '../src/codec/codec.js';
 import { encodeChains, type EncodedChain } from '../src/codec/chain/run.js';
@@ -27,14 +27,14 @@ import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js'
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
-import { loadBundle, resolveModel } from '../src/models/bundle.js';
-import { isStorageError, type ObjectStore } from '../src/storage/index.js';
+import { isStorageError, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
   workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult,
-  type PreparedJob, type PreparedSource,
+  type PinnedJob, type PreparedJob, type PreparedSource, type SourceVersion, type Superseded,
 } from '../src/orchestration/types.js';
 import { activity } from './failures.js';
+import { judgeOutput, outputMetadata, readOutputFacts, sameSource, type OutputFacts } from './existing-output.js';
 import { withStore, json, parse, f32ToBytes, bytesToF32 } from './store-io.js';
 
 /** What encodeLatent records next to the latent: enough to rebuild the coding setup. */
@@ -50,13 +50,6 @@ interface JobInfo {
   readonly stepsTarget: number;
 }
 
-/** The staged source: the decoded RGB's size and bit depth (pixels in image.f32). */
-interface StagedImage {
-  readonly width: number;
-  readonly height: number;
-  readonly bitDepth: 8 | 16;
-}
-
 /** A chain checkpoint as stored: step index, records so far, the noisy latent (base64 float32). */
 interface StoredCheckpoint {
   readonly step: number;
@@ -65,10 +58,28 @@ interface StoredCheckpoint {
   readonly payloadBits: number;
 }
 
-const keys = (output: string) => {
-  const p = workPrefix(output);
-  return { staged: `${p}image.json`, pixels: `${p}image.f32`, job: `${p}job.json`, latent: `${p}latent.f32`, chain: `${p}chain.json` };
-};
+/** run.json in every work folder: who owns it, so `diffc work gc` can ask Temporal whether that run is closed. */
+export interface WorkRunInfo {
+  readonly version: 1;
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly outputStore: string;
+  readonly output: string;
+  readonly createdAt: string;
+}
+
+/** The workflow run this activity was scheduled by. */
+function thisRun(): { workflowId: string; runId: string } {
+  const run = Context.current().info.workflowExecution;
+  if (!run) throw new Error('compress activities run only inside a compressImage workflow run (they keep their work per run)');
+  return run;
+}
+
+/** The work folder of the run this activity belongs to (a continue-as-new run gets a new one). */
+function workKeys(output: string) {
+  const p = workPrefix(output, thisRun().runId);
+  return { prefix: p, run: `${p}run.json`, job: `${p}job.json`, latent: `${p}latent.f32`, chain: `${p}chain.json` };
+}
 
 const outStore = (job: CompressImageInput) => job.outputStore ?? job.store;
 
@@ -81,75 +92,156 @@ function resultOf(output: string, bytes: Uint8Array): CompressImageResult {
   return resultFrom(output, bytes.length, readDfc(bytes).header);
 }
 
-/**
- * What is already at `job.output`: nothing (null), a .dfc this job would have written (model,
- * seed, rate, and the image size when known) as a skipped result, or the reason it must be redone.
- * One read of the object; the header is parsed once.
- */
-export async function existingOutput(
-  store: ObjectStore, job: Pick<CompressImageInput, 'output' | 'model' | 'seed' | 'bpp' | 'steps'>, size?: { width: number; height: number },
-): Promise<{ skipped: CompressImageResult } | { redo: string } | null> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await store.get(job.output);
-  } catch (e) {
-    if (isStorageError(e, 'not-found')) return null;
-    throw e;
-  }
-  let header: DfcHeader;
-  try {
-    header = readDfc(bytes).header;
-  } catch (e) {
-    return { redo: `not a valid .dfc (${(e as Error).message})` };
-  }
-  const bundle = await loadBundle(await resolveModel(job.model), { verify: false });
-  if (Buffer.compare(Buffer.from(header.model.hash), Buffer.from(bundle.hash)) !== 0) return { redo: 'coded with another model' };
-  const seed = header.seed.lo + header.seed.hi * 2 ** 32;
-  if (seed !== job.seed) return { redo: `seed ${seed}, not ${job.seed}` };
-  const { width, height } = header.image;
-  if (size && (size.width !== width || size.height !== height)) return { redo: `image ${width}x${height}, not ${size.width}x${size.height}` };
-  if (job.bpp !== undefined && (8 * bytes.length) / (width * height) > job.bpp) return { redo: 'over the bpp budget' };
-  if (job.steps !== undefined && header.stepsCoded !== job.steps) return { redo: `${header.stepsCoded} steps, not ${job.steps}` };
-  return { skipped: resultFrom(job.output, bytes.length, header, true) };
+/** The result of a run that wrote nothing because its source version is no longer the one to compress. */
+export function supersededResult(output: string, reason: string): CompressImageResult {
+  return { output, bytes: 0, bpp: 0, steps: 0, superseded: true, reason };
 }
 
-/** Reads and decodes the source (typed errors for bad images), skips a matching output, stages the pixels. */
+function superseded(job: CompressImageInput, reason: string): Superseded {
+  log('info', 'superseded', { source: job.source, output: job.output, reason });
+  return { superseded: reason };
+}
+
+/** Read options that pin a source read to one version: by version id where there is one, else by ETag. */
+function pinOf(v: SourceVersion): GetOptions {
+  if (v.versionId) return { versionId: v.versionId };
+  return v.etag ? { ifMatch: unquote(v.etag) } : {};
+}
+
+const unquote = (s: string): string => s.replace(/^"(.*)"$/, '$1');
+
+/** A pinned read that found its version replaced ('changed') or gone ('not-found'). */
+const lostPin = (e: unknown) => isStorageError(e, 'changed') || isStorageError(e, 'not-found');
+
+/**
+ * The version of the source this run compresses. With a version id: that version (a newer one
+ * may exist; its own event supersedes this run). With only an ETag (unversioned buckets): the
+ * current object, which must be that ETag, else the run is superseded (a newer write exists, and
+ * its event brings its own run). With neither: whatever is current now.
+ */
+async function pinSource(s: ObjectStore, job: CompressImageInput): Promise<SourceVersion | Superseded> {
+  const want = job.sourceVersion;
+  const sequencer = want?.sequencer ? { sequencer: want.sequencer } : {};
+  if (want?.versionId) return { versionId: want.versionId, ...(want.etag ? { etag: unquote(want.etag) } : {}), ...sequencer };
+  const head = await s.head(job.source);
+  if (!head) {
+    if (want) return superseded(job, `${job.source} no longer exists`);
+    throw new StorageError('not-found', `${job.source}: no such object in ${job.store}`);
+  }
+  if (want?.etag && unquote(want.etag) !== head.etag) return superseded(job, `${job.source} was replaced (ETag ${head.etag ?? 'none'}, this run is for ${unquote(want.etag)})`);
+  return { ...(head.etag ? { etag: head.etag } : {}), ...(head.versionId ? { versionId: head.versionId } : {}), ...sequencer };
+}
+
+/** Enough of a PNG or JPEG for its header (IHDR; the SOF after the APPn segments), read first. */
+const HEADER_PROBE_BYTES = 64 * 1024;
+const PREFIX_FORMATS = new Set(['png', 'jpeg']);
+
+/**
+ * The source's header checks (type, size vs maxPixels, sample type: the ImageErrors decodeImage
+ * gives), from a ranged read of its first bytes where that suffices, else from the whole file,
+ * undecoded: an io worker never holds more than the encoded file, and no pixels.
+ */
+async function sourceHeader(s: ObjectStore, job: CompressImageInput, pin: SourceVersion): Promise<ImageHeader> {
+  const opts = pinOf(pin);
+  const prefix = await s.getRange(job.source, 0, HEADER_PROBE_BYTES, opts);
+  if (prefix.length < HEADER_PROBE_BYTES) return readImageHeader(prefix, { maxPixels: job.maxPixels }, job.source);
+  try {
+    const h = await readImageHeader(prefix, { maxPixels: job.maxPixels }, job.source);
+    if (PREFIX_FORMATS.has(h.format)) return h;
+  } catch {
+    // A header past the prefix (WebP, TIFF, AVIF, GIF, or a JPEG with large APPn segments): read it all.
+  }
+  return readImageHeader(await s.get(job.source, opts), { maxPixels: job.maxPixels }, job.source);
+}
+
+/** readOutputFacts, again when the output is replaced between its HEAD and its header read. */
+async function outputFacts(store: ObjectStore, key: string): Promise<OutputFacts | { invalid: string; etag?: string } | null> {
+  for (let i = 0; ; i++) {
+    try {
+      return await readOutputFacts(store, key);
+    } catch (e) {
+      if (!isStorageError(e, 'changed') || i >= 3) throw e;
+    }
+  }
+}
+
+function needEtag(key: string, facts: { etag?: string }): string {
+  // Both stores give ETags; without one the final put could not be made conditional.
+  if (!facts.etag) throw new StorageError('invalid', `${key}: the store gives no ETag, so the output cannot be replaced conditionally`);
+  return facts.etag;
+}
+
+/**
+ * Pins the source version, checks its header, and skips a matching output, with no model and no
+ * pixels (io workers mount no model cache and must stay small). `job.modelHash` must be resolved.
+ * The output's ETag seen here is the final put's condition: a write by anyone else in between is
+ * noticed there.
+ */
 export async function prepareSource(job: CompressImageInput): Promise<PreparedSource> {
   return activity(async () => {
-    const bytes = await withStore(job.store, (s) => s.get(job.source));
-    const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
-    return withStore(outStore(job), async (store) => {
-      const existing = job.skipExisting ? await existingOutput(store, job, img) : null;
-      if (existing && 'skipped' in existing) {
-        log('info', 'skip-existing', { output: job.output });
-        return existing;
+    const { modelHash } = job;
+    if (!modelHash) throw ApplicationFailure.nonRetryable('prepareSource: job.modelHash is not resolved (the workflow resolves it first)', 'InvalidInput');
+    const src = await withStore(job.store, async (s) => {
+      const pin = await pinSource(s, job);
+      if ('superseded' in pin) return pin;
+      try {
+        return { pin, header: await sourceHeader(s, job, pin) };
+      } catch (e) {
+        if (lostPin(e) && (pin.etag || pin.versionId)) return superseded(job, `${job.source} changed while its header was read (${(e as Error).message})`);
+        throw e;
       }
-      if (existing) log('info', 'redo-existing', { output: job.output, reason: existing.redo });
-      const staged: StagedImage = { width: img.width, height: img.height, bitDepth: img.bitDepth };
-      const k = keys(job.output);
-      await store.put(k.pixels, f32ToBytes(img.data));
-      await store.put(k.staged, json(staged));
-      return { width: img.width, height: img.height };
+    });
+    if ('superseded' in src) return src;
+    const { pin, header } = src;
+    return withStore(outStore(job), async (store) => {
+      const facts = await outputFacts(store, job.output);
+      if (facts && job.skipExisting) {
+        // Judged against the pinned version whenever the output records one, so a source changed
+        // in place is redone; an output that records none is judged as before (model, seed, size, rate).
+        const recorded = !('invalid' in facts) && facts.source !== undefined;
+        const named = job.sourceVersion?.etag !== undefined || job.sourceVersion?.versionId !== undefined;
+        const verdict = judgeOutput(facts, { ...job, modelHash, sourceVersion: recorded || named ? pin : undefined }, header);
+        if ('skipped' in verdict) {
+          log('info', 'skip-existing', { output: job.output });
+          return { skipped: verdict.skipped };
+        }
+        log('info', 'redo-existing', { output: job.output, reason: verdict.redo });
+      }
+      const outputEtag = facts ? needEtag(job.output, facts) : null;
+      const { workflowId, runId } = thisRun();
+      const run: WorkRunInfo = { version: 1, workflowId, runId, outputStore: store.url, output: job.output, createdAt: new Date().toISOString() };
+      await store.put(workKeys(job.output).run, json(run));
+      return { width: header.width, height: header.height, source: pin, outputEtag };
     });
   });
 }
 
-/** VAE-encodes the staged image and writes the latent, the job info and an empty checkpoint. */
-export async function encodeLatent(job: CompressImageInput): Promise<PreparedJob> {
+/**
+ * Reads the pinned source (the whole file, here on the gpu worker where the pixels are needed),
+ * decodes and pads it, VAE-encodes it, and writes the latent, the job info and an empty
+ * checkpoint. A source whose pinned version is gone or replaced supersedes the run.
+ */
+export async function encodeLatent({ job, source }: PinnedJob): Promise<PreparedJob> {
   return activity(async () => {
     const lm = await workerModel(job.model);
     const info = lm.model.info;
+    let bytes: Uint8Array;
+    try {
+      bytes = await withStore(job.store, (s) => s.get(job.source, pinOf(source)));
+    } catch (e) {
+      if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed before it was read (${(e as Error).message})`);
+      throw e;
+    }
+    const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
     return withStore(outStore(job), async (store) => {
-      const k = keys(job.output);
-      const staged = parse<StagedImage>(await store.get(k.staged));
-      const img: RgbImage = { width: staged.width, height: staged.height, data: bytesToF32(await store.get(k.pixels)), bitDepth: staged.bitDepth };
+      const k = workKeys(job.output);
       const { image: padded } = padToMultiple(img, info.sizeMultiple);
       const schedule = resolveSchedule(lm, info.defaults.schedule);
       const [latent] = await lm.model.encode([padded]);
       const predictor = await lm.model.predictor(padded.width, padded.height);
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, seed, image, stop } = compressionSettings({
-        info, schedule, latent: predictor.latent, width: staged.width, height: staged.height, seed: job.seed, bpp: job.bpp, steps: job.steps,
+        info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: job.seed, bpp: job.bpp, steps: job.steps,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = { version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget };
@@ -157,7 +249,7 @@ export async function encodeLatent(job: CompressImageInput): Promise<PreparedJob
       await store.put(k.job, json(jobInfo));
       const empty: StoredCheckpoint = { step: 0, records: [], state: null, payloadBits: 0 };
       await store.put(k.chain, json(empty));
-      return { stepsTarget, width: staged.width, height: staged.height };
+      return { stepsTarget, width: img.width, height: img.height };
     });
   });
 }
@@ -165,7 +257,7 @@ export async function encodeLatent(job: CompressImageInput): Promise<PreparedJob
 /** The coding setup of a prepared job, rebuilt from its job info (deterministic). */
 async function setup(store: ObjectStore, job: CompressImageInput) {
   const lm = await workerModel(job.model);
-  const k = keys(job.output);
+  const k = workKeys(job.output);
   const info = parse<JobInfo>(await store.get(k.job));
   const x0 = bytesToF32(await store.get(k.latent));
   const schedule = resolveSchedule(lm, info.schedule);
@@ -197,7 +289,7 @@ export async function encodeSteps({ job, to }: EncodeStepsInput): Promise<Encode
   return activity(() => withStore(outStore(job), async (store) => {
     const ctx = Context.current();
     const { info, x0, predictor, cfg } = await setup(store, job);
-    const k = keys(job.output);
+    const k = workKeys(job.output);
     let ck = parse<StoredCheckpoint>(await store.get(k.chain));
     const target = Math.min(to, info.stepsTarget);
     const rcc = await workerBackend();
@@ -233,12 +325,15 @@ export async function encodeSteps({ job, to }: EncodeStepsInput): Promise<Encode
   }));
 }
 
-/** Writes the .dfc from the final checkpoint (one atomic put), then removes the work objects. */
-export async function assembleDfc(job: CompressImageInput): Promise<CompressImageResult> {
+/**
+ * Writes the .dfc from the final checkpoint in one conditional put (see putOutput), with the
+ * metadata that lets a later skip check judge it from a HEAD, then removes this run's work.
+ */
+export async function assembleDfc({ job, source, outputEtag }: PinnedJob): Promise<CompressImageResult> {
   return activity(() => withStore(outStore(job), async (store) => {
-    const k = keys(job.output);
+    const k = workKeys(job.output);
     if (!(await store.head(k.chain))) {
-      // A retry after a completed run: the output is there and the checkpoints are gone.
+      // A retry after this run's put and clean-up: the output is there and the work is gone.
       if (!(await store.head(job.output))) throw new Error(`no checkpoint at ${k.chain} and no output at ${job.output}`);
       return resultOf(job.output, await store.get(job.output));
     }
@@ -257,19 +352,83 @@ export async function assembleDfc(job: CompressImageInput): Promise<CompressImag
       stepsCoded: ck.records.length,
     };
     const bytes = writeDfc({ header, payload });
-    await store.put(job.output, bytes);
-    await deleteWork(store, job.output);
-    return resultOf(job.output, bytes);
+    const result = await putOutput(store, job, source, outputEtag, bytes, outputMetadata(header, source));
+    await deleteWork(store, k.prefix);
+    return result;
   }));
 }
 
-async function deleteWork(store: ObjectStore, output: string): Promise<void> {
+const PUT_ROUNDS = 4;
+
+/**
+ * The one write of the output: ifNoneMatch when prepareSource saw none, else ifMatch of the ETag
+ * it saw, so an output that someone else wrote in between is never overwritten blind. When the
+ * condition fails, the output there is judged again:
+ *   - the same bytes (this activity's own earlier attempt, or an identical run): done;
+ *   - this run's source version is no longer the current one: superseded, the output is kept
+ *     (whoever compresses the current version owns it; an older result never replaces a newer one);
+ *   - an equivalent .dfc of this same version (model, seed, size, rate): kept, reported as skipped;
+ *   - else (made from an older version or another source): replaced, conditional on its ETag.
+ * Every write is whole (one put), so the output is always exactly one run's file, never a mix.
+ */
+async function putOutput(
+  store: ObjectStore, job: CompressImageInput, source: SourceVersion, outputEtag: string | null, bytes: Uint8Array, metadata: Record<string, string>,
+): Promise<CompressImageResult> {
+  let expect = outputEtag;
+  for (let round = 0; round < PUT_ROUNDS; round++) {
+    try {
+      await store.put(job.output, bytes, expect === null ? { ifNoneMatch: true, metadata } : { ifMatch: expect, metadata });
+      return resultOf(job.output, bytes);
+    } catch (e) {
+      if (!isStorageError(e, 'exists') && !isStorageError(e, 'changed')) throw e;
+    }
+    let facts, there: Uint8Array;
+    try {
+      facts = await readOutputFacts(store, job.output);
+      if (!facts) {
+        expect = null;
+        continue;
+      }
+      there = await store.get(job.output, { ifMatch: needEtag(job.output, facts) });
+    } catch (e) {
+      if (isStorageError(e, 'changed') || isStorageError(e, 'not-found')) continue;
+      throw e;
+    }
+    if (Buffer.compare(Buffer.from(there), Buffer.from(bytes)) === 0) return resultOf(job.output, bytes);
+    const current = await withStore(job.store, (s) => s.head(job.source));
+    const now: SourceVersion | undefined = current ? { ...(current.etag ? { etag: current.etag } : {}), ...(current.versionId ? { versionId: current.versionId } : {}) } : undefined;
+    if (!now || !sameSource(now, source)) {
+      log('info', 'superseded', { output: job.output, reason: 'source replaced before the put' });
+      return supersededResult(job.output, `${job.source} changed since this run read it; ${job.output}, written by another run meanwhile, is kept`);
+    }
+    if (!('invalid' in facts) && facts.source && sameSource(facts.source, source) && job.modelHash) {
+      const verdict = judgeOutput(facts, { ...job, modelHash: job.modelHash, sourceVersion: source });
+      if ('skipped' in verdict) {
+        log('info', 'kept-equivalent', { output: job.output });
+        return verdict.skipped;
+      }
+    }
+    log('info', 'replace-output', { output: job.output, reason: 'written meanwhile from another source version or source' });
+    expect = facts.etag!;
+  }
+  // Transient: the activity's retry tries again from the same checkpoint.
+  throw new Error(`${job.output} changed under each of ${PUT_ROUNDS} conditional puts; retrying`);
+}
+
+async function deleteWork(store: ObjectStore, prefix: string): Promise<void> {
   const left: string[] = [];
-  for await (const e of store.list(workPrefix(output))) left.push(e.key);
+  for await (const e of store.list(prefix)) left.push(e.key);
+  // run.json last: while any work object is left, a sweeper can still tell whose it is.
+  left.sort((a, b) => Number(a.endsWith('/run.json')) - Number(b.endsWith('/run.json')));
   for (const key of left) await store.delete(key);
 }
 
-/** Cancellation clean-up: the work objects go; the output (never partial) is left as it is. */
+/** Clean-up of a cancelled, failed or superseded run: its work objects go; the output (never partial) is left as it is. */
 export async function discardWork(job: CompressImageInput): Promise<void> {
-  return activity(() => withStore(outStore(job), (store) => deleteWork(store, job.output)));
+  return activity(() => withStore(outStore(job), (store) => deleteWork(store, workKeys(job.output).prefix)));
+}
+
+/** Removes one work folder (`diffc work gc`, for runs that ended without cleaning up). */
+export async function deleteWorkFolder(store: ObjectStore, prefix: string): Promise<void> {
+  await deleteWork(store, prefix);
 }

@@ -1,25 +1,47 @@
 /**
  * compressImage: image in a store -> .dfc, byte-identical to `diffc compress`.
- * Orchestration only (deterministic, no I/O): stage the source on the io queue, encode the latent
- * and code the chain in step ranges on the gpu queue (each range one heartbeating, checkpointing
- * activity, so a lost worker costs at most one checkpoint interval), assemble the file.
- * Cancelled: the work objects are removed and no output is written (the .dfc is one atomic put).
+ * Orchestration only (deterministic, no I/O): pin and check the source on the io queue, encode
+ * the latent and code the chain in step ranges on the gpu queue (each range one heartbeating,
+ * checkpointing activity, so a lost worker costs at most one checkpoint interval), assemble the
+ * file in one conditional put.
+ *
+ * One run per output at a time (the workflow id is compressWorkflowId(output store, output)),
+ * and each run keeps its work in a folder of its own, so runs never mix. How a run ends:
+ *   done        the .dfc is written (or was already there: skipped); its work is gone
+ *   superseded  the source version it was for is gone or replaced, or another writer's output
+ *               for a newer version is there: nothing written, work discarded, a result with
+ *               `superseded: true`
+ *   signalled   a newer source version arrived (sourceVersionSignal): the current activity is
+ *               cancelled, the work discarded, and the workflow continues as new for that version
+ *   cancelled   work discarded, no output written, the cancellation rethrown
+ *   failed      work discarded, the failure rethrown (or, when a newer version was signalled
+ *               meanwhile, continue-as-new for it)
+ *   terminated  runs no code: its work folder is left for the bucket lifecycle rule on
+ *               _diffc-work/ or `diffc work gc` (docs/deploy.md)
  */
-import { CancellationScope, defineQuery, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ActivityCancellationType, CancellationScope, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler,
+} from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { CompressImageInput, CompressImageResult, CompressProgress } from '../src/orchestration/types.js';
+import type { CompressImageInput, CompressImageResult, CompressProgress, SourceVersion } from '../src/orchestration/types.js';
+import { sourceVersionSignal } from './signals.js';
 
 export const progressQuery = defineQuery<CompressProgress>('progress');
 
 function activitiesFor(job: CompressImageInput) {
+  // Cancelled activities are waited for, so that no activity still writes work objects once the
+  // run has discarded them.
+  const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
   const io = proxyActivities<typeof activities>({
     taskQueue: job.queues.io,
     startToCloseTimeout: '10 minutes',
+    cancellationType,
     retry: { maximumAttempts: 8, initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
   const gpu = proxyActivities<typeof activities>({
     taskQueue: job.queues.gpu,
     startToCloseTimeout: '30 minutes',
+    cancellationType,
     retry: { maximumAttempts: 8, initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
   const steps = proxyActivities<typeof activities>({
@@ -27,9 +49,39 @@ function activitiesFor(job: CompressImageInput) {
     startToCloseTimeout: '2 hours',
     // A dead worker is noticed within one heartbeat timeout; the retry resumes from the checkpoint.
     heartbeatTimeout: `${job.heartbeatTimeoutSeconds} seconds`,
+    cancellationType,
     retry: { maximumAttempts: 20, initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
-  return { prepareSource: io.prepareSource, discardWork: io.discardWork, encodeLatent: gpu.encodeLatent, assembleDfc: gpu.assembleDfc, encodeSteps: steps.encodeSteps };
+  return {
+    resolveModelHash: gpu.resolveModelHash, prepareSource: io.prepareSource, discardWork: io.discardWork,
+    encodeLatent: gpu.encodeLatent, assembleDfc: gpu.assembleDfc, encodeSteps: steps.encodeSteps,
+  };
+}
+
+const unquote = (s: string): string => s.replace(/^"(.*)"$/, '$1');
+
+/**
+ * S3 sequencers of one key order its events: left-pad the shorter with zeros, then compare as
+ * strings (AWS, "Event message structure"). Hex digits compared case-insensitively.
+ */
+export function compareSequencers(a: string, b: string): number {
+  const n = Math.max(a.length, b.length);
+  const x = a.toLowerCase().padStart(n, '0'), y = b.toLowerCase().padStart(n, '0');
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Is `v` a later write of the source than `than`? By sequencer when both have one; otherwise a
+ * different version id or ETag is a later write (a key's events come from one bucket, in order,
+ * and a run only hears of versions written after it was started for its own).
+ */
+export function isNewerVersion(v: SourceVersion, than: SourceVersion | undefined): boolean {
+  if (!than) return true;
+  if (v.sequencer && than.sequencer) return compareSequencers(v.sequencer, than.sequencer) > 0;
+  if (v.versionId && than.versionId) return v.versionId !== than.versionId;
+  if (v.etag && than.etag) return unquote(v.etag) !== unquote(than.etag);
+  // Nothing in common to compare by: a signal names a write, and it came after this run began.
+  return v.etag !== undefined || v.versionId !== undefined;
 }
 
 /** `job` must already be validated (the client, trigger and bulk planner parse CompressImageInput). */
@@ -37,32 +89,88 @@ export async function compressImage(job: CompressImageInput): Promise<CompressIm
   let progress: CompressProgress = { phase: 'source', step: 0, stepsTarget: 0 };
   setHandler(progressQuery, () => progress);
   const a = activitiesFor(job);
-  try {
-    const src = await a.prepareSource(job);
-    if (src.skipped) {
-      progress = { phase: 'done', step: src.skipped.steps, stepsTarget: src.skipped.steps };
-      return src.skipped;
+
+  // The version this run compresses: the job's, or a signal's while the source is not yet read,
+  // then the one prepareSource pinned. A later one (`newer`) stops the run and starts it again.
+  let version = job.sourceVersion;
+  let newer: SourceVersion | undefined;
+  let started = false;
+  const work = new CancellationScope();
+  setHandler(sourceVersionSignal, (v) => {
+    if (!isNewerVersion(v, newer ?? version)) return;
+    if (!started) {
+      version = v;
+      return;
     }
-    progress = { phase: 'latent', step: 0, stepsTarget: 0 };
-    const prepared = await a.encodeLatent(job);
-    progress = { phase: 'steps', step: 0, stepsTarget: prepared.stepsTarget };
-    let step = 0;
-    let done = prepared.stepsTarget === 0;
-    while (!done) {
-      const r = await a.encodeSteps({ job, to: Math.min(step + job.stepsPerActivity, prepared.stepsTarget) });
-      step = r.step;
-      done = r.done;
-      progress = { phase: 'steps', step, stepsTarget: prepared.stepsTarget };
-    }
-    progress = { phase: 'assemble', step, stepsTarget: prepared.stepsTarget };
-    const result = await a.assembleDfc(job);
-    progress = { phase: 'done', step, stepsTarget: prepared.stepsTarget };
-    return result;
-  } catch (e) {
-    if (isCancellation(e)) {
-      progress = { ...progress, phase: 'cancelled' };
+    newer = v;
+    work.cancel();
+  });
+
+  let modelHash = job.modelHash;
+  const cleanUp = async (why: string) => {
+    try {
       await CancellationScope.nonCancellable(() => a.discardWork(job));
+    } catch (e) {
+      // What is left is the lifecycle rule's (or `diffc work gc`'s); the run's own ending matters more.
+      log.warn('discardWork failed', { output: job.output, why, error: String(e) });
     }
-    throw e;
+  };
+  const again = (v: SourceVersion) => continueAsNew<typeof compressImage>({ ...job, ...(modelHash ? { modelHash } : {}), sourceVersion: v });
+
+  let result: CompressImageResult | undefined;
+  try {
+    result = await work.run(async () => {
+      if (!modelHash) modelHash = (await a.resolveModelHash(job.model)).hash;
+      started = true;
+      const j: CompressImageInput = { ...job, modelHash, ...(version ? { sourceVersion: version } : {}) };
+      const src = await a.prepareSource(j);
+      if (src.skipped) {
+        progress = { phase: 'done', step: src.skipped.steps, stepsTarget: src.skipped.steps };
+        return src.skipped;
+      }
+      if (src.superseded !== undefined) return supersededResult(job, src.superseded);
+      version = src.source;
+      const pinned = { job: j, source: src.source, outputEtag: src.outputEtag };
+      progress = { phase: 'latent', step: 0, stepsTarget: 0 };
+      const prepared = await a.encodeLatent(pinned);
+      if (prepared.superseded !== undefined) return supersededResult(job, prepared.superseded);
+      progress = { phase: 'steps', step: 0, stepsTarget: prepared.stepsTarget };
+      let step = 0;
+      let done = prepared.stepsTarget === 0;
+      while (!done) {
+        const r = await a.encodeSteps({ job: j, to: Math.min(step + job.stepsPerActivity, prepared.stepsTarget) });
+        step = r.step;
+        done = r.done;
+        progress = { phase: 'steps', step, stepsTarget: prepared.stepsTarget };
+      }
+      progress = { phase: 'assemble', step, stepsTarget: prepared.stepsTarget };
+      const written = await a.assembleDfc(pinned);
+      progress = written.superseded ? { ...progress, phase: 'superseded' } : { phase: 'done', step, stepsTarget: prepared.stepsTarget };
+      return written;
+    });
+  } catch (e) {
+    const cancelledFromOutside = CancellationScope.current().consideredCancelled;
+    if (cancelledFromOutside || !(newer && isCancellation(e))) {
+      progress = { ...progress, phase: isCancellation(e) ? 'cancelled' : progress.phase };
+      await cleanUp(isCancellation(e) ? 'cancelled' : 'failed');
+      // A newer version signalled while this one failed still deserves its run.
+      if (newer && !cancelledFromOutside) return again(newer);
+      throw e;
+    }
   }
+  if (newer) {
+    // Signalled: whatever this run did is for an older version.
+    progress = { ...progress, phase: 'superseded' };
+    await cleanUp('superseded by a signalled version');
+    return again(newer);
+  }
+  if (result!.superseded) {
+    progress = { ...progress, phase: 'superseded' };
+    await cleanUp('superseded');
+  }
+  return result!;
+}
+
+function supersededResult(job: CompressImageInput, reason: string): CompressImageResult {
+  return { output: job.output, bytes: 0, bpp: 0, steps: 0, superseded: true, reason };
 }

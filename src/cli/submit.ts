@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../orchestration/client.js';
 import { splitObjectUrl, splitPrefixUrl } from '../orchestration/locations.js';
 import { rootMessage } from '../orchestration/failure-message.js';
@@ -37,7 +37,8 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --model M                 model id as the workers resolve it (default $DIFFC_MODEL_ID or 'default')
   --max-pixels N            refuse larger images (default 67108864)
   --upto-bpp X | --upto-step N   with --decompress: decode the longest prefix within X bpp / N steps
-  --workflow-id ID          for a single object (default derived from the output)
+  --workflow-id ID          for a single object (default: the output's one writer id, so a
+                            second compression of an output is refused while one runs)
   --no-wait                 print the ids and return
   --json                    print the result as one JSON object on stdout
   -q, --quiet               no progress
@@ -112,7 +113,10 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       const dst = splitObjectUrl(a.output ?? `${a.positionals[0]}.dfc`);
       const h = await startCompressImage(client, {
         store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, maxPixels: a['max-pixels'], ...rate,
-      }, start);
+      }, start).catch((e: unknown) => {
+        if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`a compression of ${a.output ?? `${a.positionals[0]}.dfc`} is already running (workflow ${e.workflowId}); wait for it or cancel it`);
+        throw e;
+      });
       return await follow(h, a, out, err, async (p) => {
         const q = await h.query(progressQuery);
         p.update(q.step, q.phase, q.stepsTarget);
@@ -170,6 +174,8 @@ async function follow(h: WorkflowHandle, a: Args, out: Print, err: Print, poll: 
     p.done();
     if (a.json) out(JSON.stringify({ workflowId: h.workflowId, ...result }));
     else if (!a.quiet) err(JSON.stringify(result));
+    // Not a failure: the source changed under the run, and the newer version has its own.
+    if (!a.json && result && typeof result === 'object' && 'superseded' in result && result.superseded) err(`${h.workflowId}: superseded, nothing written (${String((result as { reason?: string }).reason)})`);
     return 0;
   } catch (e) {
     done = true;

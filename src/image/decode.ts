@@ -119,20 +119,46 @@ function toRgb(raw: RawPixels, sixteen: boolean, o: z.output<typeof LoadOptionsS
   return { width, height, data: rgb, bitDepth: sixteen ? 16 : 8 };
 }
 
-/** Bytes of a PNG/JPEG/WebP/AVIF/TIFF/GIF file -> RgbImage; `name` goes into error messages. */
-export async function decodeImage(bytes: Uint8Array, opts: LoadOptions = {}, name = '<buffer>'): Promise<RgbImage> {
-  const o = parseOptions(opts);
+/** What the header of an image says, checked as decodeImage checks it, with no pixel decoded. */
+export interface ImageHeader {
+  readonly format: string;
+  /** Size as decoded (after the EXIF orientation is applied). */
+  readonly width: number;
+  readonly height: number;
+  readonly bitDepth: 8 | 16;
+}
+
+/** The header checks of decodeImage: format, size vs maxPixels, sample type. */
+async function checkedHeader(bytes: Uint8Array, maxPixels: number, name: string): Promise<{ meta: Metadata; sixteen: boolean }> {
   const meta = await readHeader(bytes, name);
   const w = meta.width ?? 0, h = meta.height ?? 0;
   if (w <= 0 || h <= 0) throw new ImageError('unreadable', `${name}: the header gives no image size`);
-  if (w * h > o.maxPixels) throw new ImageError('too-large', `${name}: ${w}x${h} = ${w * h} pixels exceeds the limit of ${o.maxPixels}`);
+  if (w * h > maxPixels) throw new ImageError('too-large', `${name}: ${w}x${h} = ${w * h} pixels exceeds the limit of ${maxPixels}`);
   // 8- and 16-bit integer samples only: libvips reads float TIFFs as linear scRGB, which real
   // files often are not, and 32-bit integers are rare enough to refuse rather than guess.
   const depth = meta.depth ?? 'uchar';
   if (!['uchar', 'char', 'ushort', 'short'].includes(depth)) {
     throw new ImageError('unsupported', `${name}: ${depth} samples are not supported (use 8- or 16-bit integer PNG or TIFF)`);
   }
-  const sixteen = depth === 'ushort' || depth === 'short';
+  return { meta, sixteen: depth === 'ushort' || depth === 'short' };
+}
+
+/**
+ * The checks decodeImage makes before decoding, and the size it will decode to, from the header
+ * alone: for a PNG or JPEG the first few KB of the file are enough (other formats need the whole
+ * file, still undecoded). Throws the ImageError decodeImage would.
+ */
+export async function readImageHeader(bytes: Uint8Array, opts: Pick<LoadOptions, 'maxPixels'> = {}, name = '<buffer>'): Promise<ImageHeader> {
+  const o = parseOptions(opts);
+  const { meta, sixteen } = await checkedHeader(bytes, o.maxPixels, name);
+  const size = meta.autoOrient ?? { width: meta.width!, height: meta.height! };
+  return { format: meta.format!, width: size.width, height: size.height, bitDepth: sixteen ? 16 : 8 };
+}
+
+/** Bytes of a PNG/JPEG/WebP/AVIF/TIFF/GIF file -> RgbImage; `name` goes into error messages. */
+export async function decodeImage(bytes: Uint8Array, opts: LoadOptions = {}, name = '<buffer>'): Promise<RgbImage> {
+  const o = parseOptions(opts);
+  const { meta, sixteen } = await checkedHeader(bytes, o.maxPixels, name);
   const raw = await decodePixels(bytes, meta, sixteen, o.maxPixels, name);
   return toRgb(raw, sixteen, o, name);
 }

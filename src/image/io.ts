@@ -11,7 +11,7 @@ import { ImageError, reason } from './errors.js';
 import { formatForPath, type ImageFormat } from './formats.js';
 import type { RgbImage } from './types.js';
 
-export { decodeImage, DEFAULT_MAX_PIXELS, type LoadOptions } from './decode.js';
+export { decodeImage, readImageHeader, DEFAULT_MAX_PIXELS, type ImageHeader, type LoadOptions } from './decode.js';
 export { encodeImage, quantise, QUALITY_RANGE, type EncodeOptions } from './encode.js';
 export { IMAGE_FORMATS, type ImageFormat } from './formats.js';
 

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { bulkArchive, compressImage, decompressImage } from '../../workflows/index.js';
 import { CompressImageInput, DecompressImageInput } from './types.js';
 import { BulkArchiveInput } from './bulk-types.js';
+import { compressWorkflowId } from './output-key.js';
 import { connectionOptions, temporalConfigFromEnv, type TemporalConfig } from './config.js';
 
 export async function connectClient(cfg: TemporalConfig = temporalConfigFromEnv()): Promise<Client> {
@@ -15,7 +16,8 @@ export async function connectClient(cfg: TemporalConfig = temporalConfigFromEnv(
 }
 
 export interface StartOptions {
-  /** Default: one id per output (compress/decompress) or per job (bulk). */
+  /** Default: one id per output (compress: compressWorkflowId, the id every path into the pipeline
+   *  uses, so a second compression of an output is refused while one runs) or per job (bulk). */
   workflowId?: string;
   /** Queue names when the input gives none; default: the environment's (temporalConfigFromEnv). */
   queues?: TemporalConfig['queues'];
@@ -33,7 +35,7 @@ const reusePolicy = (o: StartOptions) => (o.reuse === 'reject' ? WorkflowIdReuse
 export async function startCompressImage(client: Client, input: unknown, o: StartOptions = {}): Promise<WorkflowHandleWithFirstExecutionRunId<typeof compressImage>> {
   const job: CompressImageInput = parseJob(CompressImageInput, input, o.queues ?? temporalConfigFromEnv().queues);
   return client.workflow.start(compressImage, {
-    args: [job], taskQueue: job.queues.io, workflowId: o.workflowId ?? `compress-${job.outputStore ?? job.store}/${job.output}`,
+    args: [job], taskQueue: job.queues.io, workflowId: o.workflowId ?? compressWorkflowId(job.outputStore ?? job.store, job.output),
     workflowIdReusePolicy: reusePolicy(o),
   });
 }

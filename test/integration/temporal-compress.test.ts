@@ -1,12 +1,14 @@
 /**
  * compressImage / decompressImage on the real Temporal dev server (a private one, through
  * infra/dev-up.sh) with a file:// store: byte-identical to `diffc compress`, retry from a
- * checkpoint, cancellation leaves no output, reruns skip, decompress equals the CLI, histories
- * replay. Skips when the temporal binary is not built; fails instead with DIFFC_REQUIRE_SERVICES=1.
+ * checkpoint, cancellation and failure leave no output and no work objects, reruns skip with no
+ * model on the io side, a bad or too-large source fails from its header with nothing staged, a
+ * replaced source supersedes the run, decompress equals the CLI, histories replay. Skips when the
+ * temporal binary is not built; fails instead with DIFFC_REQUIRE_SERVICES=1.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,7 +23,9 @@ import { parseTemporalConfig } from '../../src/orchestration/config.js';
 import { connectClient, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
 import { progressQuery } from '../../workflows/index.js';
 import * as activities from '../../activities/index.js';
-import type { CompressProgress } from '../../src/orchestration/types.js';
+import { workPrefix, type CompressProgress } from '../../src/orchestration/types.js';
+import { openStore } from '../../src/storage/index.js';
+import { loadBundle, resolveModel } from '../../src/models/bundle.js';
 
 const { missing, opts } = await needs('temporal');
 
@@ -52,6 +56,20 @@ async function storeWithImage(name: string): Promise<string> {
   await mkdir(storeDir, { recursive: true });
   await saveImage(testImage(), join(storeDir, 'in.png'));
   return storeDir;
+}
+
+/** The ApplicationFailure type under a failed workflow's activity failure (e.g. 'ImageError:too-large'). */
+function failureType(e: unknown): string | undefined {
+  return e instanceof WorkflowFailedError ? (e.cause?.cause as { type?: string } | undefined)?.type : undefined;
+}
+
+/** Every object key in a local store (no temporary files or metadata sidecars). */
+async function keysIn(storeDir: string): Promise<string[]> {
+  const s = openStore(pathToFileURL(storeDir).href);
+  const keys: string[] = [];
+  for await (const e of s.list('')) keys.push(e.key);
+  s.close();
+  return keys.sort();
 }
 
 async function cliCompress(input: string, bpp: string, seed: string): Promise<Buffer> {
@@ -96,7 +114,7 @@ test('compressImage end to end: byte-identical to diffc compress; a rerun skips;
   assert.ok(wf.result.steps > 5, `coded ${wf.result.steps} steps: too few to cross an activity boundary`);
   assert.deepEqual(wf.progress, { phase: 'done', step: wf.result.steps, stepsTarget: wf.progress.stepsTarget });
   // The work objects are gone once the file is written.
-  assert.deepEqual((await readdir(join(storeDir, 'out'))).sort(), ['in.dfc', 'in.png']);
+  assert.deepEqual(await keysIn(storeDir), ['in.png', 'out/in.dfc', 'out/in.png']);
   console.error(`compressImage: ${wf.result.steps} steps, ${wf.result.bytes} bytes; workflows ${wfS.toFixed(2)} s (worker start included); diffc compress ${cliS.toFixed(2)} s`);
 
   const scheduled = (wf.history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'encodeSteps');
@@ -109,7 +127,7 @@ test('compressImage end to end: byte-identical to diffc compress; a rerun skips;
   assert.equal(wf.again.skipped, true);
   assert.equal(wf.again.bytes, a.length);
   const againActivities = (wf.againHistory.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-  assert.deepEqual(againActivities, ['prepareSource'], 'a rerun with a matching output runs nothing but the check');
+  assert.deepEqual(againActivities, ['resolveModelHash', 'prepareSource'], 'a rerun with a matching output runs nothing but the model hash and the check');
 
   // decompressImage = diffc decompress, pixel for pixel (PNG bytes).
   const cliPng = join(dir, 'cli-e2e.png');
@@ -134,7 +152,11 @@ test('a failed encodeSteps is retried from its last checkpoint: same bytes as di
         assert.equal(part.step, 7);
         throw new Error('injected failure after a checkpoint');
       }
-      if (input.to === 10) resumedAt = (JSON.parse(await readFile(join(storeDir, 'r.dfc.work', 'chain.json'), 'utf8')) as { step: number }).step;
+      if (input.to === 10) {
+        const { Context } = await import('@temporalio/activity');
+        const chain = join(storeDir, workPrefix('r.dfc', Context.current().info.workflowExecution!.runId), 'chain.json');
+        resumedAt = (JSON.parse(await readFile(chain, 'utf8')) as { step: number }).step;
+      }
       return activities.encodeSteps(input);
     },
   };
@@ -182,7 +204,7 @@ test('cancelling compressImage mid-chain leaves no output and no work objects', 
     await assert.rejects(h.result(), (e) => e instanceof WorkflowFailedError);
     assert.equal((await h.query(progressQuery)).phase, 'cancelled');
   });
-  assert.deepEqual((await readdir(storeDir)).sort(), ['in.png'], 'no .dfc and no c.dfc.work/ after a cancel');
+  assert.deepEqual((await readdir(storeDir)).sort(), ['in.png'], 'no .dfc and no _diffc-work/ after a cancel');
 });
 
 test('invalid inputs are refused at the client with the field named', opts, async () => {
@@ -190,4 +212,68 @@ test('invalid inputs are refused at the client with the field named', opts, asyn
   await assert.rejects(startCompressImage(client!, { store: 'ftp://x', source: 'a.png', output: 'a.dfc' }, { queues: c.queues }), /store/);
   await assert.rejects(startCompressImage(client!, { store: 'file:///tmp', source: 'a.png', output: 'a.dfc', bpp: 1, steps: 3 }, { queues: c.queues }), /at most one of bpp, steps/);
   await assert.rejects(startDecompressImage(client!, { store: 'file:///tmp', source: 'a.dfc', output: 'a.bmp' }, { queues: c.queues }), /output must end/);
+});
+
+test('the skip check needs no model on the io side: a job naming its model by hash skips with a model name no worker has', opts, async () => {
+  const storeDir = await storeWithImage('nomodel');
+  const store = pathToFileURL(storeDir).href;
+  const c = cfg('nomodel');
+  const hash = Buffer.from((await loadBundle(await resolveModel('default'), { verify: false })).hash).toString('hex');
+  const w = await createWorkers(c);
+  await w.runUntil(async () => {
+    const first = await (await startCompressImage(client!, { store, source: 'in.png', output: 'n.dfc', bpp: 2, seed: 5 }, { queues: c.queues })).result();
+    assert.ok(!first.skipped && first.bytes > 0);
+    // The model name resolves nowhere: only the hash is used, by the io-side check.
+    const again = await (await startCompressImage(client!, {
+      store, source: 'in.png', output: 'n.dfc', bpp: 2, seed: 5, model: 'no-such-model', modelHash: hash,
+    }, { queues: c.queues })).result();
+    assert.equal(again.skipped, true);
+    assert.equal(again.bytes, first.bytes);
+  });
+});
+
+test('a failure after prepareSource discards the run\'s work: no output, no _diffc-work/', opts, async () => {
+  const storeDir = await storeWithImage('fail');
+  const c = cfg('fail');
+  const w = await createWorkers(c);
+  await w.runUntil(async () => {
+    // prepareSource passes (it uses the hash only); encodeLatent fails permanently on the gpu side.
+    const h = await startCompressImage(client!, {
+      store: pathToFileURL(storeDir).href, source: 'in.png', output: 'f.dfc', bpp: 2, model: 'no-such-model', modelHash: '0123456789abcdef',
+    }, { queues: c.queues });
+    await assert.rejects(h.result(), (e) => failureType(e) === 'ModelError:not-found');
+    const names = (await h.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    assert.deepEqual(names, ['prepareSource', 'encodeLatent', 'discardWork']);
+  });
+  assert.deepEqual((await readdir(storeDir)).sort(), ['in.png'], 'no output and no work folder after a failure');
+});
+
+test('the source is checked from its header on io: too large / not an image fail with ImageError and nothing is staged', opts, async () => {
+  const storeDir = await storeWithImage('bad');
+  await writeFile(join(storeDir, 'junk.png'), Buffer.from('this is not a PNG at all'));
+  const c = cfg('bad');
+  const w = await createWorkers(c);
+  await w.runUntil(async () => {
+    const store = pathToFileURL(storeDir).href;
+    for (const [source, maxPixels, type] of [['in.png', 1000, 'ImageError:too-large'], ['junk.png', undefined, 'ImageError:unreadable']] as const) {
+      const h = await startCompressImage(client!, { store, source, output: `${source}.dfc`, maxPixels }, { queues: c.queues });
+      await assert.rejects(h.result(), (e) => failureType(e) === type);
+      const names = (await h.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+      assert.deepEqual(names, ['resolveModelHash', 'prepareSource', 'discardWork'], `${source}: refused by prepareSource`);
+    }
+  });
+  assert.deepEqual((await readdir(storeDir)).sort(), ['in.png', 'junk.png']);
+});
+
+test('a job for a source version that is no longer current ends superseded: nothing written', opts, async () => {
+  const storeDir = await storeWithImage('stale');
+  const c = cfg('stale');
+  const w = await createWorkers(c);
+  const r = await w.runUntil(async () => (await startCompressImage(client!, {
+    store: pathToFileURL(storeDir).href, source: 'in.png', output: 's.dfc', sourceVersion: { etag: 'not-the-current-etag' },
+  }, { queues: c.queues })).result());
+  assert.equal(r.superseded, true);
+  assert.match(r.reason ?? '', /replaced/);
+  assert.equal(r.bytes, 0);
+  assert.deepEqual((await readdir(storeDir)).sort(), ['in.png']);
 });
