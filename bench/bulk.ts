@@ -10,6 +10,11 @@
  *
  * Last line (JSON): objects_per_min_1, objects_per_min_2, scaling_efficiency
  * (= per_min_2 / (2 x per_min_1)), per_activity_overhead_ms.
+ *
+ * --mixed: instead, objects of mixed sizes (every 6th one 4x4 times larger) through one worker
+ * with two gpu slots, and how idle those slots were: 1 - (gpu activity time summed over every
+ * child's history) / (2 x wall time). Barrier batches leave slots idle while a batch's slowest
+ * child finishes; a sliding window does not. Last line: gpu_idle_fraction, objects_per_min.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -25,7 +30,7 @@ import { parseTemporalConfig } from '../src/orchestration/config.js';
 import { connectClient, startBulkArchive, startCompressImage } from '../src/orchestration/client.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, objects: { type: 'string' }, size: { type: 'string' }, bpp: { type: 'string' }, 'in-flight-per-worker': { type: 'string' }, 'gpu-concurrency': { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, objects: { type: 'string' }, size: { type: 'string' }, bpp: { type: 'string' }, 'in-flight-per-worker': { type: 'string' }, 'gpu-concurrency': { type: 'string' }, mixed: { type: 'boolean' } } });
 const N = Number(values.objects ?? 24);
 const [W, H] = (values.size ?? '128x128').split('x').map(Number);
 const BPP = Number(values.bpp ?? 0.2);
@@ -81,10 +86,60 @@ async function stopWorkers(): Promise<void> {
   })));
 }
 
+/** Sum of gpu activity run time (started -> completed, server timestamps) over the job's children. */
+async function gpuBusySeconds(since: Date): Promise<{ busy: number; children: number }> {
+  let busy = 0, children = 0;
+  for await (const w of client.workflow.list({ query: `WorkflowType = 'compressImage' AND StartTime >= '${since.toISOString()}'` })) {
+    children++;
+    const ev = (await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? [];
+    const ms = (e: (typeof ev)[number]) => Number(e.eventTime!.seconds) * 1000 + (e.eventTime!.nanos ?? 0) / 1e6;
+    const gpuScheduled = new Set(ev.filter((e) => e.activityTaskScheduledEventAttributes?.taskQueue?.name === queues.gpu).map((e) => e.eventId!.toString()));
+    const startedAt = new Map<string, number>();
+    for (const e of ev) {
+      const st = e.activityTaskStartedEventAttributes;
+      if (st && gpuScheduled.has(st.scheduledEventId!.toString())) startedAt.set(st.scheduledEventId!.toString(), ms(e));
+      const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+      const id = done?.scheduledEventId?.toString();
+      if (id !== undefined && startedAt.has(id)) busy += (ms(e) - startedAt.get(id)!) / 1000;
+    }
+  }
+  return { busy, children };
+}
+
 try {
   const store = openStore(bucket, { s3: s3ConfigFromEnv() });
-  for (let i = 0; i < N; i++) await store.put(`bench/in/${String(i).padStart(4, '0')}.png`, await encodeImage(testImage(W, H, i), 'png'));
+  const big = (i: number) => values.mixed && i % 6 === 0;
+  for (let i = 0; i < N; i++) {
+    const img = big(i) ? testImage(4 * W, 4 * H, i) : testImage(W, H, i);
+    await store.put(`bench/in/${String(i).padStart(4, '0')}.png`, await encodeImage(img, 'png'));
+  }
   store.close();
+
+  if (values.mixed) {
+    const SLOTS = 2;
+    const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', '4', '--gpu-concurrency', String(SLOTS)];
+    const p = spawn(process.execPath, args, { env: { ...process.env, ...s3env, TEMPORAL_ADDRESS: temporal.address, DIFFC_RCC_THREADS: '1', VIPS_CONCURRENCY: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    workers.push(p);
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      p.stderr!.on('data', (d: Buffer) => { buf += d.toString(); if (buf.includes('"msg":"worker-ready"')) resolve(); });
+      p.once('exit', (c) => reject(new Error(`worker exited (${c}): ${buf.slice(-2000)}`)));
+    });
+    const since = new Date(Date.now() - 1000);
+    const t0 = performance.now();
+    const h = await startBulkArchive(client, {
+      store: bucket, prefix: 'bench/in/', outputPrefix: 'bench/mixed/', bpp: BPP, concurrency: 2 * SLOTS, objectsPerRun: 4 * SLOTS, jobId: 'bench-mixed',
+    }, { queues });
+    const s = await h.result();
+    const secs = (performance.now() - t0) / 1000;
+    if (s.ok !== N) throw new Error(`mixed run: ${s.ok} ok, ${s.failed} failed`);
+    const { busy, children } = await gpuBusySeconds(since);
+    const idle = 1 - busy / (SLOTS * secs);
+    say(`mixed sizes: ${N} objects (${Math.ceil(N / 6)} of ${4 * W}x${4 * H}) in ${secs.toFixed(2)} s; ${children} children; gpu slots busy ${busy.toFixed(1)} of ${(SLOTS * secs).toFixed(1)} slot-s -> idle ${(100 * idle).toFixed(1)}%`);
+    const result = { objects: N, mixed: true, gpu_slots: SLOTS, runs: s.runs, objects_per_min: +((N / secs) * 60).toFixed(2), gpu_busy_s: +busy.toFixed(2), wall_s: +secs.toFixed(2), gpu_idle_fraction: +idle.toFixed(3) };
+    console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+    process.exitCode = 0;
+  } else {
 
   const cpuOf = async (pid: string) => {
     const f = (await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.split(' ') ?? [];
@@ -173,6 +228,7 @@ try {
     service_cores_1: +serviceCores[0].toFixed(3), service_cores_2: +serviceCores[1].toFixed(3),
   };
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  }
 } finally {
   await stopWorkers();
   await client.connection.close();

@@ -27,11 +27,14 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --prefix URL/             bulk: every object under this prefix whose name ends in an image suffix
   --manifest URL            bulk: a JSONL file, one {"key": ..., "bpp"?, "steps"?, "seed"?} per line
   --output-prefix URL/      bulk: outputs go to <output-prefix><key under prefix>.dfc; the job's
-                            manifest.jsonl and summary.json to <output-prefix>_jobs/<job-id>/
+                            manifest (manifest.json indexing JSONL parts under manifest/) and
+                            summary.json to <output-prefix>_jobs/<job-id>/
   --job-id ID               bulk: names the job (default: from the locations and settings); a
                             rerun with the same id skips what is done
-  --concurrency N           bulk: compressions in flight (default 8)
-  --objects-per-run N       bulk: objects per workflow run before continue-as-new (default 500)
+  --concurrency N           bulk: compressions in flight, kept full as each finishes (default 8,
+                            at most 1000)
+  --objects-per-run N       bulk: children started per workflow run before continue-as-new
+                            (default 500, at most 1000)
   --bpp X | --steps N       rate, as diffc compress (default: the whole chain)
   --seed S                  shared-randomness seed (default 0)
   --model M                 model id as the workers resolve it (default $DIFFC_MODEL_ID or 'default')
@@ -135,8 +138,8 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     return await follow(h, a, out, err, async (p) => {
       const s = await h.query(summaryQuery);
       // The total is unknown until the listing ends: show counts, not a fraction.
-      const n = s.ok + s.skipped + s.failed;
-      p.update(n, `objects (ok ${s.ok}, skipped ${s.skipped}, failed ${s.failed}; ${s.inFlight} in flight; run ${s.runs})`, n);
+      const n = s.ok + s.skipped + s.failed + s.deferred;
+      p.update(n, `objects (ok ${s.ok}, skipped ${s.skipped}, failed ${s.failed}, deferred ${s.deferred}; ${s.inFlight} in flight; run ${s.runs})`, n);
     });
   } finally {
     await client.connection.close();

@@ -3,7 +3,15 @@
  * per object, and a JSONL manifest of outcomes under `<outputPrefix>_jobs/<jobId>/`.
  */
 import { z } from 'zod';
-import { EncodeSettings, RateParams, StoreUrl, type CompressImageInput } from './types.js';
+import { ENCODE_SETTING_KEYS, EncodeSettings, ModelHashHex, RateParams, StoreUrl, type CompressImageResult, type SourceVersion } from './types.js';
+
+export const MAX_CONCURRENCY = 1000;
+export const MAX_OBJECTS_PER_RUN = 1000;
+/** Sources listed and planned per planBatch call: its answer (keys ≤ 1 KiB each) stays well under
+ *  Temporal's 2 MB payload limit. */
+export const MAX_PAGE = 500;
+/** Outcomes per manifest part: parts are written as they fill, not at the end. */
+export const PART_OUTCOMES = 1000;
 
 export const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.avif', '.gif'];
 
@@ -20,10 +28,25 @@ export const BulkArchiveInput = z.object({
   outputPrefix: z.string().min(1).refine((p) => p.endsWith('/'), 'outputPrefix must end with /'),
   ...RateParams.shape,
   ...EncodeSettings.shape,
-  /** Child workflows in flight at once. */
-  concurrency: z.number().int().min(1).max(10_000).default(8),
-  /** Objects per workflow run; the job continues as new after each, so history stays bounded. */
-  objectsPerRun: z.number().int().min(1).max(5_000).default(500),
+  /**
+   * Child workflows in flight at once, kept full as children finish (a sliding window carried
+   * across continue-as-new). At most 1000: Temporal refuses more than 2000 pending children per
+   * workflow (limit.numPendingChildExecutions), and the in-flight ids travel in the
+   * continue-as-new payload (2 MB limit).
+   */
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(8),
+  /**
+   * Children started per workflow run before it continues as new. Each object costs about eight
+   * history events (child start, its signal, workflow tasks); 1000 keeps a run near Temporal's
+   * 10k-event warning and far from its 50k limit. A run also continues as new early when the
+   * server suggests it.
+   */
+  objectsPerRun: z.number().int().min(1).max(MAX_OBJECTS_PER_RUN).default(500),
+  /** With children in flight and none reporting for this long, ask Temporal which have closed
+   *  (a terminated child cannot report itself). */
+  stallCheckSeconds: z.number().int().min(5).max(86_400).default(300),
+  /** The model's hash, when the submitter knows it; else resolved once on a gpu worker. */
+  modelHash: ModelHashHex.optional(),
   /** Names the job's manifest folder and its children's workflow ids. */
   jobId: z.string().min(1).max(200).regex(/^[A-Za-z0-9._-]+$/, 'jobId: letters, digits, . _ -'),
 }).strict()
@@ -33,46 +56,100 @@ export type BulkArchiveInput = z.infer<typeof BulkArchiveInput>;
 /** A manifest line naming one source, with optional per-object rate overrides. */
 export const ManifestLine = z.object({ key: z.string().min(1) }).merge(RateParams.partial()).strict();
 
-/** Where the listing continues: after a key (prefix mode) or at a line (manifest mode). */
+/** Where the listing continues: after a key (prefix mode) or at a byte offset (manifest mode). */
 export interface BulkCursor {
   readonly after?: string;
+  /** Manifest mode: byte offset of the next line, its 1-based number, and the manifest's ETag. */
+  readonly offset?: number;
   readonly line?: number;
+  readonly etag?: string;
 }
 
 export interface BulkTotals {
   readonly ok: number;
   readonly skipped: number;
   readonly failed: number;
+  /** Another workflow was already writing the output (a trigger's run, another job's child). */
+  readonly deferred: number;
   readonly bytesOut: number;
   readonly runs: number;
+  /** Manifest parts written so far. */
+  readonly parts: number;
 }
 
-export const ZERO_TOTALS: BulkTotals = { ok: 0, skipped: 0, failed: 0, bytesOut: 0, runs: 0 };
+export const ZERO_TOTALS: BulkTotals = { ok: 0, skipped: 0, failed: 0, deferred: 0, bytesOut: 0, runs: 0, parts: 0 };
 
-/** What a run carries into the next (continue-as-new). */
+/** What a run carries into the next (continue-as-new): small, whatever the job's size. */
 export interface BulkState {
-  readonly cursor: BulkCursor;
+  readonly cursor: BulkCursor | null;
   readonly totals: BulkTotals;
+  /** Children started by earlier runs and not yet reported. */
+  readonly inFlight: readonly string[];
+  readonly modelHash?: string;
 }
 
 /** One manifest record: every object ends as exactly one of these. */
 export type Outcome =
   | { readonly source: string; readonly output: string; readonly status: 'ok' | 'skipped'; readonly bytes: number; readonly bpp: number; readonly steps: number; readonly workflowId?: string }
-  | { readonly source: string; readonly output?: string; readonly status: 'failed'; readonly error: string; readonly workflowId?: string };
+  | { readonly source: string; readonly output?: string; readonly status: 'failed' | 'deferred'; readonly error: string; readonly workflowId?: string };
 
-/** planBatch's answer: objects to compress (validated jobs), and outcomes already known. */
+/** One object to compress: the child's job is the bulk job's settings plus these. */
+export interface PlannedItem {
+  readonly workflowId: string;
+  readonly source: string;
+  readonly output: string;
+  /** Per-object rate overrides from a manifest line (already validated). */
+  readonly overrides?: { readonly bpp?: number; readonly steps?: number; readonly seed?: number };
+  /** The listed version of the source (prefix mode on S3). */
+  readonly sourceVersion?: SourceVersion;
+}
+
+/** planBatch's answer: objects to compress, and outcomes already known (skipped, invalid). */
 export interface PlannedBatch {
-  readonly run: readonly { readonly workflowId: string; readonly job: CompressImageInput }[];
+  readonly run: readonly PlannedItem[];
   readonly known: readonly Outcome[];
   /** null: the listing is exhausted. */
   readonly next: BulkCursor | null;
 }
 
 export interface BulkSummary extends BulkTotals {
-  readonly phase: 'running' | 'done';
+  readonly phase: 'running' | 'done' | 'cancelled';
   readonly inFlight: number;
-  /** Key of the final manifest (in the output store), once done. */
+  /** Key of the manifest index (in the output store), once done. */
   readonly manifest?: string;
 }
 
 export const jobFolder = (job: Pick<BulkArchiveInput, 'outputPrefix' | 'jobId'>): string => `${job.outputPrefix}_jobs/${job.jobId}/`;
+
+/** The manifest index: the parts in order; concatenated they are the JSONL manifest. */
+export interface ManifestIndex {
+  readonly version: 1;
+  readonly jobId: string;
+  readonly parts: readonly string[];
+  readonly lines: number;
+}
+
+/**
+ * A child's compressImage job: the bulk job's settings plus the item. Pure and deterministic: the
+ * planner validates exactly this object (zod), and the workflow rebuilds it without a payload per
+ * child crossing the activity boundary.
+ */
+export function childJob(job: BulkArchiveInput, item: PlannedItem, modelHash: string | undefined): Record<string, unknown> {
+  const settings = Object.fromEntries(ENCODE_SETTING_KEYS.map((k) => [k, job[k]]));
+  // A manifest line's rate (bpp or steps) replaces the job's rate rather than adding a second one.
+  const ownRate = item.overrides?.bpp !== undefined || item.overrides?.steps !== undefined;
+  return {
+    store: job.store, source: item.source, ...(job.outputStore !== undefined ? { outputStore: job.outputStore } : {}), output: item.output,
+    ...(!ownRate && job.bpp !== undefined ? { bpp: job.bpp } : {}), ...(!ownRate && job.steps !== undefined ? { steps: job.steps } : {}), seed: job.seed,
+    ...item.overrides, ...settings, skipExisting: true,
+    ...(item.sourceVersion ? { sourceVersion: item.sourceVersion } : {}),
+    ...(modelHash !== undefined ? { modelHash } : {}),
+  };
+}
+
+/** A child's result as its manifest line: done, skipped, or deferred when superseded. */
+export function outcomeOf(source: string, r: CompressImageResult, workflowId: string): Outcome {
+  return r.superseded
+    ? { source, output: r.output, status: 'deferred', error: `superseded: ${r.reason ?? 'a newer version of the source'}`, workflowId }
+    : { source, output: r.output, status: r.skipped ? 'skipped' : 'ok', bytes: r.bytes, bpp: r.bpp, steps: r.steps, workflowId };
+}

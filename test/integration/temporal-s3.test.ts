@@ -24,6 +24,8 @@ import { createWorkers, type DiffcWorkers } from '../../src/orchestration/worker
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
 import { summaryQuery } from '../../workflows/index.js';
 import type { BulkSummary, Outcome } from '../../src/orchestration/bulk-types.js';
+import { readBulkManifest } from '../../src/orchestration/bulk-manifest.js';
+import { compressWorkflowId } from '../../src/orchestration/output-key.js';
 
 const { missing, opts } = await needsAll('temporal', 'minio');
 
@@ -78,7 +80,9 @@ async function snapshot(s: ObjectStore, prefix: string): Promise<Map<string, str
 }
 
 async function readManifest(s: ObjectStore, key: string): Promise<Outcome[]> {
-  return new TextDecoder().decode(await s.get(key)).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Outcome);
+  const out: Outcome[] = [];
+  for await (const o of readBulkManifest(s, key)) out.push(o);
+  return out;
 }
 
 test('an object in MinIO -> compressImage -> .dfc in MinIO, identical to diffc compress; decompressImage matches diffc decompress', opts, async () => {
@@ -164,6 +168,56 @@ test('bulkArchive over 210 objects: bounded concurrency, continue-as-new, comple
   const h2Events = (await h2.fetchHistory()).events!;
   assert.ok(!h2Events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes), 'the rerun started no child workflow');
   assert.deepEqual(await snapshot(s, 'bulk/'), before, 'the source prefix is byte-for-byte unchanged');
+  s.close();
+});
+
+test('bulkArchive is a sliding window: a slow child started in one run is still running while later runs start theirs', opts, async () => {
+  const s = store();
+  // One large object among small ones, 3 in flight, 4 starts per run: the large one outlives its run.
+  await s.put('window/000-big.png', await png(192, 160, 99));
+  for (let i = 1; i <= 11; i++) await s.put(`window/${String(i).padStart(3, '0')}.png`, await png(16, 12, i));
+  const job = { store: bucket(), prefix: 'window/', outputPrefix: 'window-out/', steps: 6, concurrency: 3, objectsPerRun: 4, jobId: 'window' };
+  const h = await startBulkArchive(client!, job, { queues, workflowId: `window-${process.pid}` });
+  const summary = await h.result();
+  assert.equal(summary.ok, 12, JSON.stringify(summary));
+  assert.ok(summary.runs >= 3, `${summary.runs} runs`);
+  const outcomes = await readManifest(s, summary.manifest!);
+  assert.equal(outcomes.length, 12);
+  const times = new Map<string, { start: number; close: number }>();
+  for (const o of outcomes) {
+    const d = await client!.workflow.getHandle(o.workflowId!).describe();
+    times.set(o.source, { start: d.startTime.getTime(), close: d.closeTime!.getTime() });
+  }
+  const big = times.get('window/000-big.png')!;
+  const startedWhileBigRan = [...times.entries()].filter(([k, t]) => k !== 'window/000-big.png' && t.start > big.start && t.start < big.close).length;
+  // With barrier batches at most objectsPerRun - 1 = 3 others could start during the big one's run.
+  assert.ok(startedWhileBigRan > 3, `${startedWhileBigRan} children started while the big one ran`);
+  s.close();
+});
+
+test('a bulk child terminated by an operator is recorded as failed and the job finishes', opts, async () => {
+  const s = store();
+  await s.put('term/a.png', await png(256, 192, 1));
+  await s.put('term/b.png', await png(16, 12, 2));
+  const job = { store: bucket(), prefix: 'term/', outputPrefix: 'term-out/', steps: 40, concurrency: 2, stallCheckSeconds: 5, jobId: 'term' };
+  const h = await startBulkArchive(client!, job, { queues, workflowId: `term-${process.pid}` });
+  const childId = compressWorkflowId(bucket(), 'term-out/a.png.dfc');
+  for (let i = 0; ; i++) {
+    try {
+      await client!.workflow.getHandle(childId).terminate('operator');
+      break;
+    } catch (e) {
+      if (i > 200) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const summary = await h.result();
+  assert.equal(summary.ok, 1, JSON.stringify(summary));
+  assert.equal(summary.failed, 1);
+  const outcomes = await readManifest(s, summary.manifest!);
+  const a = outcomes.find((o) => o.source === 'term/a.png');
+  assert.equal(a?.status, 'failed');
+  assert.match((a as { error: string }).error, /TERMINATED/);
   s.close();
 });
 

@@ -1,0 +1,196 @@
+/**
+ * npm run bench:io-memory [-- --json] [--jobs 16] [--limit-mb 2048]
+ *
+ * Memory of the io side of compressImage on real camera-size photos, in the shipped layout: an
+ * io worker (`diffc worker --queues io`) inside a memory cgroup of --limit-mb (the io pod's limit
+ * in k8s/base/io-worker.yaml) takes --jobs prepareSource activities of 3840x2160 photos at once;
+ * nobody polls the gpu queue, so the workflows stop after prepareSource and the io worker's
+ * memory is all that is measured. Then, in a fresh worker each, one prepareSource of a 4K and
+ * one of an 8K photo: peak RSS (VmHWM) above the idle worker's.
+ *
+ * Photos: Debian python3-skimage's public-domain photos (scripts/fetch-photos.sh), resized with
+ * sharp to 4K/8K and stored as PNG (the largest decode per byte). Needs root for the cgroup
+ * (cgroup v1 memory or v2); without one, says so and measures without the limit.
+ *
+ * Last line (JSON): jobs, limit_mb, cgroup, oom_kills, worker_alive, prepared, peak_cgroup_mb,
+ * peak_rss_4k_mb, peak_rss_8k_mb, idle_rss_mb.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdir, readFile, rmdir, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import sharp from 'sharp';
+import { missingService, privateMinio, privateTemporal, s3EnvOf } from '../test/helpers/dev-services.js';
+import { openStore, s3ConfigFromEnv } from '../src/storage/index.js';
+import { parseTemporalConfig } from '../src/orchestration/config.js';
+import { connectClient, startCompressImage } from '../src/orchestration/client.js';
+import { CompressImageInput } from '../src/orchestration/types.js';
+import { loadModel } from '../src/pipeline/model-context.js';
+import { progressQuery } from '../workflows/index.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, jobs: { type: 'string' }, 'limit-mb': { type: 'string' } } });
+const JOBS = Number(values.jobs ?? 16);
+const LIMIT_MB = Number(values['limit-mb'] ?? 2048);
+const say = (s: string) => process.stderr.write(`${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const s of ['temporal', 'minio'] as const) {
+  const why = await missingService(s);
+  if (why) {
+    say(`bench:io-memory needs real services: ${why}`);
+    process.exit(1);
+  }
+}
+await promisify(execFile)('bash', [join(REPO, 'scripts', 'fetch-photos.sh')]);
+
+/** A memory cgroup with a hard limit, v1 or v2, or null when this machine gives none. */
+async function makeCgroup(limitBytes: number): Promise<{ kind: string; add(pid: number): Promise<void>; peak(): Promise<number>; ooms(): Promise<number>; remove(): Promise<void> } | null> {
+  const name = `diffc-io-memory-${process.pid}`;
+  const v1 = `/sys/fs/cgroup/memory/${name}`;
+  const v2 = `/sys/fs/cgroup/${name}`;
+  try {
+    await mkdir(v1);
+    await writeFile(join(v1, 'memory.limit_in_bytes'), String(limitBytes));
+    await writeFile(join(v1, 'memory.memsw.limit_in_bytes'), String(limitBytes)).catch(() => undefined); // no swap escape
+    return {
+      kind: 'v1',
+      add: (pid) => writeFile(join(v1, 'cgroup.procs'), String(pid)),
+      peak: async () => Number(await readFile(join(v1, 'memory.max_usage_in_bytes'), 'utf8')),
+      ooms: async () => Number(/oom_kill (\d+)/.exec(await readFile(join(v1, 'memory.oom_control'), 'utf8'))?.[1] ?? (await readFile(join(v1, 'memory.failcnt'), 'utf8')).trim()),
+      remove: () => rmdir(v1),
+    };
+  } catch { /* not v1 */ }
+  try {
+    await access('/sys/fs/cgroup/cgroup.controllers');
+    await mkdir(v2);
+    await writeFile(join(v2, 'memory.max'), String(limitBytes));
+    await writeFile(join(v2, 'memory.swap.max'), '0').catch(() => undefined);
+    return {
+      kind: 'v2',
+      add: (pid) => writeFile(join(v2, 'cgroup.procs'), String(pid)),
+      peak: async () => Number(await readFile(join(v2, 'memory.peak'), 'utf8')),
+      ooms: async () => Number(/oom_kill (\d+)/.exec(await readFile(join(v2, 'memory.events'), 'utf8'))?.[1] ?? 0),
+      remove: () => rmdir(v2),
+    };
+  } catch {
+    return null;
+  }
+}
+
+const vmHwmMb = async (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const vmRssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+const [temporal, minio] = await Promise.all([privateTemporal(), privateMinio()]);
+const s3env = s3EnvOf(minio);
+Object.assign(process.env, s3env);
+const bucket = `s3://${minio.env.S3_BUCKET}`;
+const queues = { io: `mem-io-${process.pid}`, gpu: `mem-gpu-nobody-${process.pid}` };
+const client = await connectClient(parseTemporalConfig({ address: temporal.address, queues }));
+const workers: ChildProcess[] = [];
+
+function startIoWorker(concurrency: number): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', String(concurrency)], {
+    env: { ...process.env, ...s3env, TEMPORAL_ADDRESS: temporal.address }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  workers.push(p);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    p.stderr!.on('data', (d: Buffer) => {
+      buf = (buf + d.toString()).slice(-20_000);
+      if (buf.includes('"msg":"worker-ready"')) resolve(p);
+    });
+    p.once('exit', (c, sig) => reject(new Error(`io worker exited (${c ?? sig}) before ready: ${buf.slice(-2000)}`)));
+  });
+}
+
+async function stop(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await exited;
+}
+
+// The job names the model's hash, as bulk children do, so no gpu activity runs before prepareSource.
+const acceptsHash = 'modelHash' in (CompressImageInput as unknown as { innerType(): { shape: object } }).innerType().shape;
+const hash = Buffer.from((await loadModel('default')).model.info.hash).toString('hex');
+
+/** Starts compressImage for each key and waits until all are past prepareSource (or failed). */
+async function prepareAll(keys: string[], tag: string, worker: ChildProcess): Promise<{ prepared: number; failed: number }> {
+  const handles = await Promise.all(keys.map((k, i) => startCompressImage(client, {
+    store: bucket, source: k, output: `mem/out/${tag}-${i}.dfc`, bpp: 0.05, ...(acceptsHash ? { modelHash: hash } : {}),
+  }, { queues, workflowId: `mem-${tag}-${i}-${process.pid}` })));
+  const deadline = Date.now() + 600_000;
+  let prepared = 0, failed = 0;
+  for (;;) {
+    prepared = 0;
+    failed = 0;
+    for (const h of handles) {
+      const d = await h.describe();
+      if (d.status.name !== 'RUNNING') failed++;
+      else if ((await h.query(progressQuery)).phase !== 'source') prepared++;
+    }
+    if (prepared + failed === handles.length || worker.exitCode !== null || worker.signalCode !== null || Date.now() > deadline) break;
+    await sleep(500);
+  }
+  await Promise.all(handles.map((h) => h.terminate('bench done').catch(() => undefined)));
+  return { prepared, failed };
+}
+
+try {
+  const store = openStore(bucket, { s3: s3ConfigFromEnv() });
+  const photo = join(REPO, '.cache', 'photos', 'astronaut.png');
+  const k4 = 'mem/in/4k.png', k8 = 'mem/in/8k.png';
+  await store.put(k4, await sharp(photo).resize(3840, 2160, { fit: 'fill' }).png().toBuffer());
+  await store.put(k8, await sharp(photo).resize(7680, 4320, { fit: 'fill' }).png().toBuffer());
+  const keys: string[] = [];
+  for (let i = 0; i < JOBS; i++) {
+    const k = `mem/in/many-${i}.png`;
+    // Each a different object (the source's bytes differ), as in an archive.
+    await store.put(k, await sharp(photo).resize(3840, 2160, { fit: 'fill' }).modulate({ brightness: 1 + i / 100 }).png().toBuffer());
+    keys.push(k);
+  }
+  store.close();
+
+  // 1. --jobs at once inside the io pod's memory limit.
+  const cg = await makeCgroup(LIMIT_MB * 2 ** 20);
+  say(cg ? `cgroup ${cg.kind}: ${LIMIT_MB} MiB, no swap` : 'no memory cgroup on this machine (not root, or none mounted): measuring without a limit');
+  const w = await startIoWorker(JOBS);
+  await cg?.add(w.pid!);
+  const idle = await vmRssMb(w.pid!);
+  const t0 = performance.now();
+  const r = await prepareAll(keys, 'many', w);
+  const secs = (performance.now() - t0) / 1000;
+  const alive = w.exitCode === null && w.signalCode === null;
+  const peakCg = cg ? (await cg.peak()) / 2 ** 20 : await vmHwmMb(w.pid!);
+  const ooms = cg ? await cg.ooms() : 0;
+  say(`${JOBS} x 3840x2160 prepareSource at once: ${r.prepared} prepared, ${r.failed} failed in ${secs.toFixed(1)} s; worker ${alive ? 'alive' : `killed (${w.signalCode ?? w.exitCode})`}; peak ${peakCg.toFixed(0)} MiB of ${LIMIT_MB}; OOM kills ${ooms}`);
+  await stop(w);
+  await cg?.remove().catch(() => undefined);
+
+  // 2. One at a time, fresh workers: the activity's own peak above an idle worker.
+  const single = async (key: string, tag: string) => {
+    const p = await startIoWorker(1);
+    await sleep(500);
+    const before = await vmHwmMb(p.pid!);
+    await prepareAll([key], tag, p);
+    const peak = await vmHwmMb(p.pid!);
+    await stop(p);
+    return { peak, delta: peak - before };
+  };
+  const s4 = await single(k4, 'one4k');
+  const s8 = await single(k8, 'one8k');
+  say(`one prepareSource: 4K peak RSS ${s4.peak.toFixed(0)} MiB (+${s4.delta.toFixed(0)} over idle), 8K ${s8.peak.toFixed(0)} MiB (+${s8.delta.toFixed(0)})`);
+
+  const result = {
+    jobs: JOBS, limit_mb: LIMIT_MB, cgroup: cg?.kind ?? null, oom_kills: ooms, worker_alive: alive, prepared: r.prepared, failed: r.failed,
+    peak_cgroup_mb: +peakCg.toFixed(1), idle_rss_mb: +idle.toFixed(1),
+    peak_rss_4k_mb: +s4.peak.toFixed(1), peak_rss_4k_delta_mb: +s4.delta.toFixed(1), peak_rss_8k_mb: +s8.peak.toFixed(1), peak_rss_8k_delta_mb: +s8.delta.toFixed(1),
+  };
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+} finally {
+  for (const p of workers) await stop(p);
+  await client.connection.close();
+  await Promise.all([temporal.stop(), minio.stop()]);
+}
