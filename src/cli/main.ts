@@ -11,6 +11,7 @@ import { modelsCommand, MODELS_HELP } from './models.js';
 import { workerCommand } from './worker.js';
 import { submitCommand } from './submit.js';
 import { triggerCommand } from './trigger.js';
+import { workCommand } from './work.js';
 import { UsageError, CliError, EXIT } from './errors.js';
 import type { Print } from './args.js';
 import { DfcError } from '../codec/format/index.js';
@@ -37,6 +38,7 @@ cluster (Temporal; see README "Running on a cluster"):
   worker              run a worker on the gpu and/or io task queue (diffc worker --queues gpu,io)
   submit              compress an object, a prefix or a manifest in S3 as workflows; follow them
   trigger             serve: start compressions from bucket event notifications; sweep: schedule
+  work gc             remove the work folders of closed runs (terminated runs leave theirs)
 
 Run 'diffc <command> --help' for a command's options.
 Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error.
@@ -72,6 +74,8 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
         return await submitCommand(rest, out, err);
       case 'trigger':
         return await triggerCommand(rest, out);
+      case 'work':
+        return await workCommand(rest, out, err);
       case 'schedule':
         if (rest[0] === undefined || rest[0] === '--help') {
           out(SCHEDULE_HELP);
