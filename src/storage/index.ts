@@ -17,7 +17,7 @@ export { LocalStore } from './local.js';
 export { S3Store } from './s3.js';
 export { crc32c, crc32cBase64, sha256Base64, checksumBase64 } from './checksum.js';
 export { compareKeys } from './keys.js';
-export { normaliseEtag, MAX_METADATA_BYTES } from './options.js';
+export { normaliseEtag, metadataBytes, MAX_METADATA_BYTES } from './options.js';
 
 /** s3://bucket[/prefix]: bucket per S3's naming rules, prefix made to end with '/'. */
 export function parseS3Url(url: string): S3Location {

@@ -6,8 +6,14 @@ import { z } from 'zod';
 import { StorageError } from './errors.js';
 import type { GetOptions, PutOptions } from './types.js';
 
-/** S3's limit on user metadata: keys and values together, in bytes. */
+/** S3's limit on user metadata, in bytes. Counted as MinIO counts it, the stricter of the two:
+ *  each key with its "x-amz-meta-" header prefix, plus its value (AWS leaves the prefix out). */
 export const MAX_METADATA_BYTES = 2048;
+const HEADER_PREFIX_BYTES = 'x-amz-meta-'.length;
+
+export function metadataBytes(m: Readonly<Record<string, string>>): number {
+  return Object.entries(m).reduce((n, [k, v]) => n + HEADER_PREFIX_BYTES + k.length + v.length, 0);
+}
 
 /** An ETag as every store reports it: without the surrounding quotes HTTP puts on it. */
 export function normaliseEtag(etag: string): string {
@@ -26,8 +32,8 @@ const Etag = z.string().min(1).max(1024).refine((s) => normaliseEtag(s) !== '', 
 const Metadata = z.record(
   z.string().regex(/^[a-z0-9-]+$/, 'metadata keys are lower-case letters, digits and -'),
   z.string().regex(/^[\x20-\x7e]*$/, 'metadata values are printable ASCII'),
-).refine((m) => Object.entries(m).reduce((n, [k, v]) => n + k.length + v.length, 0) <= MAX_METADATA_BYTES,
-  `metadata is at most ${MAX_METADATA_BYTES} bytes (keys and values together)`);
+).refine((m) => metadataBytes(m) <= MAX_METADATA_BYTES,
+  `metadata is at most ${MAX_METADATA_BYTES} bytes (each key with its x-amz-meta- prefix, and its value)`);
 
 const GetOpts = z.object({
   ifMatch: Etag.optional(),

@@ -36,7 +36,7 @@ export interface PutOptions {
   /** Replace only the object with this ETag; anything else there (or nothing) is StorageError 'changed'. */
   ifMatch?: string;
   contentType?: string;
-  /** User metadata (keys [a-z0-9-], ASCII values, 2 KB in all), returned by head(). */
+  /** User metadata (keys [a-z0-9-], ASCII values, 2 KB in all as MinIO counts it: MAX_METADATA_BYTES), returned by head(). */
   metadata?: Readonly<Record<string, string>>;
 }
 
