@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { needsAll, privateMinio, s3EnvOf, setEnv, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
-import { testImage } from '../helpers/workflows.js';
+import { recordHistory, testImage } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { openStore, s3ConfigFromEnv, type ObjectStore } from '../../src/storage/index.js';
@@ -213,6 +213,8 @@ test('a newer source version signalled mid-run supersedes it; older and equal on
   assert.equal(gate.cancelled, true, 'the held step range was cancelled');
   assert.ok((await getBytes(output)).equals(await cliCompress(v2, 'sig-v2')), 'the .dfc is the newer source\'s compress');
   assert.ok(!result.superseded && result.bytes > 0);
+  // The superseded run's history (signals, a cancelled range, discard, continue-as-new) replays in npm test.
+  await recordHistory('compress-image-signalled', client!.workflow.getHandle(h.workflowId, firstRun));
   const hist = await client!.workflow.getHandle(h.workflowId, firstRun).fetchHistory();
   const can = hist.events!.find((e) => e.workflowExecutionContinuedAsNewEventAttributes);
   assert.ok(can, 'the first run continued as new');
