@@ -5,7 +5,8 @@
  * key is the one a sweep uses (prefix cut), a redelivered event costs no second encode, a
  * redelivery after a failed run starts it again, unauthenticated events and other buckets start
  * nothing, and a receiver and a sweep over the same prefix, both with default settings, compress
- * each object exactly once (encodes counted from the workflow histories).
+ * each object exactly once (encodes counted from the workflow histories), also when the sweep
+ * meets a receiver's run still in flight.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,8 +28,11 @@ import { createWorkers, type DiffcWorkers } from '../../src/orchestration/worker
 import { connectClient } from '../../src/orchestration/client.js';
 import { createTriggerService, upsertSweepSchedule } from '../../src/orchestration/trigger-service.js';
 import { compressWorkflowId } from '../../src/orchestration/output-key.js';
+import { rootMessage } from '../../src/orchestration/failure-message.js';
 import { parseTriggerConfig, type SignalledRef } from '../../src/trigger/index.js';
 import { triggerCommand } from '../../src/cli/trigger.js';
+import type { BulkSummary } from '../../src/orchestration/bulk-types.js';
+import type { bulkArchive } from '../../workflows/index.js';
 
 const { missing, opts } = await needsAll('temporal', 'minio');
 const SECRET = 'trigger-test-secret-0123456789';
@@ -58,10 +62,10 @@ async function freePort(): Promise<number> {
 }
 
 /** A receiver on its own port; `record` keeps what it answers (the HTTP answer is the sender's to read). */
-async function receiver(trigger: Parameters<typeof parseTriggerConfig>[0], model: string, record = false): Promise<string> {
+async function receiver(trigger: Parameters<typeof parseTriggerConfig>[0], model: string, record = false, temporalCfg = cfg): Promise<string> {
   const port = await freePort();
   const tcfg = parseTriggerConfig({ port, host: '127.0.0.1', secret: SECRET, buckets: [BUCKET], ...(trigger as object) });
-  const service = createTriggerService(client!, tcfg, cfg, { steps: 3, seed: 0, model });
+  const service = createTriggerService(client!, tcfg, temporalCfg, { steps: 3, seed: 0, model });
   if (record) {
     service.on('request', (req, res) => {
       if (req.url !== '/events') return;
@@ -227,7 +231,9 @@ test('a redelivered event after a failed run starts it again (the model had not 
   assert.equal(first.status, 200);
   const [a] = ((await first.json()) as { signalled: SignalledRef[] }).signalled;
   assert.deepEqual([a.output, a.workflowId], ['dfc/owl.png.dfc', idOf('dfc/owl.png.dfc')]);
-  await assert.rejects(client!.workflow.getHandle(a.workflowId, a.runId).result(), /model|manifest/i);
+  const failure = await client!.workflow.getHandle(a.workflowId, a.runId).result().then(() => undefined, (e: unknown) => e as Error);
+  assert.ok(failure, 'the run without its model fails');
+  assert.match(rootMessage(failure), /no manifest\.json in .*diffc-default-dct-v1/, 'for the missing model, not anything else');
   assert.equal((await client!.workflow.getHandle(a.workflowId, a.runId).describe()).status.name, 'FAILED');
 
   // The bundle arrives; the sender redelivers the same event (it had been retrying, or an operator replays it).
@@ -245,6 +251,30 @@ test('a redelivered event after a failed run starts it again (the model had not 
   s.close();
 });
 
+/** `diffc trigger sweep --prefix s3://<bucket>/<prefix>` with the CLI's defaults; a function running it once and returning the bulk job's summary. */
+async function cliSweep(prefix: string): Promise<{ run: () => Promise<BulkSummary>; remove: () => Promise<void> }> {
+  const printed: string[] = [];
+  const saved = process.env.DIFFC_OUTPUT_PREFIX;
+  delete process.env.DIFFC_OUTPUT_PREFIX; // the documented default, dfc/, on both sides
+  try {
+    assert.equal(await triggerCommand(['sweep', '--prefix', `s3://${BUCKET}/${prefix}`, '--steps', '3', '--model', 'default',
+      '--temporal-address', temporal!.address, '--queue-io', cfg.queues.io, '--queue-gpu', cfg.queues.gpu], (x) => printed.push(x)), 0);
+  } finally {
+    if (saved !== undefined) process.env.DIFFC_OUTPUT_PREFIX = saved;
+  }
+  const schedule = client!.schedule.getHandle(printed[0].trim());
+  const run = async () => {
+    const seen = (await schedule.describe()).info.recentActions.length;
+    await schedule.trigger();
+    const action = await waitFor('the sweep run', async () => {
+      const d = await schedule.describe();
+      return d.info.recentActions.length > seen ? d.info.recentActions.at(-1)!.action : undefined;
+    });
+    return client!.workflow.getHandle<typeof bulkArchive>(action.workflow.workflowId, action.workflow.firstExecutionRunId).result();
+  };
+  return { run, remove: () => schedule.delete() };
+}
+
 test('receiver and sweep over the same prefix, default settings: each object is compressed exactly once, at one key', opts, async () => {
   const s = store();
   const names = ['a.png', 'b.png', 'c.png'].map((n) => `batch/${n}`);
@@ -253,26 +283,8 @@ test('receiver and sweep over the same prefix, default settings: each object is 
   // Uploads (MinIO posts their events to the receiver) and, at once, a sweep of the same prefix
   // with the CLI's defaults: both race for the same objects.
   for (const [i, n] of names.entries()) await s.put(`incoming/${n}`, await encodeImage(testImage(32, 24, 20 + i), 'png'));
-  const printed: string[] = [];
-  const saved = process.env.DIFFC_OUTPUT_PREFIX;
-  delete process.env.DIFFC_OUTPUT_PREFIX; // the documented default, dfc/, on both sides
-  try {
-    assert.equal(await triggerCommand(['sweep', '--prefix', `s3://${BUCKET}/incoming/`, '--steps', '3', '--model', 'default',
-      '--temporal-address', temporal!.address, '--queue-io', cfg.queues.io, '--queue-gpu', cfg.queues.gpu], (x) => printed.push(x)), 0);
-  } finally {
-    if (saved !== undefined) process.env.DIFFC_OUTPUT_PREFIX = saved;
-  }
-  const schedule = client!.schedule.getHandle(printed[0].trim());
-  const sweep = async () => {
-    const seen = (await schedule.describe()).info.recentActions.length;
-    await schedule.trigger();
-    const action = await waitFor('the sweep run', async () => {
-      const d = await schedule.describe();
-      return d.info.recentActions.length > seen ? d.info.recentActions.at(-1)!.action : undefined;
-    });
-    return client!.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId).result();
-  };
-  await sweep();
+  const sweep = await cliSweep('incoming/');
+  await sweep.run();
   // Every event handled, every run finished.
   for (const n of names) {
     const id = idOf(`dfc/${n}.dfc`);
@@ -280,7 +292,8 @@ test('receiver and sweep over the same prefix, default settings: each object is 
     await waitFor(`${n}'s runs to finish`, async () => ((await runsOf(id)).every((r) => r.status !== 'RUNNING') ? true : undefined));
   }
   // A second sweep once all is done finds every .dfc of the current version.
-  await sweep();
+  const second = await sweep.run();
+  assert.equal(second.ok, 0, 'the second sweep compresses nothing');
   for (const n of names) {
     const id = idOf(`dfc/${n}.dfc`);
     assert.equal(await encodesOf(id), 1, `${n}: one encode (runs: ${JSON.stringify(await runsOf(id))})`);
@@ -291,7 +304,43 @@ test('receiver and sweep over the same prefix, default settings: each object is 
   for await (const o of s.list('dfc/')) if (o.key.endsWith('.dfc')) outputs.push(o.key);
   assert.deepEqual(outputs.filter((k) => k.includes('batch/')).sort(), names.map((n) => `dfc/${n}.dfc`), 'each .dfc once, at the shared key');
   assert.deepEqual(outputs.filter((k) => k.startsWith('dfc/incoming/')), [], 'nothing under the old full-key names');
-  await schedule.delete();
+  await sweep.remove();
+  s.close();
+});
+
+test('a sweep that meets a receiver\'s run still in flight defers to it: one writer, one encode', opts, async () => {
+  const s = store();
+  // The receiver's runs go to task queues no worker polls yet, so they are surely in flight (as
+  // when every GPU is busy) when the sweep reaches the same objects.
+  const held = { ...cfg, queues: testQueues('trigger-held') };
+  const url = await receiver({ prefix: 'queued/' }, 'default', false, held);
+  const names = ['held/d.png', 'held/e.png'];
+  const refs: SignalledRef[] = [];
+  for (const [i, n] of names.entries()) {
+    const { etag } = await s.put(`queued/${n}`, await encodeImage(testImage(32, 24, 30 + i), 'png'));
+    const r = await post(url, minioEvent(`queued/${n}`, etag!));
+    assert.equal(r.status, 200);
+    refs.push(...((await r.json()) as { signalled: SignalledRef[] }).signalled);
+  }
+  assert.deepEqual(refs.map((r) => r.output), names.map((n) => `dfc/${n}.dfc`));
+  const sweep = await cliSweep('queued/');
+  const first = await sweep.run();
+  assert.equal(first.deferred, names.length, `the sweep left both to the receiver's runs: ${JSON.stringify(first)}`);
+  assert.equal(first.ok, 0);
+  for (const r of refs) assert.equal(await s.head(r.output), null, 'nothing written behind the running run\'s back');
+  // The held runs get their workers and finish.
+  const heldWorkers = await createWorkers(held);
+  const heldRunning = heldWorkers.run();
+  try {
+    for (const r of refs) assert.notEqual((await client!.workflow.getHandle(r.workflowId, r.runId).result()).skipped, true);
+  } finally {
+    heldWorkers.shutdown();
+    await heldRunning;
+  }
+  const second = await sweep.run();
+  assert.deepEqual([second.ok, second.skipped, second.deferred], [0, names.length, 0], 'the next sweep finds both done');
+  for (const r of refs) assert.equal(await encodesOf(r.workflowId), 1, `${r.output}: one encode (runs: ${JSON.stringify(await runsOf(r.workflowId))})`);
+  await sweep.remove();
   s.close();
 });
 
