@@ -167,6 +167,8 @@ export async function compressImage(job: CompressImageInput): Promise<CompressIm
   if (result!.superseded) {
     progress = { ...progress, phase: 'superseded' };
     await cleanUp('superseded');
+    // A newer version may have been signalled while the work was discarded.
+    if (newer) return again(newer);
   }
   return result!;
 }
