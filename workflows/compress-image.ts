@@ -25,6 +25,7 @@ import {
 import type * as activities from '../activities/index.js';
 import type { CompressImageInput, CompressImageResult, CompressProgress, SourceVersion } from '../src/orchestration/types.js';
 import { sourceVersionSignal } from './signals.js';
+import { reportingToParent } from './report-to-parent.js';
 
 export const progressQuery = defineQuery<CompressProgress>('progress');
 
@@ -84,8 +85,15 @@ export function isNewerVersion(v: SourceVersion, than: SourceVersion | undefined
   return v.etag !== undefined || v.versionId !== undefined;
 }
 
-/** `job` must already be validated (the client, trigger and bulk planner parse CompressImageInput). */
+/**
+ * `job` must already be validated (the client, trigger and bulk planner parse CompressImageInput).
+ * Started by a bulk job, it reports how it ended to the parent (workflows/report-to-parent.ts).
+ */
 export async function compressImage(job: CompressImageInput): Promise<CompressImageResult> {
+  return reportingToParent(job, () => compressOnce(job));
+}
+
+async function compressOnce(job: CompressImageInput): Promise<CompressImageResult> {
   let progress: CompressProgress = { phase: 'source', step: 0, stepsTarget: 0 };
   setHandler(progressQuery, () => progress);
   const a = activitiesFor(job);
