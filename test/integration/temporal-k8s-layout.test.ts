@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { needsAll, privateMinio, privateTemporal, s3EnvOf, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
 import { testImage } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
-import { openStore, type ObjectStore } from '../../src/storage/index.js';
+import { openStore, s3ConfigFromEnv, type ObjectStore } from '../../src/storage/index.js';
 import { readDfc } from '../../src/codec/format/index.js';
 
 const run = promisify(execFile);
@@ -60,7 +60,7 @@ before(async () => {
   await cp(join(REPO, 'models', 'test', 'sd15'), join(gpuModels, MODEL), { recursive: true });
   await mkdir(ioModels, { recursive: true });
   await Promise.all([startWorker('gpu', gpuModels, ['--models', MODEL]), startWorker('io', ioModels)]);
-  store = openStore(`s3://${minio.env.S3_BUCKET}`, { s3: s3EnvOf(minio) as never });
+  store = openStore(`s3://${minio.env.S3_BUCKET}`, { s3: s3ConfigFromEnv(s3EnvOf(minio)) });
 });
 
 after(async () => {

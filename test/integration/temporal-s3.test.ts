@@ -173,10 +173,17 @@ test('bulkArchive over 210 objects: bounded concurrency, continue-as-new, comple
 
 test('bulkArchive is a sliding window: a slow child started in one run is still running while later runs start theirs', opts, async () => {
   const s = store();
-  // One large object among small ones, 3 in flight, 4 starts per run: the large one outlives its run.
-  await s.put('window/000-big.png', await png(192, 160, 99));
-  for (let i = 1; i <= 11; i++) await s.put(`window/${String(i).padStart(3, '0')}.png`, await png(16, 12, i));
-  const job = { store: bucket(), prefix: 'window/', outputPrefix: 'window-out/', steps: 6, concurrency: 3, objectsPerRun: 4, jobId: 'window' };
+  // One slow object (large, coded to a high rate) among fast ones, 3 in flight, 4 starts per run:
+  // the slow one outlives its run.
+  const lines = [JSON.stringify({ key: 'window/000-big.png', bpp: 1.5 })];
+  await s.put('window/000-big.png', await png(320, 240, 99));
+  for (let i = 1; i <= 11; i++) {
+    const key = `window/${String(i).padStart(3, '0')}.png`;
+    await s.put(key, await png(16, 12, i));
+    lines.push(JSON.stringify({ key }));
+  }
+  await s.put('window/list.jsonl', new TextEncoder().encode(`${lines.join('\n')}\n`));
+  const job = { store: bucket(), manifest: 'window/list.jsonl', outputPrefix: 'window-out/', steps: 2, concurrency: 3, objectsPerRun: 4, jobId: 'window' };
   const h = await startBulkArchive(client!, job, { queues, workflowId: `window-${process.pid}` });
   const summary = await h.result();
   assert.equal(summary.ok, 12, JSON.stringify(summary));
@@ -190,6 +197,7 @@ test('bulkArchive is a sliding window: a slow child started in one run is still 
   }
   const big = times.get('window/000-big.png')!;
   const startedWhileBigRan = [...times.entries()].filter(([k, t]) => k !== 'window/000-big.png' && t.start > big.start && t.start < big.close).length;
+  console.error(`sliding window: ${startedWhileBigRan} of 11 children started while the slow one ran (${summary.runs} runs)`);
   // With barrier batches at most objectsPerRun - 1 = 3 others could start during the big one's run.
   assert.ok(startedWhileBigRan > 3, `${startedWhileBigRan} children started while the big one ran`);
   s.close();
