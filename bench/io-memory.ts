@@ -46,7 +46,7 @@ for (const s of ['temporal', 'minio'] as const) {
 await promisify(execFile)('bash', [join(REPO, 'scripts', 'fetch-photos.sh')]);
 
 /** A memory cgroup with a hard limit, v1 or v2, or null when this machine gives none. */
-async function makeCgroup(limitBytes: number): Promise<{ kind: string; add(pid: number): Promise<void>; peak(): Promise<number>; ooms(): Promise<number>; remove(): Promise<void> } | null> {
+async function makeCgroup(limitBytes: number): Promise<{ kind: string; procs: string; peak(): Promise<number>; ooms(): Promise<number>; remove(): Promise<void> } | null> {
   const name = `diffc-io-memory-${process.pid}`;
   const v1 = `/sys/fs/cgroup/memory/${name}`;
   const v2 = `/sys/fs/cgroup/${name}`;
@@ -56,7 +56,7 @@ async function makeCgroup(limitBytes: number): Promise<{ kind: string; add(pid: 
     await writeFile(join(v1, 'memory.memsw.limit_in_bytes'), String(limitBytes)).catch(() => undefined); // no swap escape
     return {
       kind: 'v1',
-      add: (pid) => writeFile(join(v1, 'cgroup.procs'), String(pid)),
+      procs: join(v1, 'cgroup.procs'),
       peak: async () => Number(await readFile(join(v1, 'memory.max_usage_in_bytes'), 'utf8')),
       ooms: async () => Number(/oom_kill (\d+)/.exec(await readFile(join(v1, 'memory.oom_control'), 'utf8'))?.[1] ?? (await readFile(join(v1, 'memory.failcnt'), 'utf8')).trim()),
       remove: () => rmdir(v1),
@@ -69,7 +69,7 @@ async function makeCgroup(limitBytes: number): Promise<{ kind: string; add(pid: 
     await writeFile(join(v2, 'memory.swap.max'), '0').catch(() => undefined);
     return {
       kind: 'v2',
-      add: (pid) => writeFile(join(v2, 'cgroup.procs'), String(pid)),
+      procs: join(v2, 'cgroup.procs'),
       peak: async () => Number(await readFile(join(v2, 'memory.peak'), 'utf8')),
       ooms: async () => Number(/oom_kill (\d+)/.exec(await readFile(join(v2, 'memory.events'), 'utf8'))?.[1] ?? 0),
       remove: () => rmdir(v2),
@@ -90,8 +90,11 @@ const queues = { io: `mem-io-${process.pid}`, gpu: `mem-gpu-nobody-${process.pid
 const client = await connectClient(parseTemporalConfig({ address: temporal.address, queues }));
 const workers: ChildProcess[] = [];
 
-function startIoWorker(concurrency: number): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', String(concurrency)], {
+/** An io worker; with `cgroupProcs`, inside that cgroup from its first byte (a shell joins, then execs node). */
+function startIoWorker(concurrency: number, cgroupProcs?: string): Promise<ChildProcess> {
+  const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', String(concurrency)];
+  const [cmd, argv] = cgroupProcs ? ['sh', ['-c', `echo $$ > ${cgroupProcs} && exec "$0" "$@"`, process.execPath, ...args]] : [process.execPath, args];
+  const p = spawn(cmd, argv, {
     env: { ...process.env, ...s3env, TEMPORAL_ADDRESS: temporal.address }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   workers.push(p);
@@ -126,12 +129,15 @@ async function prepareAll(keys: string[], tag: string, worker: ChildProcess): Pr
   for (;;) {
     prepared = 0;
     failed = 0;
+    const dead = () => worker.exitCode !== null || worker.signalCode !== null;
     for (const h of handles) {
+      if (dead()) break;
       const d = await h.describe();
       if (d.status.name !== 'RUNNING') failed++;
-      else if ((await h.query(progressQuery)).phase !== 'source') prepared++;
+      // A query needs a live worker; one killed meanwhile (OOM) ends the wait below.
+      else if ((await h.query(progressQuery).catch(() => ({ phase: 'source' }))).phase !== 'source') prepared++;
     }
-    if (prepared + failed === handles.length || worker.exitCode !== null || worker.signalCode !== null || Date.now() > deadline) break;
+    if (prepared + failed === handles.length || dead() || Date.now() > deadline) break;
     await sleep(500);
   }
   await Promise.all(handles.map((h) => h.terminate('bench done').catch(() => undefined)));
@@ -156,8 +162,7 @@ try {
   // 1. --jobs at once inside the io pod's memory limit.
   const cg = await makeCgroup(LIMIT_MB * 2 ** 20);
   say(cg ? `cgroup ${cg.kind}: ${LIMIT_MB} MiB, no swap` : 'no memory cgroup on this machine (not root, or none mounted): measuring without a limit');
-  const w = await startIoWorker(JOBS);
-  await cg?.add(w.pid!);
+  const w = await startIoWorker(JOBS, cg?.procs);
   const idle = await vmRssMb(w.pid!);
   const t0 = performance.now();
   const r = await prepareAll(keys, 'many', w);
