@@ -1,6 +1,8 @@
 /**
  * Expanding command-line inputs: files, directories (their images, sorted) and simple globs
- * (`*` and `?` in the last path component, for shells that pass them through quoted).
+ * (`*` and `?` in the last path component, for shells that pass them through quoted). Hidden
+ * files are skipped, as a shell's `*` skips them: the local store keeps object metadata in
+ * `.diffc-meta.<name>` sidecars next to the .dfc files.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -14,12 +16,12 @@ function globToRegExp(pattern: string): RegExp {
 export async function expandInputs(paths: readonly string[], extensions: ReadonlySet<string>): Promise<{ files: string[]; many: boolean }> {
   const files: string[] = [];
   let many = paths.length > 1;
-  const wanted = (n: string) => extensions.has(extname(n).toLowerCase());
+  const wanted = (n: string) => !n.startsWith('.') && extensions.has(extname(n).toLowerCase());
   for (const p of paths) {
     if (/[*?]/.test(basename(p))) {
       const dir = dirname(p), re = globToRegExp(basename(p));
       const names = await readdir(dir).catch(() => { throw new CliError(`${dir}: no such directory`); });
-      files.push(...names.filter((n) => re.test(n)).sort().map((n) => join(dir, n)));
+      files.push(...names.filter((n) => !n.startsWith('.') && re.test(n)).sort().map((n) => join(dir, n)));
       many = true;
       continue;
     }

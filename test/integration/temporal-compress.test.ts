@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
-import { recordHistory, testImage } from '../helpers/workflows.js';
+import { recordHistory, testImage, keysIn } from '../helpers/workflows.js';
 import { saveImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { createWorkers, WORKFLOWS_PATH } from '../../src/orchestration/worker.js';
@@ -24,7 +24,6 @@ import { connectClient, startCompressImage, startDecompressImage } from '../../s
 import { progressQuery } from '../../workflows/index.js';
 import * as activities from '../../activities/index.js';
 import { workPrefix, type CompressProgress } from '../../src/orchestration/types.js';
-import { openStore } from '../../src/storage/index.js';
 import { loadBundle, resolveModel } from '../../src/models/bundle.js';
 
 const { missing, opts } = await needs('temporal');
@@ -61,15 +60,6 @@ async function storeWithImage(name: string): Promise<string> {
 /** The ApplicationFailure type under a failed workflow's activity failure (e.g. 'ImageError:too-large'). */
 function failureType(e: unknown): string | undefined {
   return e instanceof WorkflowFailedError ? (e.cause?.cause as { type?: string } | undefined)?.type : undefined;
-}
-
-/** Every object key in a local store (no temporary files or metadata sidecars). */
-async function keysIn(storeDir: string): Promise<string[]> {
-  const s = openStore(pathToFileURL(storeDir).href);
-  const keys: string[] = [];
-  for await (const e of s.list('')) keys.push(e.key);
-  s.close();
-  return keys.sort();
 }
 
 async function cliCompress(input: string, bpp: string, seed: string): Promise<Buffer> {

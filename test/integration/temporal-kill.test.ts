@@ -14,12 +14,11 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
-import { testImage } from '../helpers/workflows.js';
+import { testImage, keysIn } from '../helpers/workflows.js';
 import { saveImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { parseTemporalConfig } from '../../src/orchestration/config.js';
 import { connectClient, startCompressImage } from '../../src/orchestration/client.js';
-import { openStore } from '../../src/storage/index.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const { missing, opts } = await needs('temporal');
@@ -49,15 +48,6 @@ after(async () => {
   await server?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
-
-/** Every object key in a local store (no temporary files or metadata sidecars). */
-async function keysIn(storeDir: string): Promise<string[]> {
-  const s = openStore(pathToFileURL(storeDir).href);
-  const keys: string[] = [];
-  for await (const e of s.list('')) keys.push(e.key);
-  s.close();
-  return keys.sort();
-}
 
 interface LogLine { msg: string; step?: number; from?: number; to?: number; output?: string; pid: number }
 

@@ -14,13 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { needsAll, privateMinio, s3EnvOf, setEnv, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
-import { recordHistory, testImage } from '../helpers/workflows.js';
+import { recordHistory, testImage, runWorkers } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { readDfc } from '../../src/codec/format/index.js';
 import { openStore, s3ConfigFromEnv, type ObjectStore } from '../../src/storage/index.js';
 import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { createWorkers, type DiffcWorkers } from '../../src/orchestration/worker.js';
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
 import { summaryQuery } from '../../workflows/index.js';
 import type { BulkSummary, Outcome } from '../../src/orchestration/bulk-types.js';
@@ -33,8 +32,7 @@ let dir = '';
 let temporal: Temporal | undefined;
 let minio: Minio | undefined;
 let client: Client | undefined;
-let workers: DiffcWorkers | undefined;
-let running: Promise<void> | undefined;
+let workers: { stop(): Promise<void> } | undefined;
 const queues = testQueues('s3');
 let restoreEnv: (() => void) | undefined;
 
@@ -49,17 +47,11 @@ before(async () => {
   restoreEnv = setEnv(s3EnvOf(minio));
   const cfg = parseTemporalConfig({ address: temporal.address, queues });
   client = await connectClient(cfg);
-  workers = await createWorkers(cfg, { maxConcurrentActivities: { gpu: 2, io: 16 } });
-  // A worker that stops polling would only show as a hang: fail loudly instead.
-  running = workers.run().catch((e: unknown) => {
-    console.error('diffc workers stopped with an error:', e);
-    throw e;
-  });
+  workers = await runWorkers(cfg, { maxConcurrentActivities: { gpu: 2, io: 16 } });
 });
 
 after(async () => {
-  workers?.shutdown();
-  await running;
+  await workers?.stop();
   await client?.connection.close();
   await Promise.all([temporal?.stop(), minio?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });

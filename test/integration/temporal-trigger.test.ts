@@ -19,12 +19,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { needsAll, privateMinio, s3EnvOf, setEnv, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
-import { testImage } from '../helpers/workflows.js';
+import { testImage, runWorkers } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
 import { readDfc } from '../../src/codec/format/index.js';
 import { openStore, s3ConfigFromEnv, type ObjectStore } from '../../src/storage/index.js';
 import { parseTemporalConfig, type TemporalConfig } from '../../src/orchestration/config.js';
-import { createWorkers, type DiffcWorkers } from '../../src/orchestration/worker.js';
 import { connectClient } from '../../src/orchestration/client.js';
 import { createTriggerService, upsertSweepSchedule } from '../../src/orchestration/trigger-service.js';
 import { compressWorkflowId } from '../../src/orchestration/output-key.js';
@@ -43,8 +42,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 let temporal: Temporal | undefined;
 let minio: Minio | undefined;
 let client: Client | undefined;
-let workers: DiffcWorkers | undefined;
-let running: Promise<void> | undefined;
+let workers: { stop(): Promise<void> } | undefined;
 const receivers: Server[] = [];
 let receiverUrl = '';
 let cfg: TemporalConfig;
@@ -101,17 +99,11 @@ before(async () => {
   minio = await privateMinio({ DIFFC_TRIGGER_URL: receiverUrl, DIFFC_TRIGGER_SECRET: SECRET, DIFFC_S3_BUCKET: BUCKET });
   assert.equal(minio.env.S3_BUCKET, BUCKET);
   restoreEnv = setEnv(s3EnvOf(minio));
-  workers = await createWorkers(cfg);
-  // A worker that stops polling would only show as a hang: fail loudly instead.
-  running = workers.run().catch((e: unknown) => {
-    console.error('diffc workers stopped with an error:', e);
-    throw e;
-  });
+  workers = await runWorkers(cfg);
 });
 
 after(async () => {
-  workers?.shutdown();
-  await running;
+  await workers?.stop();
   for (const r of receivers) await new Promise((done) => r.close(done));
   await client?.connection.close();
   await Promise.all([temporal?.stop(), minio?.stop()]);
@@ -329,13 +321,11 @@ test('a sweep that meets a receiver\'s run still in flight defers to it: one wri
   assert.equal(first.ok, 0);
   for (const r of refs) assert.equal(await s.head(r.output), null, 'nothing written behind the running run\'s back');
   // The held runs get their workers and finish.
-  const heldWorkers = await createWorkers(held);
-  const heldRunning = heldWorkers.run();
+  const heldWorkers = await runWorkers(held);
   try {
     for (const r of refs) assert.notEqual((await client!.workflow.getHandle(r.workflowId, r.runId).result()).skipped, true);
   } finally {
-    heldWorkers.shutdown();
-    await heldRunning;
+    await heldWorkers.stop();
   }
   const second = await sweep.run();
   assert.deepEqual([second.ok, second.skipped, second.deferred], [0, names.length, 0], 'the next sweep finds both done');

@@ -19,12 +19,11 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { needsAll, privateMinio, s3EnvOf, setEnv, privateTemporal, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
-import { recordHistory, testImage } from '../helpers/workflows.js';
+import { recordHistory, testImage, runWorkers } from '../helpers/workflows.js';
 import { encodeImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { openStore, s3ConfigFromEnv, type ObjectStore } from '../../src/storage/index.js';
 import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { createWorkers, type DiffcWorkers } from '../../src/orchestration/worker.js';
 import { connectClient, startCompressImage } from '../../src/orchestration/client.js';
 import { compressWorkflowId } from '../../src/orchestration/output-key.js';
 import { WORK_ROOT, workPrefix } from '../../src/orchestration/types.js';
@@ -39,8 +38,7 @@ let dir = '';
 let temporal: Temporal | undefined;
 let minio: Minio | undefined;
 let client: Client | undefined;
-let workers: DiffcWorkers | undefined;
-let running: Promise<void> | undefined;
+let workers: { stop(): Promise<void> } | undefined;
 let restoreEnv: (() => void) | undefined;
 const queues = testQueues('writers');
 
@@ -82,16 +80,11 @@ before(async () => {
   const cfg = parseTemporalConfig({ address: temporal.address, queues });
   client = await connectClient(cfg);
   // Two gpu slots, so two runs really interleave their step ranges.
-  workers = await createWorkers(cfg, { activities: acts, maxConcurrentActivities: { gpu: 2, io: 8 } });
-  running = workers.run().catch((e: unknown) => {
-    console.error('diffc workers stopped with an error:', e);
-    throw e;
-  });
+  workers = await runWorkers(cfg, { activities: acts, maxConcurrentActivities: { gpu: 2, io: 8 } });
 });
 
 after(async () => {
-  workers?.shutdown();
-  await running;
+  await workers?.stop();
   await client?.connection.close();
   await Promise.all([temporal?.stop(), minio?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
