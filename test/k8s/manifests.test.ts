@@ -97,6 +97,17 @@ for (const overlay of OVERLAYS) {
       assert.equal(c.env.find((e: Obj) => e.name === 'DIFFC_DEVICE')?.value, 'cuda');
     });
 
+    test('work-gc CronJob: diffc work gc over the output store, one at a time, no GPU, S3 keys by reference', () => {
+      const cj = named(objs(), 'CronJob', 'diffc-work-gc');
+      assert.equal(cj.spec.concurrencyPolicy, 'Forbid');
+      const pod = cj.spec.jobTemplate.spec.template.spec, c = pod.containers[0];
+      assert.deepEqual(c.args, ['work', 'gc', '$(DIFFC_WORK_STORE)', '--json']);
+      assert.match(configValue(objs(), 'DIFFC_WORK_STORE') ?? '', /^s3:\/\/[^/]+/, 'DIFFC_WORK_STORE names the output store');
+      assert.equal(JSON.stringify(c.resources).includes('nvidia.com/gpu'), false);
+      assert.equal(pod.restartPolicy, 'Never');
+      for (const e of c.env) assert.ok(e.valueFrom?.secretKeyRef?.name === 'diffc-s3', `${e.name} comes from the diffc-s3 Secret`);
+    });
+
     test('I/O worker and trigger: task queue io, CPU only', () => {
       const c = mainContainer(io());
       assert.deepEqual(c.args.slice(0, 3), ['worker', '--queues', 'io']);
