@@ -36,8 +36,9 @@ export const BulkArchiveInput = z.object({
    */
   concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).default(8),
   /**
-   * Children started per workflow run before it continues as new. Each object costs about eight
-   * history events (child start, its signal, workflow tasks); 1000 keeps a run near Temporal's
+   * Children started per workflow run before it continues as new. Each object costs about ten
+   * history events (child start, its signal and completion, workflow tasks; 490 for the 50 of
+   * test/histories/bulk-archive-run1.pb); 1000 keeps a run near Temporal's
    * 10k-event warning and far from its 50k limit. A run also continues as new early when the
    * server suggests it.
    */
