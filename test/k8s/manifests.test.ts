@@ -142,6 +142,19 @@ for (const overlay of OVERLAYS) {
       assert.ok(podSpec(io()).terminationGracePeriodSeconds >= interval, 'io grace >= one checkpoint interval');
     });
 
+    test("the worker's own shutdown grace ends before the pod's, and leaves a gpu step range time to checkpoint", () => {
+      const interval = Number(configValue(objs(), 'DIFFC_CHECKPOINT_SECONDS') ?? 60);
+      for (const d of [gpu(), io()]) {
+        const args: string[] = mainContainer(d).args;
+        const i = args.indexOf('--grace');
+        assert.ok(i >= 0, `${d.metadata.name} passes --grace (the CLI's default, 300 s, is longer than any pod grace here)`);
+        const sdk = Number(args[i + 1]), pod = podSpec(d).terminationGracePeriodSeconds;
+        assert.ok(sdk + 20 <= pod, `${d.metadata.name}: --grace ${sdk} + 20 s to exit <= terminationGracePeriodSeconds ${pod}`);
+      }
+      const gpuGrace = Number(mainContainer(gpu()).args[mainContainer(gpu()).args.indexOf('--grace') + 1]);
+      assert.ok(gpuGrace >= interval + 30, `gpu --grace ${gpuGrace} >= checkpoint interval ${interval} + 30`);
+    });
+
     test('no inline secrets: no Secret objects; credentials only through secretKeyRef to the documented Secrets', () => {
       assert.deepEqual(ofKind(objs(), 'Secret'), []);
       const secretish = /SECRET|PASSWORD|TOKEN|ACCESS_KEY|API_KEY|PRIVATE/;
