@@ -8,6 +8,9 @@
  *    calls it; at N/10 and N, so the JSON shows whether time and memory scale linearly.
  *  - manifest: a JSONL manifest of M lines in a local store read by the byte-offset cursor
  *    (ranged reads), at M/10 and M; peak RSS must not grow with M.
+ *  - --minio N (optional): the same planning against a private MinIO holding N sources, each with
+ *    a matching .dfc written the way the pipeline writes it (metadata included): a no-op rerun
+ *    over real S3 requests (listings and one HEAD per existing output).
  * Each measurement runs in its own process, so peak RSS (getrusage maxrss) is that phase's alone.
  *
  * Last line (JSON): objects, plan_s, peak_rss_mb, manifest_lines, manifest_s, manifest_peak_rss_mb,
@@ -24,13 +27,16 @@ import { once } from 'node:events';
 import { BulkArchiveInput, MAX_PAGE, type BulkCursor } from '../src/orchestration/bulk-types.js';
 import { planPage } from '../activities/bulk-plan.js';
 import { readManifestPage } from '../src/orchestration/manifest-reader.js';
-import { openStore } from '../src/storage/index.js';
+import { openStore, s3ConfigFromEnv } from '../src/storage/index.js';
+import { readDfc, writeDfc } from '../src/codec/format/index.js';
+import { outputMetadata } from '../activities/existing-output.js';
+import { privateMinio, s3EnvOf } from '../test/helpers/dev-services.js';
 import { ListingStore } from './listing-store.js';
 
 const { values } = parseArgs({
   options: {
     json: { type: 'boolean' }, objects: { type: 'string' }, 'manifest-lines': { type: 'string' }, 'done-every': { type: 'string' },
-    phase: { type: 'string' }, n: { type: 'string' },
+    phase: { type: 'string' }, n: { type: 'string' }, minio: { type: 'string' },
   },
 });
 const say = (s: string) => process.stderr.write(`${s}\n`);
@@ -88,6 +94,57 @@ async function manifestPhase(lines: number) {
   }
 }
 
+/** A no-op rerun over a real bucket: every source already has its .dfc. */
+async function minioPhase(n: number) {
+  const minio = await privateMinio();
+  try {
+    const url = `s3://${minio.env.S3_BUCKET}`;
+    const store = openStore(url, { s3: s3ConfigFromEnv(s3EnvOf(minio)) });
+    const header = readDfc(DFC).header;
+    const keys = Array.from({ length: n }, (_, i) => String(i).padStart(9, '0'));
+    const t0 = performance.now();
+    await mapLimit(keys, 32, async (k) => {
+      const { etag } = await store.put(`photos/${k}.jpg`, new TextEncoder().encode(k));
+      await store.put(`dfc/${k}.jpg.dfc`, DFC, { metadata: outputMetadata(header, etag ? { etag } : undefined) });
+    });
+    const fill = (performance.now() - t0) / 1000;
+    const job = BulkArchiveInput.parse({ store: url, prefix: 'photos/', outputPrefix: 'dfc/', jobId: 'bench', model: 'bench-model' });
+    const hash = Buffer.from(header.model.hash).toString('hex');
+    const t1 = performance.now();
+    let cursor: BulkCursor | null = {};
+    let skipped = 0, run = 0;
+    while (cursor !== null) {
+      const p = await planPage(store, store, job, cursor, MAX_PAGE, hash);
+      skipped += p.known.filter((o) => o.status === 'skipped').length;
+      run += p.run.length;
+      cursor = p.next;
+    }
+    const s = (performance.now() - t1) / 1000;
+    store.close();
+    if (skipped !== n) throw new Error(`minio: ${skipped} of ${n} skipped (${run} to run)`);
+    return { minio_objects: n, minio_fill_s: fill, minio_plan_s: s, minio_objects_per_s: n / s, minio_peak_rss_mb: peakRssMb() };
+  } finally {
+    await minio.stop();
+  }
+}
+
+async function mapLimit<T>(items: readonly T[], k: number, f: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: k }, async () => {
+    while (next < items.length) await f(items[next++]);
+  }));
+}
+
+/** A small real .dfc, as the pipeline would have written it. */
+const DFC = writeDfc({
+  header: {
+    version: 1, model: { id: 'bench-model', hash: Uint8Array.from(Buffer.from(MODEL_HASH, 'hex')) }, image: { width: 4000, height: 3000, channels: 3 },
+    latent: { channels: 3, height: 750, width: 1000 }, schedule: { id: 'bench', hash: new Uint8Array(4) }, seed: { lo: 0, hi: 0 },
+    recon: { method: 'flow', steps: 0 }, coding: new Uint8Array(8), stepsCoded: 40,
+  },
+  payload: new Uint8Array(20_000),
+});
+
 /** One phase in a fresh process: its peak RSS is its own. */
 function child(phase: string, n: number, doneEvery: number): Promise<Record<string, number>> {
   const self = fileURLToPath(import.meta.url);
@@ -102,7 +159,7 @@ function child(phase: string, n: number, doneEvery: number): Promise<Record<stri
 
 if (values.phase) {
   const n = Number(values.n);
-  const r = values.phase === 'plan' ? await planPhase(n, Number(values['done-every'] ?? 2)) : await manifestPhase(n);
+  const r = values.phase === 'plan' ? await planPhase(n, Number(values['done-every'] ?? 2)) : values.phase === 'minio' ? await minioPhase(n) : await manifestPhase(n);
   process.stdout.write(`${JSON.stringify(r)}\n`);
 } else {
   const N = Number(values.objects ?? 1_000_000);
@@ -117,7 +174,11 @@ if (values.phase) {
   say(`  manifest ${mSmall.manifest_lines}: ${mSmall.manifest_s.toFixed(2)} s, peak RSS ${mSmall.manifest_peak_rss_mb.toFixed(0)} MB`);
   const mBig = await child('manifest', M, K);
   say(`  manifest ${mBig.manifest_lines}: ${mBig.manifest_s.toFixed(2)} s, peak RSS ${mBig.manifest_peak_rss_mb.toFixed(0)} MB`);
+  const minioN = Number(values.minio ?? 0);
+  const real = minioN > 0 ? await child('minio', minioN, K) : {};
+  if (minioN > 0) say(`  no-op rerun over MinIO, ${minioN} objects: ${real.minio_plan_s.toFixed(2)} s (${real.minio_objects_per_s.toFixed(0)} objects/s)`);
   const r = {
+    ...real,
     ...big,
     plan_s_small: small.plan_s, peak_rss_mb_small: small.peak_rss_mb,
     /** 1.0 = time per object the same at N as at N/10 (linear). */
