@@ -7,7 +7,7 @@
  *   manifest mode  one ranged read of the manifest per MiB, plus one HEAD per listed object.
  * Pure over ObjectStore, so the benchmark runs it without Temporal.
  */
-import { CompressImageInput } from '../src/orchestration/types.js';
+import { CompressImageInput, WORK_ROOT } from '../src/orchestration/types.js';
 import {
   ManifestLine, childJob, type BulkArchiveInput, type BulkCursor, type Outcome, type PlannedBatch, type PlannedItem,
 } from '../src/orchestration/bulk-types.js';
@@ -43,7 +43,7 @@ async function listSources(store: ObjectStore, job: BulkArchiveInput, cursor: Bu
     last = e.key;
     scanned++;
     // Our own outputs and work objects never count as sources, even under the source prefix.
-    const ours = sameStore && (e.key.startsWith(job.outputPrefix) || e.key.startsWith('_diffc-work/'));
+    const ours = sameStore && (e.key.startsWith(job.outputPrefix) || e.key.startsWith(WORK_ROOT));
     if (!ours && suffixes.some((s) => e.key.toLowerCase().endsWith(s))) {
       // Listing ETags name a version of an S3 object; a local store's do not travel with copies.
       found.push({ key: e.key, ...(e.etag && job.store.startsWith('s3:') ? { etag: e.etag } : {}) });
@@ -91,7 +91,7 @@ async function listManifest(store: ObjectStore, job: BulkArchiveInput, cursor: B
 }
 
 /** Runs f over items with at most `n` in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(items: readonly T[], n: number, f: (t: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

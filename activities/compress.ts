@@ -27,14 +27,15 @@ import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js'
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
-import { isStorageError, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
+import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
   workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult,
   type PinnedJob, type PreparedJob, type PreparedSource, type SourceVersion, type Superseded,
 } from '../src/orchestration/types.js';
 import { activity } from './failures.js';
-import { judgeOutput, outputMetadata, readOutputFacts, sameSource, type OutputFacts } from './existing-output.js';
+import { judgeOutput, outputMetadata, readOutputFacts, type OutputFacts } from './existing-output.js';
+import { sameSource } from '../src/orchestration/source-version.js';
 import { withStore, json, parse, f32ToBytes, bytesToF32 } from './store-io.js';
 
 /** What encodeLatent records next to the latent: enough to rebuild the coding setup. */
@@ -105,10 +106,8 @@ function superseded(job: CompressImageInput, reason: string): Superseded {
 /** Read options that pin a source read to one version: by version id where there is one, else by ETag. */
 function pinOf(v: SourceVersion): GetOptions {
   if (v.versionId) return { versionId: v.versionId };
-  return v.etag ? { ifMatch: unquote(v.etag) } : {};
+  return v.etag ? { ifMatch: v.etag } : {}; // the store normalises the quotes
 }
-
-const unquote = (s: string): string => s.replace(/^"(.*)"$/, '$1');
 
 /** A pinned read that found its version replaced ('changed') or gone ('not-found'). */
 const lostPin = (e: unknown) => isStorageError(e, 'changed') || isStorageError(e, 'not-found');
@@ -122,13 +121,13 @@ const lostPin = (e: unknown) => isStorageError(e, 'changed') || isStorageError(e
 async function pinSource(s: ObjectStore, job: CompressImageInput): Promise<SourceVersion | Superseded> {
   const want = job.sourceVersion;
   const sequencer = want?.sequencer ? { sequencer: want.sequencer } : {};
-  if (want?.versionId) return { versionId: want.versionId, ...(want.etag ? { etag: unquote(want.etag) } : {}), ...sequencer };
+  if (want?.versionId) return { versionId: want.versionId, ...(want.etag ? { etag: normaliseEtag(want.etag) } : {}), ...sequencer };
   const head = await s.head(job.source);
   if (!head) {
     if (want) return superseded(job, `${job.source} no longer exists`);
     throw new StorageError('not-found', `${job.source}: no such object in ${job.store}`);
   }
-  if (want?.etag && unquote(want.etag) !== head.etag) return superseded(job, `${job.source} was replaced (ETag ${head.etag ?? 'none'}, this run is for ${unquote(want.etag)})`);
+  if (want?.etag && normaliseEtag(want.etag) !== head.etag) return superseded(job, `${job.source} was replaced (ETag ${head.etag ?? 'none'}, this run is for ${normaliseEtag(want.etag)})`);
   return { ...(head.etag ? { etag: head.etag } : {}), ...(head.versionId ? { versionId: head.versionId } : {}), ...sequencer };
 }
 

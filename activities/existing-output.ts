@@ -11,6 +11,7 @@ import { readDfcHeader, type DfcHeader } from '../src/codec/format/index.js';
 import { DfcError } from '../src/codec/format/errors.js';
 import type { ObjectStore } from '../src/storage/index.js';
 import type { CompressImageInput, CompressImageResult, SourceVersion } from '../src/orchestration/types.js';
+import { sameSource } from '../src/orchestration/source-version.js';
 
 /** User metadata keys on every .dfc the pipeline writes. */
 export const OUTPUT_METADATA = {
@@ -91,14 +92,6 @@ export async function readOutputFacts(store: ObjectStore, key: string): Promise<
   };
 }
 
-/** Source versions are the same object when their version ids (or, failing that, ETags) agree. */
-export function sameSource(a: SourceVersion, b: SourceVersion): boolean {
-  if (a.versionId && b.versionId) return a.versionId === b.versionId;
-  if (a.etag && b.etag) return stripQuotes(a.etag) === stripQuotes(b.etag);
-  return false;
-}
-
-const stripQuotes = (s: string): string => s.replace(/^"(.*)"$/, '$1');
 
 export type Judgement = { readonly skipped: CompressImageResult } | { readonly redo: string };
 

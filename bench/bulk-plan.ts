@@ -17,16 +17,14 @@
  * plus the smaller runs and the ratios (time per object, N vs N/10).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { once } from 'node:events';
 import { BulkArchiveInput, MAX_PAGE, type BulkCursor } from '../src/orchestration/bulk-types.js';
-import { planPage } from '../activities/bulk-plan.js';
-import { readManifestPage } from '../src/orchestration/manifest-reader.js';
+import { mapLimit, planPage } from '../activities/bulk-plan.js';
+import { readManifestPage, writeManifest } from '../src/orchestration/manifest-reader.js';
 import { openStore, s3ConfigFromEnv } from '../src/storage/index.js';
 import { readDfc, writeDfc } from '../src/codec/format/index.js';
 import { outputMetadata } from '../activities/existing-output.js';
@@ -66,17 +64,9 @@ async function planPhase(n: number, doneEvery: number) {
 async function manifestPhase(lines: number) {
   const dir = await mkdtemp(join(tmpdir(), 'diffc-bench-manifest-'));
   try {
-    // Written streamed: the generator must not hold the manifest either.
-    const out = createWriteStream(join(dir, 'manifest.jsonl'));
-    const CHUNK = 10_000;
-    for (let i = 0; i < lines; i += CHUNK) {
-      let text = '';
-      for (let j = i; j < Math.min(lines, i + CHUNK); j++) text += `{"key":"photos/${String(j).padStart(9, '0')}.jpg"${j % 7 === 0 ? ',"bpp":0.05' : ''}}\n`;
-      if (!out.write(text)) await once(out, 'drain');
-    }
-    out.end();
-    await once(out, 'finish');
     const store = openStore(`file://${dir}`);
+    // Written streamed: the generator must not hold the manifest either.
+    await writeManifest(store, 'manifest.jsonl', lines, (j) => `{"key":"photos/${String(j).padStart(9, '0')}.jpg"${j % 7 === 0 ? ',"bpp":0.05' : ''}}`);
     const t0 = performance.now();
     let cursor: Parameters<typeof readManifestPage>[2] | null = { offset: 0, line: 1 };
     let read = 0, errors = 0;
@@ -126,13 +116,6 @@ async function minioPhase(n: number) {
   } finally {
     await minio.stop();
   }
-}
-
-async function mapLimit<T>(items: readonly T[], k: number, f: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: k }, async () => {
-    while (next < items.length) await f(items[next++]);
-  }));
 }
 
 /** A small real .dfc, as the pipeline would have written it. */

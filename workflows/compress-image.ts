@@ -26,6 +26,7 @@ import type * as activities from '../activities/index.js';
 import type { CompressImageInput, CompressImageResult, CompressProgress, SourceVersion } from '../src/orchestration/types.js';
 import { sourceVersionSignal } from './signals.js';
 import { reportingToParent } from './report-to-parent.js';
+import { isNewerVersion } from '../src/orchestration/source-version.js';
 
 export const progressQuery = defineQuery<CompressProgress>('progress');
 
@@ -57,32 +58,6 @@ function activitiesFor(job: CompressImageInput) {
     resolveModelHash: gpu.resolveModelHash, prepareSource: io.prepareSource, discardWork: io.discardWork,
     encodeLatent: gpu.encodeLatent, assembleDfc: gpu.assembleDfc, encodeSteps: steps.encodeSteps,
   };
-}
-
-const unquote = (s: string): string => s.replace(/^"(.*)"$/, '$1');
-
-/**
- * S3 sequencers of one key order its events: left-pad the shorter with zeros, then compare as
- * strings (AWS, "Event message structure"). Hex digits compared case-insensitively.
- */
-export function compareSequencers(a: string, b: string): number {
-  const n = Math.max(a.length, b.length);
-  const x = a.toLowerCase().padStart(n, '0'), y = b.toLowerCase().padStart(n, '0');
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/**
- * Is `v` a later write of the source than `than`? By sequencer when both have one; otherwise a
- * different version id or ETag is a later write (a key's events come from one bucket, in order,
- * and a run only hears of versions written after it was started for its own).
- */
-export function isNewerVersion(v: SourceVersion, than: SourceVersion | undefined): boolean {
-  if (!than) return true;
-  if (v.sequencer && than.sequencer) return compareSequencers(v.sequencer, than.sequencer) > 0;
-  if (v.versionId && than.versionId) return v.versionId !== than.versionId;
-  if (v.etag && than.etag) return unquote(v.etag) !== unquote(than.etag);
-  // Nothing in common to compare by: a signal names a write, and it came after this run began.
-  return v.etag !== undefined || v.versionId !== undefined;
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { TriggerError } from './errors.js';
+import { normaliseEtag } from '../storage/options.js';
 
 export interface ObjectCreatedEvent {
   readonly bucket: string;
@@ -175,7 +176,7 @@ function decodeKey(raw: string, path: string): string {
 }
 
 function unquote(etag: string | undefined): string | undefined {
-  const s = etag?.replace(/^"(.*)"$/, '$1');
+  const s = etag === undefined ? undefined : normaliseEtag(etag);
   return s ? s : undefined;
 }
 
