@@ -35,7 +35,7 @@ import {
 } from '../src/orchestration/types.js';
 import { activity } from './failures.js';
 import { judgeOutput, outputMetadata, readOutputFacts, type OutputFacts } from './existing-output.js';
-import { sameSource } from '../src/orchestration/source-version.js';
+import { sameSource, versionOf } from '../src/orchestration/source-version.js';
 import { withStore, json, parse, f32ToBytes, bytesToF32 } from './store-io.js';
 
 /** What encodeLatent records next to the latent: enough to rebuild the coding setup. */
@@ -128,7 +128,7 @@ async function pinSource(s: ObjectStore, job: CompressImageInput): Promise<Sourc
     throw new StorageError('not-found', `${job.source}: no such object in ${job.store}`);
   }
   if (want?.etag && normaliseEtag(want.etag) !== head.etag) return superseded(job, `${job.source} was replaced (ETag ${head.etag ?? 'none'}, this run is for ${normaliseEtag(want.etag)})`);
-  return { ...(head.etag ? { etag: head.etag } : {}), ...(head.versionId ? { versionId: head.versionId } : {}), ...sequencer };
+  return { ...versionOf(head), ...sequencer };
 }
 
 /** Enough of a PNG or JPEG for its header (IHDR; the SOF after the APPn segments), read first. */
@@ -352,7 +352,7 @@ export async function assembleDfc({ job, source, outputEtag }: PinnedJob): Promi
     };
     const bytes = writeDfc({ header, payload });
     const result = await putOutput(store, job, source, outputEtag, bytes, outputMetadata(header, source));
-    await deleteWork(store, k.prefix);
+    await deleteWorkFolder(store, k.prefix);
     return result;
   }));
 }
@@ -395,7 +395,7 @@ async function putOutput(
     }
     if (Buffer.compare(Buffer.from(there), Buffer.from(bytes)) === 0) return resultOf(job.output, bytes);
     const current = await withStore(job.store, (s) => s.head(job.source));
-    const now: SourceVersion | undefined = current ? { ...(current.etag ? { etag: current.etag } : {}), ...(current.versionId ? { versionId: current.versionId } : {}) } : undefined;
+    const now = current ? versionOf(current) : undefined;
     if (!now || !sameSource(now, source)) {
       log('info', 'superseded', { output: job.output, reason: 'source replaced before the put' });
       return supersededResult(job.output, `${job.source} changed since this run read it; ${job.output}, written by another run meanwhile, is kept`);
@@ -414,7 +414,8 @@ async function putOutput(
   throw new Error(`${job.output} changed under each of ${PUT_ROUNDS} conditional puts; retrying`);
 }
 
-async function deleteWork(store: ObjectStore, prefix: string): Promise<void> {
+/** Removes one work folder: discardWork's, and `diffc work gc`'s for runs that ended without cleaning up. */
+export async function deleteWorkFolder(store: ObjectStore, prefix: string): Promise<void> {
   const left: string[] = [];
   for await (const e of store.list(prefix)) left.push(e.key);
   // run.json last: while any work object is left, a sweeper can still tell whose it is.
@@ -424,10 +425,6 @@ async function deleteWork(store: ObjectStore, prefix: string): Promise<void> {
 
 /** Clean-up of a cancelled, failed or superseded run: its work objects go; the output (never partial) is left as it is. */
 export async function discardWork(job: CompressImageInput): Promise<void> {
-  return activity(() => withStore(outStore(job), (store) => deleteWork(store, workKeys(job.output).prefix)));
+  return activity(() => withStore(outStore(job), (store) => deleteWorkFolder(store, workKeys(job.output).prefix)));
 }
 
-/** Removes one work folder (`diffc work gc`, for runs that ended without cleaning up). */
-export async function deleteWorkFolder(store: ObjectStore, prefix: string): Promise<void> {
-  await deleteWork(store, prefix);
-}

@@ -4,7 +4,13 @@
  * bundle imports it.
  */
 import { normaliseEtag } from '../storage/options.js';
+import type { ObjectHead } from '../storage/types.js';
 import type { SourceVersion } from './types.js';
+
+/** The version a HEAD reports (ETag, and version id on versioned buckets). */
+export function versionOf(head: Pick<ObjectHead, 'etag' | 'versionId'>): SourceVersion {
+  return { ...(head.etag ? { etag: head.etag } : {}), ...(head.versionId ? { versionId: head.versionId } : {}) };
+}
 
 /** The same object when their version ids (or, failing that, ETags) agree. */
 export function sameSource(a: SourceVersion, b: SourceVersion): boolean {
