@@ -15,6 +15,7 @@ import { imageToLatent } from '../src/models/analytic-dct/colour.js';
 import { Dct2 } from '../src/codec/analytic/dct.js';
 import { priorVariances, type DctModelParams } from '../src/models/analytic-dct/params.js';
 import { DctModel } from '../src/models/analytic-dct/model.js';
+import { FAMILY_TILING } from '../src/models/tiling.js';
 import { optimizeSchedule, chunkedCodingCost } from '../src/codec/schedule/optimize.js';
 import type { RgbImage } from '../src/image/types.js';
 
@@ -94,7 +95,7 @@ const sha = createHash('sha256').update(bytes).digest('hex');
 process.stderr.write(`params.json sha256 ${sha}\n`);
 
 const defaults = { maxChunkBits: 14, schedule: 'dct-v1', reconMethod: 'mse' as const, reconSteps: 1 };
-const model = new DctModel({ id: 'fit', hash: new Uint8Array(8), params: JSON.parse(bytes.toString('utf8')), defaults });
+const model = new DctModel({ id: 'fit', hash: new Uint8Array(8), params: JSON.parse(bytes.toString('utf8')), defaults, tiling: FAMILY_TILING['analytic-dct'].predictor });
 const grid: number[] = [];
 for (let t = 999; t >= 0; t -= 10) grid.push(t);
 const kl = {

@@ -16,6 +16,7 @@ import { shiftSigma, type FluxShiftConfig } from '../codec/schedule/flow.js';
 import { alphaBarFromFlowSigma } from '../codec/schedule/noise-level.js';
 import { canonicalJson, DEFAULT_MODEL_DIR } from './analytic-dct/bundle.js';
 import { ModelError } from './errors.js';
+import { ModelTiling } from './tiling.js';
 
 export const FILE_ROLES = [
   'text_encoder', 'text_encoder_2', 'tokenizer', 'unet', 'transformer', 'vae_encoder', 'vae_decoder', 'refiner_unet', 'params',
@@ -79,6 +80,8 @@ export const Manifest = z.object({
   }).passthrough().optional(),
   refiner: z.object({ fromFraction: z.number().gt(0).lt(1) }).passthrough().optional(),
   schedules: z.record(z.array(z.number().int().nonnegative())).optional(),
+  /** Latent tiles for large photos (src/models/tiling.ts); absent: the family's defaults. */
+  tiling: ModelTiling.optional(),
   source: z.object({ repo: z.string().min(1), revision: z.string().min(1) }).passthrough().optional(),
 }).passthrough();
 export type Manifest = z.infer<typeof Manifest>;

@@ -7,6 +7,7 @@ import { loadBundle, type Bundle, type LoadBundleOptions } from './bundle.js';
 import { ModelError } from './errors.js';
 import type { DiffusionModel } from './types.js';
 import type { OnnxModelOptions } from './onnx/base.js';
+import { modelTiling } from './tiling.js';
 
 export interface LoadModelOptions extends OnnxModelOptions, LoadBundleOptions {}
 
@@ -43,7 +44,8 @@ export async function loadDiffusionModel(dir: string, opts: LoadModelOptions = {
     case 'analytic-dct': {
       try {
         const params = bundle.manifest.files.find((f) => f.role === 'params')!;
-        const model = await dctModelFromBundle(bundle.dir, bundle.manifest.id, bundle.hash, params.path, bundle.manifest.defaults);
+        const tiling = modelTiling('analytic-dct', bundle.manifest.tiling).predictor;
+        const model = await dctModelFromBundle(bundle.dir, bundle.manifest.id, bundle.hash, params.path, bundle.manifest.defaults, tiling);
         return { model, bundle, schedules };
       } catch (e) {
         if (e instanceof DctBundleError) throw new ModelError('manifest', e.message, { cause: e });

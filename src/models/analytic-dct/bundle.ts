@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { DctModel } from './model.js';
 import { DctModelParams } from './params.js';
 import type { ModelInfo } from '../types.js';
+import type { TileSpecInput } from '../../codec/tiling/index.js';
 
 /**
  * models/default/ of the package: three levels above this module in the sources, four in the
@@ -41,7 +42,7 @@ export class DctBundleError extends Error {
 }
 
 /** A DctModel from a bundle whose files the generic loader has already checked. */
-export async function dctModelFromBundle(dir: string, id: string, hash: Uint8Array, paramsPath: string, defaults: ModelInfo['defaults']): Promise<DctModel> {
+export async function dctModelFromBundle(dir: string, id: string, hash: Uint8Array, paramsPath: string, defaults: ModelInfo['defaults'], tiling: TileSpecInput): Promise<DctModel> {
   const raw = await readFile(join(dir, paramsPath), 'utf8');
   let json: unknown;
   try {
@@ -51,5 +52,5 @@ export async function dctModelFromBundle(dir: string, id: string, hash: Uint8Arr
   }
   const params = DctModelParams.safeParse(json);
   if (!params.success) throw new DctBundleError(`invalid ${paramsPath}: ${params.error.issues[0].path.join('.')}: ${params.error.issues[0].message}`);
-  return new DctModel({ id, hash, params: params.data, defaults });
+  return new DctModel({ id, hash, params: params.data, defaults, tiling });
 }

@@ -7,6 +7,7 @@
  */
 import type { NoisePredictor, DenoiseRequest, LatentShape } from '../../codec/model.js';
 import { Dct2 } from '../../codec/analytic/dct.js';
+import { tiledPredictor, type TileSpecInput } from '../../codec/tiling/index.js';
 import { posteriorCoefficients } from '../../codec/diffusion/step-math.js';
 import { alphaBars, SD_SCHEDULE } from '../../codec/schedule/ddpm.js';
 import type { RgbImage } from '../../image/types.js';
@@ -19,6 +20,8 @@ export interface DctModelOptions {
   readonly hash: Uint8Array;
   readonly params: DctModelParams;
   readonly defaults: ModelInfo['defaults'];
+  /** Latent tiles of the prior: the Wiener filter runs per tile and the tiles are blended. */
+  readonly tiling: TileSpecInput;
 }
 
 class DctPredictor implements NoisePredictor {
@@ -65,7 +68,7 @@ class DctPredictor implements NoisePredictor {
 export class DctModel implements DiffusionModel {
   readonly info: ModelInfo;
   readonly table = alphaBars(SD_SCHEDULE);
-  private readonly predictors = new Map<string, DctPredictor>();
+  private readonly predictors = new Map<string, Promise<NoisePredictor>>();
 
   constructor(private readonly opts: DctModelOptions) {
     const d = opts.params.downsample;
@@ -94,12 +97,13 @@ export class DctModel implements DiffusionModel {
     }));
   }
 
-  async predictor(width: number, height: number): Promise<DctPredictor> {
+  /** Whole-latent Wiener filter up to one tile; above it, tiles of the bundle's tiling blended. */
+  predictor(width: number, height: number): Promise<NoisePredictor> {
     const key = `${width}x${height}`;
     let p = this.predictors.get(key);
     if (!p) {
-      const { height: h, width: w } = this.latentShape(width, height);
-      p = new DctPredictor(this.opts.id, this.opts.hash, priorVariances(this.opts.params, h, w), h, w);
+      const latent = this.latentShape(width, height);
+      p = tiledPredictor(latent, this.opts.tiling, async (h, w) => new DctPredictor(this.opts.id, this.opts.hash, priorVariances(this.opts.params, h, w), h, w));
       this.predictors.set(key, p);
     }
     return p;
