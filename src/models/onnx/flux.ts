@@ -4,6 +4,8 @@
  * Latents: the 16-channel VAE latent z becomes (z - shift) * scale (0.1159, 0.3611 for Flux); the
  * transformer sees it packed in 2x2 patches, token (i, j) = row-major over the (h/2) x (w/2) grid,
  * feature c*4 + 2*di + dj (diffusers' _pack_latents), with img_ids (0, i, j) and txt_ids zeros.
+ * A tiled latent's tiles start on even cells and each gets tile-local img_ids (as if it were a
+ * whole image of the tile's size).
  *
  * Noise level: a request at alpha-bar ab is the flow state at sigma s = flowSigmaFromAlphaBar(ab)
  * (same SNR), whose latent is the DDPM-form one times flowInputScale(s); the transformer's
@@ -61,12 +63,18 @@ export function imageIds(h: number, w: number): Float32Array {
   return ids;
 }
 
-export class FluxModel extends OnnxModelBase {
+interface FluxText {
+  readonly pooled: Float32Array;
+  readonly hidden: Float32Array;
+  readonly seq: number;
+}
+
+export class FluxModel extends OnnxModelBase<FluxText> {
   constructor(bundle: Bundle, opts: OnnxModelOptions = {}) {
     super(bundle, 16, opts);
   }
 
-  protected async makePredictor(width: number, height: number, cond: Conditioning): Promise<NoisePredictor> {
+  protected async makeText(cond: Conditioning): Promise<FluxText> {
     const prompt = cond.prompt ?? '';
     const text = this.bundle.manifest.text;
     let pooled: Float32Array, hidden: Float32Array, seq: number;
@@ -91,8 +99,11 @@ export class FluxModel extends OnnxModelBase {
       seq = text.maxLength;
       hidden = new Float32Array(seq * text.hiddenSize);
     }
-    const latent = this.latentShape(width, height);
-    return new FluxPredictor(this, latent, await this.session('transformer'), { pooled, hidden, seq }, cond.guidance ?? FLUX_DEFAULT_GUIDANCE, this.maxBatch);
+    return { pooled, hidden, seq };
+  }
+
+  protected async tileNetwork(tile: LatentShape, text: FluxText, cond: Conditioning): Promise<NoisePredictor> {
+    return new FluxPredictor(this, tile, await this.session('transformer'), text, cond.guidance ?? FLUX_DEFAULT_GUIDANCE, this.maxBatch);
   }
 }
 
@@ -104,7 +115,7 @@ class FluxPredictor implements NoisePredictor {
 
   constructor(
     model: FluxModel, readonly latent: LatentShape, private readonly s: OnnxSession,
-    private readonly text: { pooled: Float32Array; hidden: Float32Array; seq: number },
+    private readonly text: FluxText,
     private readonly guidance: number, readonly maxBatch: number,
   ) {
     this.id = model.info.id;

@@ -8,7 +8,8 @@
  *
  * Conditioning: SD 1.5 / 2.1 use the text encoder's last_hidden_state. SDXL concatenates the
  * penultimate hidden states of both encoders, with text_encoder_2's text_embeds as the pooled
- * embedding and time_ids (H, W, 0, 0, H, W) for the padded image size. With guidance > 1 each call
+ * embedding and time_ids (H, W, 0, 0, H, W) for the size the UNet sees: the padded image, or its
+ * tile (H, W = the tile's pixels, crop 0, 0) when the latent is tiled. With guidance > 1 each call
  * also runs the unconditional branch and returns u + g (c - u); SD's unconditional embedding is
  * the empty prompt's, SDXL's is zeros (diffusers' force_zeros_for_empty_prompt).
  *
@@ -40,7 +41,15 @@ interface UnetCond {
   readonly uncond?: { readonly ehs: Float32Array; readonly pooled?: Float32Array; readonly timeIds?: Float32Array };
 }
 
-export class SdModel extends OnnxModelBase {
+/** The text side of a UNet's conditioning (time_ids are per tile size, added by tileNetwork). */
+type UnetText = Omit<UnetCond, 'timeIds' | 'uncond'> & { readonly uncond?: Omit<NonNullable<UnetCond['uncond']>, 'timeIds'> };
+
+interface SdText {
+  readonly base: UnetText;
+  readonly refiner?: UnetText;
+}
+
+export class SdModel extends OnnxModelBase<SdText> {
   constructor(bundle: Bundle, opts: OnnxModelOptions = {}) {
     super(bundle, 64, opts);
   }
@@ -66,51 +75,63 @@ export class SdModel extends OnnxModelBase {
     return new Float32Array(CLIP_LEN * hidden);
   }
 
-  protected async makePredictor(width: number, height: number, cond: Conditioning): Promise<NoisePredictor> {
+  protected async makeText(cond: Conditioning): Promise<SdText> {
     const prompt = cond.prompt ?? '';
-    const guidance = cond.guidance ?? 1;
-    const cfg = guidance > 1;
+    const cfg = (cond.guidance ?? 1) > 1;
     const text = this.bundle.manifest.text;
     const unet = await this.session('unet');
-    let base: UnetCond, refiner: UnetCond | undefined;
     if (!this.isXl) {
       const embed = async (p: string) => this.has('text_encoder') ? (await this.clipText('text_encoder', p, 'last')).hidden.data : this.zerosCond(text?.hiddenSize, 'text_encoder');
       const c = await embed(prompt);
-      base = { session: unet, ehs: c, ehsDims: [CLIP_LEN, c.length / CLIP_LEN], uncond: cfg ? { ehs: prompt === '' ? c : await embed('') } : undefined };
+      return { base: { session: unet, ehs: c, ehsDims: [CLIP_LEN, c.length / CLIP_LEN], uncond: cfg ? { ehs: prompt === '' ? c : await embed('') } : undefined } };
+    }
+    const both = this.has('text_encoder') && this.has('text_encoder_2');
+    const e1 = both ? await this.clipText('text_encoder', prompt, 'penultimate') : undefined;
+    const e2 = both ? await this.clipText('text_encoder_2', prompt, 'penultimate') : undefined;
+    let ehs: Float32Array;
+    if (e1 && e2) {
+      const h1 = e1.hidden.dims[2], h2 = e2.hidden.dims[2];
+      ehs = new Float32Array(CLIP_LEN * (h1 + h2));
+      for (let s = 0; s < CLIP_LEN; s++) {
+        ehs.set(e1.hidden.data.subarray(s * h1, (s + 1) * h1), s * (h1 + h2));
+        ehs.set(e2.hidden.data.subarray(s * h2, (s + 1) * h2), s * (h1 + h2) + h1);
+      }
     } else {
-      const both = this.has('text_encoder') && this.has('text_encoder_2');
-      const e1 = both ? await this.clipText('text_encoder', prompt, 'penultimate') : undefined;
-      const e2 = both ? await this.clipText('text_encoder_2', prompt, 'penultimate') : undefined;
-      let ehs: Float32Array;
-      if (e1 && e2) {
-        const h1 = e1.hidden.dims[2], h2 = e2.hidden.dims[2];
-        ehs = new Float32Array(CLIP_LEN * (h1 + h2));
-        for (let s = 0; s < CLIP_LEN; s++) {
-          ehs.set(e1.hidden.data.subarray(s * h1, (s + 1) * h1), s * (h1 + h2));
-          ehs.set(e2.hidden.data.subarray(s * h2, (s + 1) * h2), s * (h1 + h2) + h1);
-        }
-      } else {
-        ehs = this.zerosCond(text?.hiddenSize, 'text encoders');
-      }
-      const pooled = e2?.pooled ?? new Float32Array(text?.pooled ?? 0);
-      if (pooled.length === 0) throw new ModelError('family', `${this.info.id}: SDXL needs text_encoder_2's text_embeds or text.pooled in the manifest`);
-      const timeIds = Float32Array.from([height, width, 0, 0, height, width]);
-      base = {
-        session: unet, ehs, ehsDims: [CLIP_LEN, ehs.length / CLIP_LEN], pooled, timeIds: fitTimeIds(unet, timeIds),
-        uncond: cfg ? { ehs: new Float32Array(ehs.length), pooled: new Float32Array(pooled.length) } : undefined,
+      ehs = this.zerosCond(text?.hiddenSize, 'text encoders');
+    }
+    const pooled = e2?.pooled ?? new Float32Array(text?.pooled ?? 0);
+    if (pooled.length === 0) throw new ModelError('family', `${this.info.id}: SDXL needs text_encoder_2's text_embeds or text.pooled in the manifest`);
+    const base: UnetText = {
+      session: unet, ehs, ehsDims: [CLIP_LEN, ehs.length / CLIP_LEN], pooled,
+      uncond: cfg ? { ehs: new Float32Array(ehs.length), pooled: new Float32Array(pooled.length) } : undefined,
+    };
+    if (!this.has('refiner_unet')) return { base };
+    const r = await this.session('refiner_unet');
+    const rEhs = e2?.hidden.data ?? new Float32Array(CLIP_LEN * dimOf(r, 'encoder_hidden_states', 2, 'the refiner'));
+    return {
+      base,
+      refiner: {
+        session: r, ehs: rEhs, ehsDims: [CLIP_LEN, rEhs.length / CLIP_LEN], pooled,
+        uncond: cfg ? { ehs: new Float32Array(rEhs.length), pooled: new Float32Array(pooled.length) } : undefined,
+      },
+    };
+  }
+
+  protected async tileNetwork(tile: LatentShape, t: SdText, cond: Conditioning): Promise<NoisePredictor> {
+    // SDXL's micro-conditioning describes what the UNet sees: the tile, uncropped.
+    const H = tile.height * this.info.downsample, W = tile.width * this.info.downsample;
+    const base: UnetCond = this.isXl ? { ...t.base, timeIds: fitTimeIds(t.base.session, Float32Array.from([H, W, 0, 0, H, W])) } : t.base;
+    let refiner: UnetCond | undefined;
+    if (t.refiner) {
+      const r = t.refiner.session;
+      refiner = {
+        ...t.refiner,
+        timeIds: fitTimeIds(r, Float32Array.from([H, W, 0, 0, 6])),
+        uncond: t.refiner.uncond ? { ...t.refiner.uncond, timeIds: fitTimeIds(r, Float32Array.from([H, W, 0, 0, 2.5])) } : undefined,
       };
-      if (this.has('refiner_unet')) {
-        const r = await this.session('refiner_unet');
-        const rEhs = e2?.hidden.data ?? new Float32Array(CLIP_LEN * dimOf(r, 'encoder_hidden_states', 2, 'the refiner'));
-        refiner = {
-          session: r, ehs: rEhs, ehsDims: [CLIP_LEN, rEhs.length / CLIP_LEN], pooled,
-          timeIds: fitTimeIds(r, Float32Array.from([height, width, 0, 0, 6])),
-          uncond: cfg ? { ehs: new Float32Array(rEhs.length), pooled: new Float32Array(pooled.length), timeIds: fitTimeIds(r, Float32Array.from([height, width, 0, 0, 2.5])) } : undefined,
-        };
-      }
     }
     const refinerBelow = refiner ? (1 - (this.bundle.manifest.refiner?.fromFraction ?? 0.8)) * this.table.length : -1;
-    return new SdPredictor(this, this.latentShape(width, height), base, refiner, refinerBelow, guidance, this.maxBatch);
+    return new SdPredictor(this, tile, base, refiner, refinerBelow, cond.guidance ?? 1, this.maxBatch);
   }
 }
 

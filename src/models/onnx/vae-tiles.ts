@@ -1,0 +1,86 @@
+/**
+ * Tiled VAE encode and decode for large photos (the idea of diffusers' tiled VAE, on diffc's own
+ * tile grid and blender): the graph sees overlapping tiles of the `vae` tiling (latent cells; a
+ * pixel tile is `downsample` times larger), in the grid's fixed order, up to `batch` tiles per
+ * call, and the results are blended with the fixed ramp weights. Working memory is a batch of
+ * tiles in and out plus the blend accumulator, which is the result itself: nothing here holds a
+ * whole-image planar copy. The VAE changes pixels only (the chain runs on the encoder's latent),
+ * so these tiles are not part of the bitstream; decode is still deterministic (fixed order, fixed
+ * batches), so a decoder reproduces the encoder's reconstruction bit for bit.
+ */
+import type { LatentShape } from '../../codec/model.js';
+import { TileBlender, cutTile, scaled, type TileGrid } from '../../codec/tiling/index.js';
+import type { RgbImage } from '../../image/types.js';
+
+/**
+ * Runs the graph on n tiles stacked in `input` (NCHW of one tile size) and returns one CHW
+ * result per tile (the caller checks shapes and applies the latent scaling).
+ */
+export type TileCall = (input: Float32Array, n: number, tileHeight: number, tileWidth: number) => Promise<ArrayLike<number>[]>;
+
+/**
+ * HWC [0,1] pixels of the th x tw tile at (y0, x0) -> CHW [-1,1] written at out[offset...]:
+ * toPlanarSigned of the tile alone, with the same arithmetic per value.
+ */
+export function cutSignedTile(img: RgbImage, y0: number, x0: number, th: number, tw: number, out: Float32Array, offset = 0): void {
+  if (y0 < 0 || x0 < 0 || y0 + th > img.height || x0 + tw > img.width) throw new RangeError(`tile ${th}x${tw} at (${y0}, ${x0}) is outside ${img.height}x${img.width}`);
+  if (offset + 3 * th * tw > out.length) throw new RangeError(`tile does not fit the output at ${offset}`);
+  const n = th * tw, W = img.width, src = img.data;
+  for (let y = 0; y < th; y++) {
+    for (let x = 0; x < tw; x++) {
+      const s = ((y0 + y) * W + x0 + x) * 3, d = offset + y * tw + x;
+      for (let c = 0; c < 3; c++) out[d + c * n] = src[s + c] * 2 - 1;
+    }
+  }
+}
+
+/**
+ * Image (padded to the model's multiple) -> latent, tile by tile. `grid` is in latent cells;
+ * `call` gets pixel tiles and returns latent tiles (C x th x tw, already in model scaling).
+ */
+export async function encodeTiled(img: RgbImage, shape: LatentShape, grid: TileGrid, downsample: number, batch: number, call: TileCall): Promise<Float32Array> {
+  const d = downsample, px = scaled(grid, d);
+  if (px.rows.length !== img.height || px.cols.length !== img.width) throw new RangeError(`grid covers ${px.rows.length}x${px.cols.length} px, the image is ${img.height}x${img.width}`);
+  const th = px.rows.size, tw = px.cols.size, per = 3 * th * tw;
+  const blender = new TileBlender(grid, shape.channels);
+  const buf = new Float32Array(Math.min(batch, px.tiles.length) * per);
+  for (let start = 0; start < px.tiles.length; start += batch) {
+    const n = Math.min(batch, px.tiles.length - start);
+    for (let j = 0; j < n; j++) cutSignedTile(img, px.tiles[start + j].y, px.tiles[start + j].x, th, tw, buf, j * per);
+    const tiles = await call(n === buf.length / per ? buf : buf.subarray(0, n * per), n, th, tw);
+    for (const t of tiles) blender.add(t);
+  }
+  return blender.finish();
+}
+
+/**
+ * Latent (model scaling) -> HWC [0,1] image, tile by tile. `toVae` maps one model-scaled latent
+ * value to the decoder's input in place of a whole-latent copy; `call` gets latent tiles and
+ * returns pixel tiles (3 x th*d x tw*d, in [-1,1]). The pixel tiles are blended straight into the
+ * HWC output, then mapped to [0,1] and clamped as fromPlanarSigned does.
+ */
+export async function decodeTiled(
+  latent: Float32Array, shape: LatentShape, grid: TileGrid, downsample: number, batch: number,
+  toVae: (v: number) => number, call: TileCall,
+): Promise<RgbImage> {
+  const { channels: C, height: h, width: w } = shape;
+  if (latent.length !== C * h * w) throw new RangeError(`latent has ${latent.length} values, expected ${C * h * w}`);
+  const th = grid.rows.size, tw = grid.cols.size, per = C * th * tw;
+  const blender = new TileBlender(grid, 3, 'hwc', downsample);
+  const buf = new Float32Array(Math.min(batch, grid.tiles.length) * per);
+  for (let start = 0; start < grid.tiles.length; start += batch) {
+    const n = Math.min(batch, grid.tiles.length - start);
+    for (let j = 0; j < n; j++) {
+      const t = cutTile(latent, C, h, w, grid.tiles[start + j].y, grid.tiles[start + j].x, th, tw);
+      for (let i = 0; i < per; i++) buf[j * per + i] = toVae(t[i]);
+    }
+    const tiles = await call(n === buf.length / per ? buf : buf.subarray(0, n * per), n, th, tw);
+    for (const t of tiles) blender.add(t);
+  }
+  const out = blender.finish();
+  for (let i = 0; i < out.length; i++) {
+    const v = (out[i] + 1) / 2;
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return { width: w * downsample, height: h * downsample, data: out, bitDepth: 8 };
+}
