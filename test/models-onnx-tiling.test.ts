@@ -261,7 +261,7 @@ for (const fam of ['sd15', 'sd21'] as const) {
 
 for (const fam of FAMILIES) {
   test(`${fam}: tiled VAE encode/decode agree with the whole-image calls, in batched tile calls, deterministically`, async () => {
-    const tiled = await load(await tiledBundle(fam));
+    const tiled = await load(await tiledBundle(fam), { vaeMaxBatch: 4 });
     const plain = await load(join(TEST_MODELS, fam));
     try {
       const img = testImage(192, 128, 7);

@@ -23,8 +23,9 @@ export interface OnnxModelOptions extends SessionOptions {
   /** Largest batch one graph call receives (classifier-free guidance doubles it inside). */
   readonly maxBatch?: number;
   /**
-   * Most VAE tiles per encoder/decoder call when the graph has a dynamic batch axis (default:
-   * maxBatch). VAE activations dominate peak memory, so lower it on small devices.
+   * Most VAE tiles per encoder/decoder call when the graph has a dynamic batch axis (default 1:
+   * a real VAE's activations for one 1024 px tile are GBs and it runs once per image, so batching
+   * buys little speed for several times the peak memory).
    */
   readonly vaeMaxBatch?: number;
 }
@@ -50,7 +51,7 @@ export abstract class OnnxModelBase<Text = unknown> implements DiffusionModel {
     this.table = alphaBarTable(m.schedule);
     this.pool = new SessionPool(opts);
     this.maxBatch = Math.max(1, opts.maxBatch ?? 4);
-    this.vaeMaxBatch = Math.max(1, opts.vaeMaxBatch ?? this.maxBatch);
+    this.vaeMaxBatch = Math.max(1, opts.vaeMaxBatch ?? 1);
     this.tiling = modelTiling(m.family, m.tiling);
   }
 
