@@ -111,6 +111,8 @@ const manifest = {
   latent: { channels: 3, downsample: D, scale: +scale.toPrecision(6), shift: 0 },
   defaults,
   schedules: { 'dct-v1': sched.timesteps },
+  // Named here, not left to the family default, so the hash covers it (docs/tiling.md §5).
+  tiling: { predictor: FAMILY_TILING['analytic-dct'].predictor },
   notes: 'Embedded closed-form Gaussian prior fitted by scripts/fit-default-model.ts; schedule dct-v1 from the Algorithm 3 optimiser on its KL at 512x512.',
 };
 writeFileSync('models/default/manifest.json', JSON.stringify(manifest, null, 2) + '\n');

@@ -78,6 +78,11 @@ export class DctModel implements DiffusionModel {
     };
   }
 
+  /** The fitted prior (benchmarks build variants of the model from it). */
+  get params(): DctModelParams {
+    return this.opts.params;
+  }
+
   latentShape(width: number, height: number): LatentShape {
     const d = this.opts.params.downsample;
     if (width % d || height % d) throw new RangeError(`${width}x${height} is not a multiple of ${d}`);
