@@ -168,10 +168,12 @@ async function makePhoto(src: string, width: number, height: number, out: string
 function runChild(spec: ChildSpec, timeoutMin: number): Promise<Record<string, unknown>> {
   return new Promise((done) => {
     const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)], {
-      cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
+    let out = '', errTail = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+    // Progress passes through; the tail is kept to say why a run failed.
+    p.stderr.setEncoding('utf8').on('data', (d: string) => { process.stderr.write(d); errTail = (errTail + d).slice(-8192); });
     const timer = setTimeout(() => { say(`[${spec.label}] over ${timeoutMin} min: stopping it`); p.kill('SIGKILL'); }, timeoutMin * 60_000);
     p.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -179,7 +181,8 @@ function runChild(spec: ChildSpec, timeoutMin: number): Promise<Record<string, u
       try {
         if (code === 0) return done(JSON.parse(last) as Record<string, unknown>);
       } catch { /* fall through */ }
-      done({ error: signal ? `killed by ${signal}${signal === 'SIGKILL' ? ' (timeout)' : ''}` : `exit ${code}: ${last.slice(0, 500)}` });
+      const why = errTail.split('\n').reverse().find((l) => /^\w*Error\b/.test(l)) ?? errTail.trim().split('\n').at(-1) ?? '';
+      done({ error: signal ? `killed by ${signal}${signal === 'SIGKILL' ? ' (timeout)' : ''}` : `exit ${code}: ${why.slice(0, 500)}` });
     });
   });
 }
