@@ -78,17 +78,22 @@ async function child(spec: ChildSpec): Promise<Record<string, unknown>> {
   const rssStart = await peakRssMb();
   const label = `[${spec.label}] `;
 
+  // CPU seconds (all threads) as well as wall time: on shared cores wall time depends on the neighbours.
+  const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const c = await verb(compressCommand, [
     spec.input, '-o', dfc, '--model', spec.model, '--bpp', String(spec.bpp), '--recon', recon, '--json', '--force',
     ...(spec.chunkBits ? ['--chunk-bits', String(spec.chunkBits)] : []),
   ], label);
   const encodeS = (performance.now() - t0) / 1000;
+  const cpu1 = process.cpuUsage();
   const rssEncode = await peakRssMb();
 
   const t1 = performance.now();
   await verb(decompressCommand, [dfc, '-o', dec, '--model', spec.model, '--json', '--force'], label);
   const decodeS = (performance.now() - t1) / 1000;
+  const decodeCpuS = cpuS(process.cpuUsage(cpu1)), encodeCpuS = cpuS(process.cpuUsage(cpu0)) - decodeCpuS;
   const rssAll = await peakRssMb();
 
   // Everything below loads full images to compare; peak RSS was read above.
@@ -107,6 +112,7 @@ async function child(spec: ChildSpec): Promise<Record<string, unknown>> {
     width: original.width, height: original.height, mp: +((original.width * original.height) / 1e6).toFixed(3),
     bytes: (await stat(dfc)).size, bpp: +(c.bpp as number).toFixed(5), steps: c.steps,
     encode_s: +encodeS.toFixed(3), chain_encode_s: c.encode_s, decode_s: +decodeS.toFixed(3),
+    encode_cpu_s: +encodeCpuS.toFixed(3), decode_cpu_s: +decodeCpuS.toFixed(3),
     peak_rss_encode_mb: Math.round(rssEncode), peak_rss_mb: Math.round(rssAll), start_rss_mb: Math.round(rssStart),
     psnr: +psnr(original, r).toFixed(3), identical: sameFile && samePixels, identical_file: sameFile, identical_pixels: samePixels,
     backend: c.backend, model_id: c.model,
