@@ -25,7 +25,7 @@ import type { StepRecord } from '../src/codec/chain/chain-config.js';
 import { assemblePayload } from '../src/codec/chain/payload.js';
 import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js';
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
-import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
+import { protocolFor, resolveSchedule, type LoadedModel } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
@@ -224,19 +224,19 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
   return activity(async () => {
     const lm = await workerModel(job.model);
     const info = lm.model.info;
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | null;
     try {
       bytes = await withStore(job.store, (s) => s.get(job.source, pinOf(source)));
     } catch (e) {
       if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed before it was read (${(e as Error).message})`);
       throw e;
     }
-    const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
+    const encoded = latentOfBytes(lm, bytes, job);
+    bytes = null; // the file's bytes go as soon as sharp has them: only the latent is kept
+    const { latent, image: img, padded } = await encoded;
     return withStore(outStore(job), async (store) => {
       const k = workKeys(job.output);
-      const { image: padded } = padToMultiple(img, info.sizeMultiple);
       const schedule = resolveSchedule(lm, info.defaults.schedule);
-      const [latent] = await lm.model.encode([padded]);
       const predictor = await lm.model.predictor(padded.width, padded.height);
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, seed, image, stop } = compressionSettings({
@@ -252,6 +252,20 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
     });
   });
 }
+
+/**
+ * Decodes, pads and VAE-encodes the source, returning the latent and the sizes only: the decoded
+ * and padded pixels (12 bytes a pixel each) are garbage once this returns, not held while the
+ * latent, job info and checkpoint are written.
+ */
+async function latentOfBytes(lm: LoadedModel, bytes: Uint8Array, job: CompressImageInput): Promise<{ latent: Float32Array; image: Size; padded: Size }> {
+  const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
+  const { image: padded } = padToMultiple(img, lm.model.info.sizeMultiple);
+  const [latent] = await lm.model.encode([padded]);
+  return { latent, image: { width: img.width, height: img.height }, padded: { width: padded.width, height: padded.height } };
+}
+
+interface Size { readonly width: number; readonly height: number }
 
 /** The coding setup of a prepared job, rebuilt from its job info (deterministic). */
 async function setup(store: ObjectStore, job: CompressImageInput) {

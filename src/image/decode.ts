@@ -62,13 +62,21 @@ function ushorts(b: Buffer): Uint16Array {
 }
 
 interface RawPixels {
-  readonly data: Uint8Array | Uint16Array;
+  /** Integer samples, or float32 ones of the same values when decodePixels is asked for floats. */
+  readonly data: Uint8Array | Uint16Array | Float32Array;
   readonly width: number;
   readonly height: number;
   readonly channels: number;
 }
 
-async function decodePixels(bytes: Uint8Array, meta: Metadata, sixteen: boolean, maxPixels: number, name: string): Promise<RawPixels> {
+/** A Float32Array view of sharp's native-endian float output (copied if the Buffer is unaligned). */
+function floats(b: Buffer): Float32Array {
+  if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** The decoded samples: integers of the source depth, or (`asFloat`) the same values as float32. */
+async function decodePixels(bytes: Uint8Array, meta: Metadata, sixteen: boolean, maxPixels: number, name: string, asFloat: boolean): Promise<RawPixels> {
   // sharp >= 0.34 processes 16-bit RGB in Display P3, not sRGB, when it applies an embedded profile
   // itself. So for 16-bit input we skip that step and convert embedded -> sRGB once, at 16 bits, as
   // the output transform (an sRGB-tagged 16-bit file then comes through bit-exact). Without an
@@ -79,7 +87,7 @@ async function decodePixels(bytes: Uint8Array, meta: Metadata, sixteen: boolean,
     let pipe = sharp(bytes, { limitInputPixels: maxPixels, pages: 1, ignoreIcc: iccAt16 }).rotate();
     pipe = pipe.toColourspace(sixteen ? 'rgb16' : 'srgb');
     if (iccAt16) pipe = pipe.withIccProfile('srgb');
-    out = await pipe.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+    out = await pipe.raw(asFloat ? { depth: 'float' } : sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
   } catch (e) {
     const msg = reason(e);
     if (/pixel limit/i.test(msg)) throw new ImageError('too-large', `${name}: exceeds the limit of ${maxPixels} pixels (${msg})`, { cause: e });
@@ -87,7 +95,7 @@ async function decodePixels(bytes: Uint8Array, meta: Metadata, sixteen: boolean,
     throw new ImageError('unreadable', `${name}: truncated or corrupt image (${msg})`, { cause: e });
   }
   const { data, info } = out;
-  return { data: sixteen ? ushorts(data) : data, width: info.width, height: info.height, channels: info.channels };
+  return { data: asFloat ? floats(data) : sixteen ? ushorts(data) : data, width: info.width, height: info.height, channels: info.channels };
 }
 
 /**
@@ -155,10 +163,27 @@ export async function readImageHeader(bytes: Uint8Array, opts: Pick<LoadOptions,
   return { format: meta.format!, width: size.width, height: size.height, bitDepth: sixteen ? 16 : 8 };
 }
 
+/**
+ * Opaque RGB (most photos): sharp casts to float as it writes its output, and the samples are
+ * scaled in place, so the integer samples (3 or 6 bytes a pixel) are never held next to the
+ * float image. v / max rounded to float32 is what toRgb computes for an opaque pixel, so the
+ * result is the same to the bit.
+ */
+function scaleInPlace(data: Float32Array, width: number, height: number, sixteen: boolean): RgbImage {
+  const max = sixteen ? 65535 : 255;
+  for (let i = 0; i < data.length; i++) data[i] = data[i] / max;
+  return { width, height, data, bitDepth: sixteen ? 16 : 8 };
+}
+
 /** Bytes of a PNG/JPEG/WebP/AVIF/TIFF/GIF file -> RgbImage; `name` goes into error messages. */
 export async function decodeImage(bytes: Uint8Array, opts: LoadOptions = {}, name = '<buffer>'): Promise<RgbImage> {
   const o = parseOptions(opts);
   const { meta, sixteen } = await checkedHeader(bytes, o.maxPixels, name);
-  const raw = await decodePixels(bytes, meta, sixteen, o.maxPixels, name);
+  if (meta.channels === 3 && meta.hasAlpha === false && meta.space !== 'cmyk') {
+    const raw = await decodePixels(bytes, meta, sixteen, o.maxPixels, name, true);
+    if (raw.channels === 3 && raw.data instanceof Float32Array) return scaleInPlace(raw.data, raw.width, raw.height, sixteen);
+    // Not what the header promised: the integer path below handles every layout.
+  }
+  const raw = await decodePixels(bytes, meta, sixteen, o.maxPixels, name, false);
   return toRgb(raw, sixteen, o, name);
 }

@@ -55,38 +55,54 @@ function cubic(t: number): number {
   return 0;
 }
 
-/** Upsamples HWC RGB by integer factor d with edge clamping, pixel centres aligned. */
-export function upsampleBicubic(src: Float64Array, w: number, h: number, d: number): Float32Array {
-  const W = w * d, H = h * d;
-  const taps = (dst: number, size: number) => {
-    const c = (dst + 0.5) / d - 0.5, base = Math.floor(c);
-    const idx: number[] = [], wt: number[] = [];
+/** Bicubic taps along an axis of `size` inputs upsampled by d: 4 edge-clamped indices and weights per output. */
+function axisTaps(n: number, size: number, d: number): { idx: Int32Array; wt: Float64Array } {
+  const idx = new Int32Array(4 * n), wt = new Float64Array(4 * n);
+  for (let o = 0; o < n; o++) {
+    const c = (o + 0.5) / d - 0.5, base = Math.floor(c);
     for (let k = -1; k <= 2; k++) {
-      idx.push(Math.min(size - 1, Math.max(0, base + k)));
-      wt.push(cubic(c - (base + k)));
-    }
-    return { idx, wt };
-  };
-  const rows = new Float64Array(W * h * 3);
-  for (let X = 0; X < W; X++) {
-    const { idx, wt } = taps(X, w);
-    for (let y = 0; y < h; y++) {
-      for (let c = 0; c < 3; c++) {
-        let s = 0;
-        for (let k = 0; k < 4; k++) s += wt[k] * src[(y * w + idx[k]) * 3 + c];
-        rows[(y * W + X) * 3 + c] = s;
-      }
+      idx[4 * o + k + 1] = Math.min(size - 1, Math.max(0, base + k));
+      wt[4 * o + k + 1] = cubic(c - (base + k));
     }
   }
-  const out = new Float32Array(W * H * 3);
-  for (let Y = 0; Y < H; Y++) {
-    const { idx, wt } = taps(Y, h);
+  return { idx, wt };
+}
+
+/**
+ * Upsamples HWC RGB by integer factor d with edge clamping, pixel centres aligned. Separable:
+ * each low-resolution row is upsampled along x (float64), then each output row is a 4-tap
+ * combination of those rows along y. An output row needs 4 consecutive low-resolution rows, and
+ * rows are needed in increasing order, so only those 4 are kept (a ring indexed by row mod 4)
+ * instead of all of them (6 bytes per output pixel at d = 4); the arithmetic is unchanged.
+ */
+export function upsampleBicubic(src: Float64Array, w: number, h: number, d: number): Float32Array {
+  const W = w * d, H = h * d, rowLen = W * 3;
+  const tx = axisTaps(W, w, d), ty = axisTaps(H, h, d);
+  const ring = [0, 1, 2, 3].map(() => new Float64Array(rowLen));
+  const held = [-1, -1, -1, -1];
+  const row = (y: number): Float64Array => {
+    const r = ring[y & 3];
+    if (held[y & 3] === y) return r;
+    held[y & 3] = y;
     for (let X = 0; X < W; X++) {
       for (let c = 0; c < 3; c++) {
         let s = 0;
-        for (let k = 0; k < 4; k++) s += wt[k] * rows[(idx[k] * W + X) * 3 + c];
-        out[(Y * W + X) * 3 + c] = Math.min(1, Math.max(0, s));
+        for (let k = 0; k < 4; k++) s += tx.wt[4 * X + k] * src[(y * w + tx.idx[4 * X + k]) * 3 + c];
+        r[X * 3 + c] = s;
       }
+    }
+    return r;
+  };
+  const out = new Float32Array(W * H * 3);
+  for (let Y = 0; Y < H; Y++) {
+    const r0 = row(ty.idx[4 * Y]), r1 = row(ty.idx[4 * Y + 1]), r2 = row(ty.idx[4 * Y + 2]), r3 = row(ty.idx[4 * Y + 3]);
+    const w0 = ty.wt[4 * Y], w1 = ty.wt[4 * Y + 1], w2 = ty.wt[4 * Y + 2], w3 = ty.wt[4 * Y + 3];
+    const o = Y * rowLen;
+    for (let i = 0; i < rowLen; i++) {
+      // Summed in tap order from 0, as a loop over k would.
+      let s = 0;
+      s += w0 * r0[i]; s += w1 * r1[i]; s += w2 * r2[i]; s += w3 * r3[i];
+      out[o + i] = Math.min(1, Math.max(0, s));
     }
   }
   return out;
