@@ -1,22 +1,34 @@
 /**
  * npm run bench:io-memory [-- --json] [--jobs 16] [--limit-mb 2048]
+ * npm run bench:io-memory -- --cli [--json] [--sizes 4k,8k] [--keep DIR]
  *
- * Memory of the io side of compressImage on real camera-size photos, in the shipped layout: an
- * io worker (`diffc worker --queues io`) inside a memory cgroup of --limit-mb (the io pod's limit
- * in k8s/base/io-worker.yaml) takes --jobs prepareSource activities of 3840x2160 photos at once;
- * nobody polls the gpu queue, so the workflows stop after prepareSource and the io worker's
- * memory is all that is measured. Then, in a fresh worker each, one prepareSource of a 4K and
- * one of an 8K photo: peak RSS (VmHWM) above the idle worker's.
+ * Default mode: memory of the io side of compressImage on real camera-size photos, in the shipped
+ * layout: an io worker (`diffc worker --queues io`) inside a memory cgroup of --limit-mb (the io
+ * pod's limit in k8s/base/io-worker.yaml) takes --jobs prepareSource activities of 3840x2160
+ * photos at once; nobody polls the gpu queue, so the workflows stop after prepareSource and the
+ * io worker's memory is all that is measured. Then, in a fresh worker each, one prepareSource of
+ * a 4K and one of an 8K photo: peak RSS (VmHWM) above the idle worker's.
+ *
+ * --cli: memory of the pixel side through the real CLI code paths, each in a fresh process whose
+ * peak RSS (getrusage maxrss) is read as it exits: `diffc compress --steps 1 --recon` and
+ * `diffc decompress` of a 4K and an 8K photo with the embedded default model, and loadImage /
+ * loadImage + saveImage of the 8K photo as PNG, JPEG and TIFF. Bytes per pixel are of the peak
+ * above an idle CLI process (`diffc --help`). The sha256 of each .dfc and decoded PNG is printed,
+ * so runs before and after a memory change can be compared byte for byte.
  *
  * Photos: Debian python3-skimage's public-domain photos (scripts/fetch-photos.sh), resized with
  * sharp to 4K/8K and stored as PNG (the largest decode per byte). Needs root for the cgroup
  * (cgroup v1 memory or v2); without one, says so and measures without the limit.
  *
- * Last line (JSON): jobs, limit_mb, cgroup, oom_kills, worker_alive, prepared, peak_cgroup_mb,
- * peak_rss_4k_mb, peak_rss_8k_mb, idle_rss_mb.
+ * Last line (JSON), default mode: jobs, limit_mb, cgroup, oom_kills, worker_alive, prepared,
+ * peak_cgroup_mb, peak_rss_4k_mb, peak_rss_8k_mb, idle_rss_mb. --cli: idle_rss_mb and, per size,
+ * width, height, mp, compress/decompress peak_rss_mb and bytes_per_px, seconds, dfc_sha256,
+ * png_sha256 (recon_equals_decode); per 8K format, load/save peak_rss_mb and bytes_per_px.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rmdir, writeFile, access } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -30,11 +42,114 @@ import { loadModel } from '../src/pipeline/model-context.js';
 import { progressQuery } from '../workflows/index.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, jobs: { type: 'string' }, 'limit-mb': { type: 'string' } } });
-const JOBS = Number(values.jobs ?? 16);
-const LIMIT_MB = Number(values['limit-mb'] ?? 2048);
 const say = (s: string) => process.stderr.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const CHILD_MARK = 'io-memory-child ';
+
+/** Runs `op` and prints its process's peak RSS: 'cli <diffc args>', 'load <file>', 'save <in> <out>'. */
+async function child([op, ...args]: string[]): Promise<number> {
+  let code = 0;
+  // Every operation loads the CLI, so all share the idle process's baseline (`cli --help`).
+  const { main } = await import('../src/cli/main.js');
+  if (op === 'cli') {
+    code = await main(args);
+  } else if (op === 'load') {
+    const { loadImage } = await import('../src/image/io.js');
+    await loadImage(args[0]);
+  } else if (op === 'save') {
+    const { loadImage, saveImage } = await import('../src/image/io.js');
+    await saveImage(await loadImage(args[0]), args[1], { force: true });
+  } else {
+    say(`io-memory --child: unknown operation ${op}`);
+    return 2;
+  }
+  // getrusage's ru_maxrss (KiB): the process's peak resident set, however short the peak was.
+  say(`${CHILD_MARK}${JSON.stringify({ code, maxRssKb: process.resourceUsage().maxRSS })}`);
+  return code;
+}
+
+/** A fresh node process running `child(args)`: its peak RSS in MiB and wall seconds. */
+async function measured(args: string[]): Promise<{ peakMb: number; seconds: number }> {
+  const t0 = performance.now();
+  const self = fileURLToPath(import.meta.url);
+  const r = await promisify(execFile)(process.execPath, ['--import', 'tsx', self, '--child', ...args], { cwd: REPO, maxBuffer: 64 * 2 ** 20 })
+    .catch((e: { stderr?: string; message: string }) => { throw new Error(`${args.join(' ')} failed: ${e.stderr?.slice(-2000) ?? e.message}`); });
+  const line = r.stderr.split('\n').reverse().find((l) => l.startsWith(CHILD_MARK));
+  if (!line) throw new Error(`${args.join(' ')}: no peak RSS reported (${r.stderr.slice(-2000)})`);
+  const { code, maxRssKb } = JSON.parse(line.slice(CHILD_MARK.length)) as { code: number; maxRssKb: number };
+  if (code !== 0) throw new Error(`${args.join(' ')} exited ${code}: ${r.stderr.slice(-2000)}`);
+  return { peakMb: maxRssKb / 1024, seconds: (performance.now() - t0) / 1000 };
+}
+
+const SIZES: Readonly<Record<string, readonly [number, number]>> = { '1k': [1920, 1080], '4k': [3840, 2160], '8k': [7680, 4320] };
+const sha256 = async (f: string) => createHash('sha256').update(await readFile(f)).digest('hex');
+const round = (v: number, d = 1) => +v.toFixed(d);
+
+/** The --cli mode: compress/decompress per size, then 8K load and save per format. */
+async function cliMode(sizes: string[], keep: string | undefined) {
+  const dir = keep ?? await mkdtemp(join(tmpdir(), 'diffc-io-memory-'));
+  await mkdir(dir, { recursive: true });
+  const photo = join(REPO, '.cache', 'photos', 'astronaut.png');
+  try {
+    const idle = await measured(['cli', '--help']);
+    const perPx = (peakMb: number, px: number) => round(((peakMb - idle.peakMb) * 2 ** 20) / px, 2);
+    say(`idle CLI process: ${idle.peakMb.toFixed(0)} MiB`);
+    const bySize: Record<string, unknown>[] = [];
+    for (const name of sizes) {
+      const size = SIZES[name];
+      if (!size) throw new Error(`--sizes: unknown size ${name} (use ${Object.keys(SIZES).join(', ')})`);
+      const [w, h] = size, px = w * h;
+      const src = join(dir, `${name}.png`), dfc = join(dir, `${name}.dfc`), recon = join(dir, `${name}-recon.png`), dec = join(dir, `${name}-dec.png`);
+      await sharp(photo).resize(w, h, { fit: 'fill' }).png().toFile(src);
+      const c = await measured(['cli', 'compress', src, '-o', dfc, '--steps', '1', '--recon', recon, '--force', '-q']);
+      const d = await measured(['cli', 'decompress', dfc, '-o', dec, '--force', '-q']);
+      const [dfcSha, pngSha, reconSha] = await Promise.all([sha256(dfc), sha256(dec), sha256(recon)]);
+      say(`${name} ${w}x${h}: compress --steps 1 --recon peak ${c.peakMb.toFixed(0)} MiB (${perPx(c.peakMb, px)} B/px above idle, ${c.seconds.toFixed(1)} s); ` +
+        `decompress peak ${d.peakMb.toFixed(0)} MiB (${perPx(d.peakMb, px)} B/px, ${d.seconds.toFixed(1)} s)`);
+      bySize.push({
+        size: name, width: w, height: h, mp: round(px / 1e6, 2),
+        compress_peak_rss_mb: round(c.peakMb), compress_bytes_per_px: perPx(c.peakMb, px), compress_s: round(c.seconds),
+        decompress_peak_rss_mb: round(d.peakMb), decompress_bytes_per_px: perPx(d.peakMb, px), decompress_s: round(d.seconds),
+        dfc_sha256: dfcSha, png_sha256: pngSha, recon_equals_decode: reconSha === pngSha,
+      });
+    }
+    // Image I/O alone at 8K: decode, and decode + encode, per format (the photo as each format).
+    const [w, h] = SIZES['8k'], px = w * h;
+    const formats: Record<string, unknown>[] = [];
+    for (const [fmt, ext] of [['png', 'png'], ['jpeg', 'jpg'], ['tiff', 'tif']] as const) {
+      const src = join(dir, `8k-io.${ext}`), out = join(dir, `8k-io-out.${ext}`);
+      await sharp(photo).resize(w, h, { fit: 'fill' }).toFormat(fmt).toFile(src);
+      const l = await measured(['load', src]);
+      const s = await measured(['save', src, out]);
+      say(`8K ${fmt}: load peak ${l.peakMb.toFixed(0)} MiB (${perPx(l.peakMb, px)} B/px), load + save ${s.peakMb.toFixed(0)} MiB (${perPx(s.peakMb, px)} B/px)`);
+      formats.push({ format: fmt, load_peak_rss_mb: round(l.peakMb), load_bytes_per_px: perPx(l.peakMb, px), save_peak_rss_mb: round(s.peakMb), save_bytes_per_px: perPx(s.peakMb, px) });
+    }
+    return { mode: 'cli', model: 'default', idle_rss_mb: round(idle.peakMb), sizes: bySize, io_8k: formats };
+  } finally {
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// --child: one measured operation in this (fresh) process, then its peak RSS as the last stderr line.
+if (process.argv[2] === '--child') {
+  process.exit(await child(process.argv.slice(3)));
+}
+
+const { values } = parseArgs({
+  options: {
+    json: { type: 'boolean' }, jobs: { type: 'string' }, 'limit-mb': { type: 'string' },
+    cli: { type: 'boolean' }, sizes: { type: 'string' }, keep: { type: 'string' },
+  },
+});
+if (values.cli) {
+  await promisify(execFile)('bash', [join(REPO, 'scripts', 'fetch-photos.sh')]);
+  const result = await cliMode((values.sizes ?? '4k,8k').split(','), values.keep);
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  process.exit(0);
+}
+const JOBS = Number(values.jobs ?? 16);
+const LIMIT_MB = Number(values['limit-mb'] ?? 2048);
 
 for (const s of ['temporal', 'minio'] as const) {
   const why = await missingService(s);
