@@ -27,6 +27,7 @@ import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js'
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule, type LoadedModel } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
+import { keepAlive } from './keep-alive.js';
 import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
@@ -240,7 +241,7 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
       const predictor = await lm.model.predictor(padded.width, padded.height);
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, seed, image, stop } = compressionSettings({
-        info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: job.seed, bpp: job.bpp, steps: job.steps,
+        info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: job.seed, bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = { version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget };
@@ -293,48 +294,56 @@ function fromChain(chain: EncodedChain): StoredCheckpoint {
 }
 
 /**
- * Codes chain steps up to `to` from the last checkpoint, heartbeating every step and writing a
- * checkpoint every `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops
+ * Codes chain steps up to `to` from the last checkpoint, heartbeating every step and on a timer
+ * in between (keepAlive: long RCC steps on big photos), and writing a checkpoint every `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops
  * early, after a checkpoint, when the bit budget is spent, when the worker drains (SIGTERM: the
  * workflow schedules the rest, picked up by another worker) or when the activity is cancelled.
  */
 export async function encodeSteps({ job, to }: EncodeStepsInput): Promise<EncodeStepsResult> {
   return activity(() => withStore(outStore(job), async (store) => {
     const ctx = Context.current();
-    const { info, x0, predictor, cfg } = await setup(store, job);
-    const k = workKeys(job.output);
-    let ck = parse<StoredCheckpoint>(await store.get(k.chain));
-    const target = Math.min(to, info.stepsTarget);
-    const rcc = await workerBackend();
-    log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
-    while (ck.step < target) {
-      const stepTo = Math.min(ck.step + job.checkpointEvery, target);
-      const deadline = Date.now() + checkpointSeconds(job.checkpointSeconds) * 1000;
-      let paused = false;
-      const pause = () => (paused = Date.now() >= deadline || isDraining() || ctx.cancellationSignal.aborted);
-      const [chain] = await encodeChains(predictor, [{ x0, cfg, resume: toCheckpoint(ck), stop: { ...info.stop, steps: stepTo, pause } }], rcc, (e) => {
-        metrics.steps++;
-        metrics.payloadBits += e.bits;
-        log('debug', 'step', { output: job.output, step: e.step });
-        ctx.heartbeat({ step: e.step + 1 });
-      });
-      const next = fromChain(chain);
-      const budgetSpent = !paused && next.step < stepTo;
-      if (next.step > ck.step) {
-        ck = next;
-        await store.put(k.chain, json(ck));
-        metrics.checkpoints++;
-        metrics.lastCheckpointAt = Date.now();
-        log('info', 'checkpoint', { output: job.output, step: ck.step });
+    let beatStep: number | null = null;
+    const stopBeats = keepAlive(ctx, () => ({ step: beatStep }));
+    try {
+      const { info, x0, predictor, cfg } = await setup(store, job);
+      const k = workKeys(job.output);
+      let ck = parse<StoredCheckpoint>(await store.get(k.chain));
+      beatStep = ck.step;
+      const target = Math.min(to, info.stepsTarget);
+      const rcc = await workerBackend();
+      log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
+      while (ck.step < target) {
+        const stepTo = Math.min(ck.step + job.checkpointEvery, target);
+        const deadline = Date.now() + checkpointSeconds(job.checkpointSeconds) * 1000;
+        let paused = false;
+        const pause = () => (paused = Date.now() >= deadline || isDraining() || ctx.cancellationSignal.aborted);
+        const [chain] = await encodeChains(predictor, [{ x0, cfg, resume: toCheckpoint(ck), stop: { ...info.stop, steps: stepTo, pause } }], rcc, (e) => {
+          metrics.steps++;
+          metrics.payloadBits += e.bits;
+          log('debug', 'step', { output: job.output, step: e.step });
+          beatStep = e.step + 1;
+          ctx.heartbeat({ step: beatStep });
+        });
+        const next = fromChain(chain);
+        const budgetSpent = !paused && next.step < stepTo;
+        if (next.step > ck.step) {
+          ck = next;
+          await store.put(k.chain, json(ck));
+          metrics.checkpoints++;
+          metrics.lastCheckpointAt = Date.now();
+          log('info', 'checkpoint', { output: job.output, step: ck.step });
+        }
+        if (budgetSpent) return { step: ck.step, done: true, payloadBits: ck.payloadBits };
+        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+        if (isDraining()) {
+          log('info', 'drain-handoff', { output: job.output, step: ck.step });
+          break;
+        }
       }
-      if (budgetSpent) return { step: ck.step, done: true, payloadBits: ck.payloadBits };
-      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-      if (isDraining()) {
-        log('info', 'drain-handoff', { output: job.output, step: ck.step });
-        break;
-      }
+      return { step: ck.step, done: ck.step >= info.stepsTarget, payloadBits: ck.payloadBits };
+    } finally {
+      stopBeats();
     }
-    return { step: ck.step, done: ck.step >= info.stepsTarget, payloadBits: ck.payloadBits };
   }));
 }
 

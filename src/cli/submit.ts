@@ -39,6 +39,8 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --seed S                  shared-randomness seed (default 0)
   --model M                 model id as the workers resolve it (default $DIFFC_MODEL_ID or 'default')
   --max-pixels N            refuse larger images (default 67108864)
+  --chunk-bits B            max RCC chunk bits, as diffc compress (default: the model's; fewer
+                            bits cut the encoder's RCC work 2x per bit on CPU workers)
   --upto-bpp X | --upto-step N   with --decompress: decode the longest prefix within X bpp / N steps
   --workflow-id ID          for a single object (default: the output's one writer id, so a
                             second compression of an output is refused while one runs)
@@ -66,6 +68,7 @@ const Args = z.object({
   seed: z.coerce.number().int().nonnegative().default(0),
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
   'max-pixels': z.coerce.number().int().positive().optional(),
+  'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
   decompress: z.string().optional(),
   'upto-bpp': z.coerce.number().positive().optional(),
   'upto-step': z.coerce.number().int().nonnegative().optional(),
@@ -88,7 +91,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     options: {
       output: { type: 'string', short: 'o' }, prefix: { type: 'string' }, manifest: { type: 'string' }, 'output-prefix': { type: 'string' },
       'job-id': { type: 'string' }, concurrency: { type: 'string' }, 'objects-per-run': { type: 'string' }, bpp: { type: 'string' },
-      steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' },
+      steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' }, 'chunk-bits': { type: 'string' },
       decompress: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' }, 'workflow-id': { type: 'string' },
       ...SERVICE_OPTIONS, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
@@ -115,7 +118,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       const src = splitObjectUrl(a.positionals[0]);
       const dst = splitObjectUrl(a.output ?? `${a.positionals[0]}.dfc`);
       const h = await startCompressImage(client, {
-        store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, maxPixels: a['max-pixels'], ...rate,
+        store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, maxPixels: a['max-pixels'], chunkBits: a['chunk-bits'], ...rate,
       }, start).catch((e: unknown) => {
         if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`a compression of ${a.output ?? `${a.positionals[0]}.dfc`} is already running (workflow ${e.workflowId}); wait for it or cancel it`);
         throw e;
@@ -130,7 +133,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     const dst = splitPrefixUrl(a['output-prefix']!);
     const job = {
       store: manifest?.store ?? src.store, prefix: manifest ? '' : src.key, manifest: manifest?.key,
-      outputStore: dst.store, outputPrefix: dst.key, model: a.model, maxPixels: a['max-pixels'], ...rate,
+      outputStore: dst.store, outputPrefix: dst.key, model: a.model, maxPixels: a['max-pixels'], chunkBits: a['chunk-bits'], ...rate,
       concurrency: a.concurrency, objectsPerRun: a['objects-per-run'],
       jobId: a['job-id'] ?? defaultJobId(a),
     };

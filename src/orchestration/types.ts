@@ -32,6 +32,13 @@ export const EncodeSettings = z.object({
   model: z.string().min(1).default('default'),
   /** Refuse images with more pixels than this (checked from the header, before decoding). */
   maxPixels: z.number().int().positive().max(2 ** 31).default(64 * 1024 * 1024),
+  /**
+   * Largest RCC chunk in bits (--chunk-bits; default the model's). The encoder's RCC work grows
+   * as 2^bits per latent value, so CPU-only workers on large photos want fewer bits (10: 16x less
+   * work for a few % more rate). A coding choice, not a rate: an existing output within the
+   * job's budget is kept whatever chunk size made it.
+   */
+  chunkBits: z.number().int().min(1).max(24).optional(),
   /** Chain steps per encodeSteps activity. */
   stepsPerActivity: z.number().int().positive().default(16),
   /** encodeSteps writes a checkpoint every this many steps ... */
