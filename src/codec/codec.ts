@@ -14,12 +14,13 @@ import { latentSize, type NoisePredictor } from './model.js';
 import type { RccBackend } from './rcc/select.js';
 import { reconstructBatch, type ReconMethod } from './diffusion/reconstruct.js';
 
-const CODING_BLOB_VERSION = 1;
+/** Version 1: plan deltas below 2^17; version 2: the same fields, plan deltas up to 2^32 (wideDeltas). */
+const CODING_BLOB_VERSIONS = [1, 2];
 
 /** Codec parameters as the header's coding blob: varints (docs/format.md §4.1). */
 export function encodeCodingBlob(p: CodingParams, usesProtocol: boolean): Uint8Array {
   const w = new ByteWriter();
-  w.varint(CODING_BLOB_VERSION);
+  w.varint(p.wideDeltas ? 2 : 1);
   w.varint(p.maxChunkBits);
   w.varint(p.paddingQuarterBits >= 0 ? 2 * p.paddingQuarterBits : -2 * p.paddingQuarterBits - 1);
   w.varint(p.chunkKlQuarterBits);
@@ -31,7 +32,7 @@ export function encodeCodingBlob(p: CodingParams, usesProtocol: boolean): Uint8A
 export function decodeCodingBlob(blob: Uint8Array): { params: CodingParams; usesProtocol: boolean } {
   const r = new ByteReader(blob);
   const version = r.varint('coding.version');
-  if (version !== CODING_BLOB_VERSION) throw new DfcError('version', `coding parameters version ${version} is not supported (expected ${CODING_BLOB_VERSION})`);
+  if (!CODING_BLOB_VERSIONS.includes(version)) throw new DfcError('version', `coding parameters version ${version} is not supported (expected ${CODING_BLOB_VERSIONS.join(' or ')})`);
   const maxChunkBits = r.varint('coding.maxChunkBits');
   const z = r.varint('coding.padding');
   const chunkKlQuarterBits = r.varint('coding.chunkKl');
@@ -39,7 +40,7 @@ export function decodeCodingBlob(blob: Uint8Array): { params: CodingParams; uses
   const targetStdPercent = r.varint('coding.targetStd');
   const parsed = CodingParams.safeParse({
     maxChunkBits, paddingQuarterBits: z & 1 ? -(z + 1) / 2 : z / 2, chunkKlQuarterBits,
-    sideInfo: flags & 1 ? 'protocol' : 'coded', targetStdPercent,
+    sideInfo: flags & 1 ? 'protocol' : 'coded', targetStdPercent, wideDeltas: version === 2,
   });
   if (!parsed.success || flags > 3) throw new DfcError('corrupt', `invalid coding parameters: ${parsed.success ? `flags ${flags}` : parsed.error.issues[0].message}`);
   return { params: parsed.data, usesProtocol: (flags & 2) !== 0 };

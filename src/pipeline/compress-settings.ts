@@ -2,7 +2,7 @@
  * The coding settings of one compression, derived the same way wherever it runs (the CLI in
  * process, or a Temporal activity), so that both produce the same bitstream for the same inputs.
  */
-import { CodingParams } from '../codec/chain/chunk-plan.js';
+import { CodingParams, wideDeltasFor } from '../codec/chain/chunk-plan.js';
 import { writeDfc } from '../codec/format/index.js';
 import type { StopRule } from '../codec/chain/run.js';
 import type { LatentShape } from '../codec/model.js';
@@ -40,7 +40,8 @@ export const DEFAULT_BPP = 0.1;
 
 export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const { info, schedule } = r;
-  const params = CodingParams.parse({ maxChunkBits: r.chunkBits ?? info.defaults.maxChunkBits });
+  const dims = r.latent.channels * r.latent.height * r.latent.width;
+  const params = CodingParams.parse({ maxChunkBits: r.chunkBits ?? info.defaults.maxChunkBits, wideDeltas: wideDeltasFor(dims) });
   const recon = { method: r.method ?? info.defaults.reconMethod, steps: r.denoiseSteps ?? info.defaults.reconSteps };
   const seed = { lo: r.seed % 2 ** 32, hi: Math.floor(r.seed / 2 ** 32) };
   const image = { width: r.width, height: r.height, channels: 3 };

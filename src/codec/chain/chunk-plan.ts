@@ -25,6 +25,12 @@ export const CodingParams = z.object({
   targetStdPercent: z.number().int().min(5).max(100).default(35),
   /** 'coded': each step's plan is sent; 'protocol': plans come from a fixed table, no side info. */
   sideInfo: z.enum(['coded', 'protocol']).default('coded'),
+  /**
+   * Plan deltas coded up to 2^32 instead of 2^17 (coding blob version 2, docs/format.md §4.1):
+   * needed once a step's chunk count can change by 65536 or more, i.e. latents of 65536+ values
+   * (see wideDeltasFor). Version 1 files keep the narrow coder they were written with.
+   */
+  wideDeltas: z.boolean().default(false),
 });
 export type CodingParams = z.infer<typeof CodingParams>;
 
@@ -32,6 +38,14 @@ export interface ChunkPlan {
   readonly chunks: number;
   readonly k: number;
 }
+
+/** Whether a latent of `dims` values needs wide plan deltas: |C - C'| < dims, zigzag < 2 dims. */
+export function wideDeltasFor(dims: number): boolean {
+  return 2 * dims > NARROW_DELTA_BOUND;
+}
+
+/** Values the version-1 (18-bucket) plan-delta coder can code are below this. */
+export const NARROW_DELTA_BOUND = 2 ** 17;
 
 export function paddingBits(p: CodingParams): number {
   return p.paddingQuarterBits / 4;

@@ -13,12 +13,20 @@ import { bucketPrior } from './bucket-priors.js';
 
 /** Side-information deltas are mostly 0 or +1 (zigzag 0 or 2): int-coder buckets 0, 1, 2, 3+. */
 const DELTA_PRIOR = [48, 6, 10, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+/** Wide deltas (coding blob version 2): the same prior, then fifteen more buckets of 1, values up to 2^32. */
+const WIDE_DELTA_PRIOR = [...DELTA_PRIOR, ...new Array<number>(33 - DELTA_PRIOR.length).fill(1)];
 
 class SymbolModels {
   private readonly buckets = new Map<number, AdaptiveModel>();
-  readonly kDelta = new AdaptiveIntCoder(DELTA_PRIOR.length, { initial: DELTA_PRIOR, increment: 8, limit: 1 << 10 });
-  readonly cDelta = new AdaptiveIntCoder(DELTA_PRIOR.length, { initial: DELTA_PRIOR, increment: 8, limit: 1 << 10 });
+  readonly kDelta: AdaptiveIntCoder;
+  readonly cDelta: AdaptiveIntCoder;
   prev: ChunkPlan = { chunks: 1, k: 0 };
+
+  constructor(wide: boolean) {
+    const prior = wide ? WIDE_DELTA_PRIOR : DELTA_PRIOR;
+    this.kDelta = new AdaptiveIntCoder(prior.length, { initial: prior, increment: 8, limit: 1 << 10 });
+    this.cDelta = new AdaptiveIntCoder(prior.length, { initial: prior, increment: 8, limit: 1 << 10 });
+  }
 
   bucketModel(k: number): AdaptiveModel {
     let m = this.buckets.get(k);
@@ -39,9 +47,11 @@ function bucketOf(index: number): number {
 
 export class PayloadWriter {
   private readonly enc = new RangeEncoder();
-  private readonly models = new SymbolModels();
+  private readonly models: SymbolModels;
 
-  constructor(private readonly params: CodingParams, private readonly dims: number) {}
+  constructor(private readonly params: CodingParams, private readonly dims: number) {
+    this.models = new SymbolModels(params.wideDeltas);
+  }
 
   /** Codes one step; returns its ideal code length in bits. `predicted` is the protocol plan, if any. */
   writeStep(plan: ChunkPlan, indices: readonly number[], predicted?: ChunkPlan): number {
@@ -52,6 +62,9 @@ export class PayloadWriter {
     if (this.params.sideInfo === 'coded') {
       const ref = predicted ?? m.prev;
       const dk = zigzag(plan.k - ref.k), dc = zigzag(plan.chunks - ref.chunks);
+      if (dc >= m.cDelta.bound) {
+        throw new RangeError(`the chunk count changes by ${plan.chunks - ref.chunks}, beyond narrow plan deltas: code latents of ${this.dims} values with wideDeltas (wideDeltasFor)`);
+      }
       bits += m.kDelta.cost(dk) + m.cDelta.cost(dc);
       m.kDelta.encode(this.enc, dk);
       m.cDelta.encode(this.enc, dc);
@@ -78,10 +91,11 @@ export class PayloadWriter {
 
 export class PayloadReader {
   private readonly dec: RangeDecoder;
-  private readonly models = new SymbolModels();
+  private readonly models: SymbolModels;
 
   constructor(bytes: Uint8Array, private readonly params: CodingParams, private readonly dims: number) {
     this.dec = new RangeDecoder(bytes);
+    this.models = new SymbolModels(params.wideDeltas);
   }
 
   /** The step's plan: decoded (coded side info, predicted by the protocol plan if any) or given (protocol). */
