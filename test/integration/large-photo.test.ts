@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Client } from '@temporalio/client';
+import { WorkerProcess } from '../helpers/worker-process.js';
 import { needsAll, privateMinio, privateTemporal, s3EnvOf, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
 import { readDfc } from '../../src/codec/format/index.js';
 import { openStore, s3ConfigFromEnv } from '../../src/storage/index.js';
@@ -107,55 +108,6 @@ test('3840x2160 photo: diffc compress --bpp 0.05 --recon, diffc decompress: deco
   cli = { dfc, decoded };
   console.error(`4K CLI: ${header.stepsCoded} steps, ${dfc.length} B (${cj.bpp.toFixed(4)} bpp); compress ${c.seconds.toFixed(1)} s, decompress ${d.seconds.toFixed(1)} s`);
 });
-
-interface LogLine { msg: string; step?: number; from?: number; pid: number }
-
-/** A `diffc worker` child process serving both queues, its JSON log lines collected as they come. */
-class WorkerProcess {
-  readonly proc: ChildProcess;
-  readonly lines: LogLine[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-
-  constructor(queues: { io: string; gpu: string }, env: Record<string, string>) {
-    this.proc = spawn(process.execPath, [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port=-1',
-      '--queue-io', queues.io, '--queue-gpu', queues.gpu], { env: { ...process.env, ...env, DIFFC_LOG_LEVEL: 'debug' }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let buf = '';
-    this.proc.stderr!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!text.startsWith('{')) continue;
-        const l = JSON.parse(text) as LogLine;
-        this.lines.push(l);
-        this.waiters = this.waiters.filter((w) => (w.pred(l) ? (w.resolve(l), false) : true));
-      }
-    });
-    this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
-  }
-
-  waitFor(pred: (l: LogLine) => boolean, what: string, ms: number): Promise<LogLine> {
-    const seen = this.lines.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`worker ${this.proc.pid}: no ${what} within ${ms} ms`)), ms);
-      this.waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
-      void this.exited.then(({ code, signal }) => reject(new Error(`worker ${this.proc.pid} exited (${code ?? signal}) before ${what}`)));
-    });
-  }
-
-  of(msg: string): number[] {
-    return this.lines.filter((l) => l.msg === msg).map((l) => l.step!);
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    this.proc.kill('SIGKILL');
-    await this.exited;
-  }
-}
 
 test('3840x2160 photo through compressImage on Temporal + MinIO, gpu worker killed -9 mid-encode: the .dfc and its decode equal the CLI\'s', { ...(photoSkip.skip || !missing ? photoSkip : opts), ...LONG }, async (t) => {
   if (missing) throw new Error(missing);
