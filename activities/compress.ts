@@ -16,7 +16,6 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { decodeImage, readImageHeader, type ImageHeader } from '../src/image/io.js';
-import { padToMultiple } from '../src/image/geometry.js';
 import { CodingParams } from '../src/codec/chain/chunk-plan.js';
 import { chainConfig, encodeCodingBlob } from '../src/codec/codec.js';
 import { encodeChains, type EncodedChain } from '../src/codec/chain/run.js';
@@ -25,8 +24,9 @@ import type { StepRecord } from '../src/codec/chain/chain-config.js';
 import { assemblePayload } from '../src/codec/chain/payload.js';
 import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js';
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
-import { protocolFor, resolveSchedule, type LoadedModel } from '../src/pipeline/model-context.js';
+import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
+import { imageLatent } from '../src/pipeline/image-latent.js';
 import { keepAlive } from './keep-alive.js';
 import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
@@ -232,7 +232,7 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
       if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed before it was read (${(e as Error).message})`);
       throw e;
     }
-    const encoded = latentOfBytes(lm, bytes, job);
+    const encoded = imageLatent(lm, decodeImage(bytes, { maxPixels: job.maxPixels }, job.source));
     bytes = null; // the file's bytes go as soon as sharp has them: only the latent is kept
     const { latent, image: img, padded } = await encoded;
     return withStore(outStore(job), async (store) => {
@@ -253,20 +253,6 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
     });
   });
 }
-
-/**
- * Decodes, pads and VAE-encodes the source, returning the latent and the sizes only: the decoded
- * and padded pixels (12 bytes a pixel each) are garbage once this returns, not held while the
- * latent, job info and checkpoint are written.
- */
-async function latentOfBytes(lm: LoadedModel, bytes: Uint8Array, job: CompressImageInput): Promise<{ latent: Float32Array; image: Size; padded: Size }> {
-  const img = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
-  const { image: padded } = padToMultiple(img, lm.model.info.sizeMultiple);
-  const [latent] = await lm.model.encode([padded]);
-  return { latent, image: { width: img.width, height: img.height }, padded: { width: padded.width, height: padded.height } };
-}
-
-interface Size { readonly width: number; readonly height: number }
 
 /** The coding setup of a prepared job, rebuilt from its job info (deterministic). */
 async function setup(store: ObjectStore, job: CompressImageInput) {
@@ -295,7 +281,8 @@ function fromChain(chain: EncodedChain): StoredCheckpoint {
 
 /**
  * Codes chain steps up to `to` from the last checkpoint, heartbeating every step and on a timer
- * in between (keepAlive: long RCC steps on big photos), and writing a checkpoint every `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops
+ * in between (keepAlive: long RCC steps on big photos), and writing a checkpoint every
+ * `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops
  * early, after a checkpoint, when the bit budget is spent, when the worker drains (SIGTERM: the
  * workflow schedules the rest, picked up by another worker) or when the activity is cancelled.
  */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { loadDiffusionModel, type LoadModelOptions } from '../src/models/load.js';
 import { ModelError } from '../src/models/errors.js';
 import { OnnxSession, type Feed } from '../src/models/onnx/session.js';
-import { cutSignedTile, decodeTiled, encodeTiled } from '../src/models/onnx/vae-tiles.js';
+import { decodeTiled, encodeTiled } from '../src/models/onnx/vae-tiles.js';
 import { TiledPredictor, tileGrid, type AxisTiles } from '../src/codec/tiling/index.js';
 import { compressLatents } from '../src/codec/codec.js';
 import { reconstruct } from '../src/codec/diffusion/reconstruct.js';
@@ -21,7 +21,7 @@ import { tsBackend } from '../src/codec/rcc/select.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { decodeDfc } from '../src/pipeline/decompress.js';
 import { protocolFor, resolveSchedule, type LoadedModel } from '../src/pipeline/model-context.js';
-import { cropTo, padToMultiple, toPlanarSigned } from '../src/image/geometry.js';
+import { cropTo, padToMultiple, planarSignedTile, toPlanarSigned } from '../src/image/geometry.js';
 import type { RgbImage } from '../src/image/types.js';
 
 const TEST_MODELS = fileURLToPath(new URL('../models/test/', import.meta.url));
@@ -302,12 +302,12 @@ for (const fam of FAMILIES) {
 test('tiled VAE helpers: the signed tile cut is toPlanarSigned of the tile; batching tiles does not change the bits', async () => {
   const img = testImage(48, 40, 8);
   const buf = new Float32Array(3 * 16 * 24);
-  cutSignedTile(img, 8, 16, 16, 24, buf);
+  planarSignedTile(img, 8, 16, 16, 24, buf);
   const ref = toPlanarSigned(img);
   for (let c = 0; c < 3; c++) for (let y = 0; y < 16; y++) for (let x = 0; x < 24; x++) {
     assert.equal(buf[(c * 16 + y) * 24 + x], ref[(c * 40 + y + 8) * 48 + x + 16]);
   }
-  assert.throws(() => cutSignedTile(img, 30, 0, 16, 16, buf), RangeError);
+  assert.throws(() => planarSignedTile(img, 30, 0, 16, 16, buf), RangeError);
   // A fake "VAE" whose output depends on where in the tile a value is: only the blend makes it whole.
   const d = 4, shape = { channels: 2, height: 10, width: 12 };
   const grid = tileGrid(10, 12, { tile: 6, overlap: 2 });

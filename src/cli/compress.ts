@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { loadImage, saveImage } from '../image/io.js';
-import { padToMultiple, cropTo } from '../image/geometry.js';
+import { cropTo } from '../image/geometry.js';
+import { imageLatent } from '../pipeline/image-latent.js';
 import { compressLatents } from '../codec/codec.js';
 import { reconstruct, ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { resolveBackend } from '../rcc-backends/index.js';
@@ -115,27 +116,13 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
 
 type Args = z.infer<typeof Args>;
 
-/**
- * Loads, pads and VAE-encodes an image file, returning the latent and the sizes only: the pixels
- * (12 bytes a pixel, twice when padded) are garbage once this returns, so they are not held
- * through the chain and the reconstruction.
- */
-async function latentOfFile(lm: LoadedModel, path: string): Promise<{ latent: Float32Array; image: Size; padded: Size }> {
-  const img = await loadImage(path);
-  const { image: padded } = padToMultiple(img, lm.model.info.sizeMultiple);
-  const [latent] = await lm.model.encode([padded]);
-  return { latent, image: { width: img.width, height: img.height }, padded: { width: padded.width, height: padded.height } };
-}
-
-interface Size { readonly width: number; readonly height: number }
-
 async function compressOne(
   lm: LoadedModel, backend: RccBackend, j: { input: string; output: string; recon?: string }, a: Args,
   log: (s: string) => void, label: string,
 ): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const info = lm.model.info;
-  const { latent, image: img, padded } = await latentOfFile(lm, j.input);
+  const { latent, image: img, padded } = await imageLatent(lm, loadImage(j.input));
   const schedule = resolveSchedule(lm, a.schedule ?? info.defaults.schedule);
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);

@@ -129,9 +129,31 @@ export function resize(img: RgbImage, width: number, height: number, kernel: Res
 
 /** HWC [0,1] -> CHW [-1,1] (model inputs). */
 export function toPlanarSigned(img: RgbImage): Float32Array {
-  const n = img.width * img.height, out = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = img.data[i * 3 + c] * 2 - 1;
+  const out = new Float32Array(3 * img.width * img.height);
+  planarSignedTile(img, 0, 0, img.height, img.width, out);
   return out;
+}
+
+/**
+ * The th x tw tile at (y0, x0) of an HWC [0,1] image as CHW [-1,1], written at out[offset...]
+ * (toPlanarSigned of the tile alone: a tiled VAE never makes a whole-image planar copy).
+ */
+export function planarSignedTile(img: RgbImage, y0: number, x0: number, th: number, tw: number, out: Float32Array, offset = 0): void {
+  if (y0 < 0 || x0 < 0 || y0 + th > img.height || x0 + tw > img.width) throw new RangeError(`tile ${th}x${tw} at (${y0}, ${x0}) is outside ${img.height}x${img.width}`);
+  if (offset + 3 * th * tw > out.length) throw new RangeError(`tile does not fit the output at ${offset}`);
+  const n = th * tw, W = img.width, src = img.data;
+  for (let y = 0; y < th; y++) {
+    for (let x = 0; x < tw; x++) {
+      const s = ((y0 + y) * W + x0 + x) * 3, d = offset + y * tw + x;
+      for (let c = 0; c < 3; c++) out[d + c * n] = src[s + c] * 2 - 1;
+    }
+  }
+}
+
+/** A model's [-1,1] output sample as a [0,1] pixel value, clamped (model outputs overshoot). */
+export function unitFromSigned(v: number): number {
+  const u = (v + 1) / 2;
+  return u < 0 ? 0 : u > 1 ? 1 : u;
 }
 
 /** CHW [-1,1] -> HWC [0,1], clamped (model outputs overshoot). */
@@ -140,10 +162,7 @@ export function fromPlanarSigned(chw: Float32Array, width: number, height: numbe
   if (chw.length !== 3 * n) throw new RangeError(`planar data has ${chw.length} values, ${width}x${height}x3 needs ${3 * n}`);
   const out = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) {
-      const v = (chw[c * n + i] + 1) / 2;
-      out[i * 3 + c] = v < 0 ? 0 : v > 1 ? 1 : v;
-    }
+    for (let c = 0; c < 3; c++) out[i * 3 + c] = unitFromSigned(chw[c * n + i]);
   }
   return { width, height, data: out, bitDepth };
 }

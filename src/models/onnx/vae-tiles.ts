@@ -10,6 +10,7 @@
  */
 import type { LatentShape } from '../../codec/model.js';
 import { TileBlender, cutTile, scaled, type TileGrid } from '../../codec/tiling/index.js';
+import { planarSignedTile, unitFromSigned } from '../../image/geometry.js';
 import type { RgbImage } from '../../image/types.js';
 
 /**
@@ -19,18 +20,19 @@ import type { RgbImage } from '../../image/types.js';
 export type TileCall = (input: Float32Array, n: number, tileHeight: number, tileWidth: number) => Promise<ArrayLike<number>[]>;
 
 /**
- * HWC [0,1] pixels of the th x tw tile at (y0, x0) -> CHW [-1,1] written at out[offset...]:
- * toPlanarSigned of the tile alone, with the same arithmetic per value.
+ * The batched tile loop both directions share: tiles in grid order, `batch` per call, each
+ * call's input filled tile by tile into one reused buffer, results blended as they return.
  */
-export function cutSignedTile(img: RgbImage, y0: number, x0: number, th: number, tw: number, out: Float32Array, offset = 0): void {
-  if (y0 < 0 || x0 < 0 || y0 + th > img.height || x0 + tw > img.width) throw new RangeError(`tile ${th}x${tw} at (${y0}, ${x0}) is outside ${img.height}x${img.width}`);
-  if (offset + 3 * th * tw > out.length) throw new RangeError(`tile does not fit the output at ${offset}`);
-  const n = th * tw, W = img.width, src = img.data;
-  for (let y = 0; y < th; y++) {
-    for (let x = 0; x < tw; x++) {
-      const s = ((y0 + y) * W + x0 + x) * 3, d = offset + y * tw + x;
-      for (let c = 0; c < 3; c++) out[d + c * n] = src[s + c] * 2 - 1;
-    }
+async function blendTileCalls(
+  count: number, batch: number, per: number, th: number, tw: number, blender: TileBlender,
+  fill: (tile: number, buf: Float32Array, offset: number) => void, call: TileCall,
+): Promise<void> {
+  const buf = new Float32Array(Math.min(batch, count) * per);
+  for (let start = 0; start < count; start += batch) {
+    const n = Math.min(batch, count - start);
+    for (let j = 0; j < n; j++) fill(start + j, buf, j * per);
+    const tiles = await call(n === buf.length / per ? buf : buf.subarray(0, n * per), n, th, tw);
+    for (const t of tiles) blender.add(t);
   }
 }
 
@@ -43,13 +45,7 @@ export async function encodeTiled(img: RgbImage, shape: LatentShape, grid: TileG
   if (px.rows.length !== img.height || px.cols.length !== img.width) throw new RangeError(`grid covers ${px.rows.length}x${px.cols.length} px, the image is ${img.height}x${img.width}`);
   const th = px.rows.size, tw = px.cols.size, per = 3 * th * tw;
   const blender = new TileBlender(grid, shape.channels);
-  const buf = new Float32Array(Math.min(batch, px.tiles.length) * per);
-  for (let start = 0; start < px.tiles.length; start += batch) {
-    const n = Math.min(batch, px.tiles.length - start);
-    for (let j = 0; j < n; j++) cutSignedTile(img, px.tiles[start + j].y, px.tiles[start + j].x, th, tw, buf, j * per);
-    const tiles = await call(n === buf.length / per ? buf : buf.subarray(0, n * per), n, th, tw);
-    for (const t of tiles) blender.add(t);
-  }
+  await blendTileCalls(px.tiles.length, batch, per, th, tw, blender, (k, buf, offset) => planarSignedTile(img, px.tiles[k].y, px.tiles[k].x, th, tw, buf, offset), call);
   return blender.finish();
 }
 
@@ -57,7 +53,7 @@ export async function encodeTiled(img: RgbImage, shape: LatentShape, grid: TileG
  * Latent (model scaling) -> HWC [0,1] image, tile by tile. `toVae` maps one model-scaled latent
  * value to the decoder's input in place of a whole-latent copy; `call` gets latent tiles and
  * returns pixel tiles (3 x th*d x tw*d, in [-1,1]). The pixel tiles are blended straight into the
- * HWC output, then mapped to [0,1] and clamped as fromPlanarSigned does.
+ * HWC output, then mapped to [0,1] and clamped by fromPlanarSigned's unitFromSigned.
  */
 export async function decodeTiled(
   latent: Float32Array, shape: LatentShape, grid: TileGrid, downsample: number, batch: number,
@@ -67,20 +63,11 @@ export async function decodeTiled(
   if (latent.length !== C * h * w) throw new RangeError(`latent has ${latent.length} values, expected ${C * h * w}`);
   const th = grid.rows.size, tw = grid.cols.size, per = C * th * tw;
   const blender = new TileBlender(grid, 3, 'hwc', downsample);
-  const buf = new Float32Array(Math.min(batch, grid.tiles.length) * per);
-  for (let start = 0; start < grid.tiles.length; start += batch) {
-    const n = Math.min(batch, grid.tiles.length - start);
-    for (let j = 0; j < n; j++) {
-      const t = cutTile(latent, C, h, w, grid.tiles[start + j].y, grid.tiles[start + j].x, th, tw);
-      for (let i = 0; i < per; i++) buf[j * per + i] = toVae(t[i]);
-    }
-    const tiles = await call(n === buf.length / per ? buf : buf.subarray(0, n * per), n, th, tw);
-    for (const t of tiles) blender.add(t);
-  }
+  await blendTileCalls(grid.tiles.length, batch, per, th, tw, blender, (k, buf, offset) => {
+    const t = cutTile(latent, C, h, w, grid.tiles[k].y, grid.tiles[k].x, th, tw);
+    for (let i = 0; i < per; i++) buf[offset + i] = toVae(t[i]);
+  }, call);
   const out = blender.finish();
-  for (let i = 0; i < out.length; i++) {
-    const v = (out[i] + 1) / 2;
-    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
-  }
+  for (let i = 0; i < out.length; i++) out[i] = unitFromSigned(out[i]);
   return { width: w * downsample, height: h * downsample, data: out, bitDepth: 8 };
 }

@@ -1,0 +1,26 @@
+/**
+ * Image -> latent, the first step of every compression (diffc compress and the encodeLatent
+ * activity): decode, pad to the model's multiple, VAE-encode. Only the latent and the sizes are
+ * returned, so the decoded and padded pixels (12 bytes a pixel each) are garbage once this
+ * returns, not held through the chain and the reconstruction.
+ */
+import { padToMultiple } from '../image/geometry.js';
+import type { RgbImage } from '../image/types.js';
+import type { LoadedModel } from './model-context.js';
+
+export interface Size { readonly width: number; readonly height: number }
+
+export interface ImageLatent {
+  readonly latent: Float32Array;
+  /** The image's own size, and the padded size the model sees. */
+  readonly image: Size;
+  readonly padded: Size;
+}
+
+/** `decoded` is the decoding already under way, so a caller can drop the file's bytes right after this call. */
+export async function imageLatent(lm: LoadedModel, decoded: Promise<RgbImage>): Promise<ImageLatent> {
+  const img = await decoded;
+  const { image: padded } = padToMultiple(img, lm.model.info.sizeMultiple);
+  const [latent] = await lm.model.encode([padded]);
+  return { latent, image: { width: img.width, height: img.height }, padded: { width: padded.width, height: padded.height } };
+}
