@@ -30,26 +30,26 @@ export type Layout = 'chw' | 'hwc';
 export class TileBlender {
   readonly height: number;
   readonly width: number;
+  /** The grid in output cells (scaled). */
+  private readonly grid: TileGrid;
   private readonly acc: Float32Array;
   private readonly wy: Float64Array[];
   private readonly wx: Float64Array[];
   private next = 0;
 
-  constructor(private readonly grid: TileGrid, readonly channels: number, private readonly layout: Layout = 'chw', readonly scale = 1) {
+  constructor(grid: TileGrid, readonly channels: number, private readonly layout: Layout = 'chw', readonly scale = 1) {
     const g = scaled(grid, scale);
+    this.grid = g;
     this.height = g.rows.length;
     this.width = g.cols.length;
     this.acc = new Float32Array(channels * this.height * this.width);
     this.wy = g.rows.starts.map((_, k) => axisWeights(g.rows, k));
     this.wx = g.cols.starts.map((_, k) => axisWeights(g.cols, k));
-    this.scaledGrid = g;
   }
-
-  private readonly scaledGrid: TileGrid;
 
   /** Adds the result for the next tile in grid order (CHW, the scaled tile's size). */
   add(tile: ArrayLike<number>): void {
-    const g = this.scaledGrid, k = this.next;
+    const g = this.grid, k = this.next;
     if (k >= g.tiles.length) throw new RangeError(`all ${g.tiles.length} tiles were already added`);
     const th = g.rows.size, tw = g.cols.size, C = this.channels, H = this.height, W = this.width;
     if (tile.length !== C * th * tw) throw new RangeError(`tile ${k} has ${tile.length} values, expected ${C * th * tw}`);
@@ -74,7 +74,7 @@ export class TileBlender {
 
   /** The blend; throws unless every tile was added. The accumulator is returned, not copied. */
   finish(): Float32Array {
-    const g = this.scaledGrid;
+    const g = this.grid;
     if (this.next !== g.tiles.length) throw new RangeError(`${this.next} of ${g.tiles.length} tiles were added`);
     const ny = axisNormaliser(g.rows), nx = axisNormaliser(g.cols);
     const C = this.channels, H = this.height, W = this.width, acc = this.acc;

@@ -116,14 +116,26 @@ export class DctModel implements DiffusionModel {
 
   expectedStepKlBits(width: number, height: number, abT: number, abS: number): number {
     const { height: h, width: w } = this.latentShape(width, height);
-    const lambda = priorVariances(this.opts.params, h, w);
+    const lambda = this.wholeVariances(h, w);
     let mmse = 0;
     for (const l of lambda) mmse += (l * (1 - abT)) / (abT * l + 1 - abT);
     const c = posteriorCoefficients(abT, abS);
     return (0.5 * (c.cX0 / c.sigma) ** 2 * mmse) / Math.LN2;
   }
 
+  /**
+   * The whole-latent prior variances, kept for the last size asked: protocol plans call
+   * expectedStepKlBits once per step, and recomputing them cost 0.26 s a call at 4K.
+   */
+  private wholeVariances(h: number, w: number): Float64Array {
+    if (this.variances?.h !== h || this.variances.w !== w) this.variances = { h, w, lambda: priorVariances(this.opts.params, h, w) };
+    return this.variances.lambda;
+  }
+
+  private variances?: { readonly h: number; readonly w: number; readonly lambda: Float64Array };
+
   async close(): Promise<void> {
+    this.variances = undefined;
     this.predictors.clear();
   }
 }
