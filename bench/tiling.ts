@@ -2,11 +2,13 @@
  * Tile size vs rate, quality and speed for the embedded default model (docs/tiling.md §6): one
  * photo coded at one target rate with the bundle's prior under several predictor tilings,
  * side by side in one run (machines are noisy; compare within a run).
- *   npm run bench:tiling -- [--json] [--image PATH] [--width 1280 --height 800] [--bpp 0.05]
+ *   npm run bench:tiling -- [--json] [--image PATH] [--width 1024 --height 640] [--bpp 0.05]
  *                           [--tilings whole,128/32,64/16,64/8,32/8] [--chunk-bits 10]
  * Last stdout line (--json): {"rows": [{tiling, steps, bpp, psnr, encode_s, predict_ms_per_mp, seam_ratio}]}.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { loadImage } from '../src/image/io.js';
 import { padToMultiple, cropTo, resize } from '../src/image/geometry.js';
 import { psnr } from '../src/eval/metrics.js';
@@ -19,13 +21,16 @@ import { DctModel } from '../src/models/analytic-dct/model.js';
 import { TiledPredictor } from '../src/codec/tiling/index.js';
 import { seamEdgesOf, seamRatio } from '../src/eval/seams.js';
 
+const DEFAULT_IMAGE = '.cache/photos/large/Kite.jpg';
 const { values: a } = parseArgs({ options: {
-  json: { type: 'boolean', default: false }, image: { type: 'string', default: '.cache/photos/large/Kite.jpg' },
-  width: { type: 'string', default: '1280' }, height: { type: 'string', default: '800' }, bpp: { type: 'string', default: '0.05' },
+  json: { type: 'boolean', default: false }, image: { type: 'string', default: DEFAULT_IMAGE },
+  width: { type: 'string', default: '1024' }, height: { type: 'string', default: '640' }, bpp: { type: 'string', default: '0.05' },
   tilings: { type: 'string', default: 'whole,128/32,64/16,64/8,32/8' }, 'chunk-bits': { type: 'string', default: '10' },
 } });
 const log = (s: string) => process.stderr.write(s + '\n');
 
+// The default photo is a real 2560x1600 one from Debian's KDE wallpapers, fetched on first use.
+if (a.image === DEFAULT_IMAGE && !existsSync(DEFAULT_IMAGE)) await promisify(execFile)('bash', ['scripts/fetch-large-photos.sh']);
 const src = await loadImage(a.image!);
 const W = Number(a.width), H = Number(a.height);
 const img = src.width === W && src.height === H ? src : resize(src, W, H);
