@@ -49,6 +49,33 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
+/** dev-up.sh in a fresh state dir; on failure the dir goes and the error names the service. */
+async function firstStart(name: string, dir: string, up: () => Promise<unknown>): Promise<void> {
+  try {
+    await up();
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`infra/dev-up.sh ${name} failed: ${err.stderr || err.message}`);
+  }
+}
+
+/**
+ * A private service's first start, tried up to 3 times, each in a new state dir and so on new
+ * free ports: dev-up.sh picks ports by binding and releasing them, and another process can take
+ * one before the service binds it (seen in CI as a dev server that "exited while starting").
+ */
+async function withFreshStarts<T>(name: string, start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (i >= attempts) throw e;
+      console.error(`# ${name}: start ${i} of ${attempts} failed, retrying on fresh ports: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+}
+
 export interface Minio {
   /** The state file's values: S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_BUCKET, MINIO_PID, ... */
   env: Record<string, string>;
@@ -61,19 +88,17 @@ export interface Minio {
 }
 
 /** `extraEnv` goes to infra/dev-up.sh (e.g. DIFFC_TRIGGER_URL + DIFFC_TRIGGER_SECRET for a webhook). */
-export async function privateMinio(extraEnv: Record<string, string> = {}): Promise<Minio> {
+export function privateMinio(extraEnv: Record<string, string> = {}): Promise<Minio> {
+  return withFreshStarts('minio', () => startMinio(extraEnv));
+}
+
+async function startMinio(extraEnv: Record<string, string>): Promise<Minio> {
   const dir = await mkdtemp(join(tmpdir(), 'diffc-minio-'));
   const state = join(dir, 'state');
   const env = { ...process.env, ...extraEnv, DIFFC_SERVICES_STATE: state, DIFFC_NO_BUILD: '1' };
   const script = (name: string) => run('bash', [join(REPO, 'infra', name), 'minio'], { env, timeout: 120_000 });
   const read = async () => parseEnvFile(await readFile(`${state}.env`, 'utf8'));
-  try {
-    await script('dev-up.sh');
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`infra/dev-up.sh minio failed: ${err.stderr || err.message}`);
-  }
+  await firstStart('minio', dir, () => script('dev-up.sh'));
   const m: Minio = {
     env: await read(),
     async kill() {
@@ -112,18 +137,16 @@ export interface Temporal {
 }
 
 /** A Temporal dev server of its own (infra/dev-up.sh temporal in a temporary state dir). */
-export async function privateTemporal(): Promise<Temporal> {
+export function privateTemporal(): Promise<Temporal> {
+  return withFreshStarts('temporal', startTemporal);
+}
+
+async function startTemporal(): Promise<Temporal> {
   const dir = await mkdtemp(join(tmpdir(), 'diffc-temporal-'));
   const state = join(dir, 'state');
   const env = { ...process.env, DIFFC_SERVICES_STATE: state, DIFFC_NO_BUILD: '1' };
   const script = (name: string) => run('bash', [join(REPO, 'infra', name), 'temporal'], { env, timeout: 120_000 });
-  try {
-    await script('dev-up.sh');
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`infra/dev-up.sh temporal failed: ${err.stderr || err.message}`);
-  }
+  await firstStart('temporal', dir, () => script('dev-up.sh'));
   const vars = parseEnvFile(await readFile(`${state}.env`, 'utf8'));
   return {
     address: vars.TEMPORAL_ADDRESS, env: vars,
