@@ -14,7 +14,8 @@ import { ModelError } from '../src/models/errors.js';
 import { metrics } from '../src/orchestration/runtime.js';
 
 const PERMANENT_STORAGE = new Set(['not-found', 'invalid', 'auth', 'exists', 'changed']);
-const PERMANENT_MODEL = new Set(['not-found', 'manifest', 'checksum', 'family']);
+// non-finite: the same graph gives the same NaN on every retry.
+const PERMANENT_MODEL = new Set(['not-found', 'manifest', 'checksum', 'family', 'non-finite']);
 
 export function permanentFailure(e: unknown): ApplicationFailure | undefined {
   const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true, cause: e as Error });

@@ -23,6 +23,7 @@ exports the adapters in src/models/onnx/ read:
                   [B,P], timestep [B], img_ids [N,3], txt_ids [S,3], guidance [B] -> out_hidden_states [B,N,64]
 
 Usage: python3 scripts/make-test-models.py [--out models/test]   (needs: pip install onnx numpy)
+       python3 scripts/make-test-models.py --fp16-overflow test/fixtures/fp16-overflow-vae-decoder.onnx
 """
 import argparse
 import hashlib
@@ -183,6 +184,19 @@ def vae_decoder(path, seed, channels):
     g.save(path)
 
 
+def fp16_overflow_vae_decoder(path, channels):
+    """A float16 vae_decoder whose values overflow float16 ((z + 2) * 3e4 * 3e4 > 65504 is +inf), as the
+    SDXL VAE's activations do. (ONNX Runtime's CPU provider computes float16 Mul in float32 between
+    inserted casts, so the overflow shows where the result is stored as float16: the output.)"""
+    g = G("vae_decoder", 0)
+    z = g.input("latent_sample", F16, ["batch_size", channels, "latent_height", "latent_width"])
+    big = g.const(np.float16(3e4))
+    y = g.op("Mul", [g.op("Mul", [g.op("Add", [z, g.const(np.float16(2))]), big]), big])
+    g.op("Resize", [y, "", g.const(np.array([1, 3 / channels, DOWN, DOWN], dtype=np.float32))], out="sample", mode="nearest")
+    g.output("sample", F16, ["batch_size", 3, "latent_height * 8", "latent_width * 8"])
+    g.save(path)
+
+
 def flux_transformer(path, seed, joint, pooled, packed=64):
     g = G("transformer", seed)
     hs = g.input("hidden_states", F32, ["batch_size", "packed_height_width", packed])
@@ -303,7 +317,11 @@ def make_flux(out, seed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "models", "test"))
+    ap.add_argument("--fp16-overflow", metavar="PATH", help="write only the float16-overflow vae_decoder graph (test/fixtures/fp16-overflow-vae-decoder.onnx)")
     a = ap.parse_args()
+    if a.fp16_overflow:
+        fp16_overflow_vae_decoder(a.fp16_overflow, 4)
+        return
     for fam in ("sd15", "sd21", "sdxl", "flux-dev"):
         shutil.rmtree(os.path.join(a.out, fam), ignore_errors=True)
     make_sd(a.out, "sd15", 100, "eps", 32, (F32, 1), "latent_parameters", tokenizer=True)

@@ -8,8 +8,9 @@ import { CodedError } from '../errors.js';
  *   offline    the hub could not be reached (no network, closed port, connect timeout)
  *   download   the hub answered, but with an error (404, 5xx, truncated transfer)
  *   runtime    ONNX Runtime failed (session creation, execution provider, inference)
+ *   non-finite a graph produced NaN or Infinity (typically float16 overflow: use a float32 graph)
  */
-export type ModelErrorCode = 'not-found' | 'manifest' | 'checksum' | 'family' | 'offline' | 'download' | 'runtime';
+export type ModelErrorCode = 'not-found' | 'manifest' | 'checksum' | 'family' | 'offline' | 'download' | 'runtime' | 'non-finite';
 
 export class ModelError extends CodedError<ModelErrorCode> {
   override readonly name = 'ModelError';

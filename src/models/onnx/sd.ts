@@ -16,7 +16,8 @@
  * Refiner: with refiner_unet and manifest refiner.fromFraction = f, requests whose timestep is
  * below (1 - f) T go to the refiner (diffusers' denoising_end = f on the base, denoising_start = f
  * on the refiner). It conditions on text_encoder_2 alone, with time_ids (H, W, 0, 0, aesthetic 6)
- * (2.5 for the unconditional branch).
+ * (2.5 for the unconditional branch, whose text is the empty prompt's, as diffusers' refiner
+ * pipeline does).
  */
 import type { DenoiseRequest, LatentShape, NoisePredictor } from '../../codec/model.js';
 import type { PredictionKind } from '../../codec/diffusion/prediction.js';
@@ -108,13 +109,14 @@ export class SdModel extends OnnxModelBase<SdText> {
     if (!this.has('refiner_unet')) return { base };
     const r = await this.session('refiner_unet');
     const rEhs = e2?.hidden.data ?? new Float32Array(CLIP_LEN * dimOf(r, 'encoder_hidden_states', 2, 'the refiner'));
-    return {
-      base,
-      refiner: {
-        session: r, ehs: rEhs, ehsDims: [CLIP_LEN, rEhs.length / CLIP_LEN], pooled,
-        uncond: cfg ? { ehs: new Float32Array(rEhs.length), pooled: new Float32Array(pooled.length) } : undefined,
-      },
-    };
+    // The refiner's pipeline has force_zeros_for_empty_prompt = false: its unconditional branch
+    // is text_encoder_2 run on the empty prompt, not zeros (zeros only without text encoders).
+    let rUncond: UnetText['uncond'];
+    if (cfg) {
+      const u2 = both ? (prompt === '' ? e2 : await this.clipText('text_encoder_2', '', 'penultimate')) : undefined;
+      rUncond = { ehs: u2?.hidden.data ?? new Float32Array(rEhs.length), pooled: u2?.pooled ?? new Float32Array(pooled.length) };
+    }
+    return { base, refiner: { session: r, ehs: rEhs, ehsDims: [CLIP_LEN, rEhs.length / CLIP_LEN], pooled, uncond: rUncond } };
   }
 
   protected async tileNetwork(tile: LatentShape, t: SdText, cond: Conditioning): Promise<NoisePredictor> {

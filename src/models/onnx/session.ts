@@ -149,8 +149,26 @@ export class OnnxSession {
       if (t.type === 'float32') out[name] = { data: t.data as Float32Array, dims };
       else if (t.type === 'float16') out[name] = { data: halfToFloats(t.data as Uint16Array), dims };
       else if (t.type === 'float64') out[name] = { data: Float32Array.from(t.data as Float64Array), dims };
+      else continue;
+      this.checkFinite(name, out[name].data, t.type);
     }
     return out;
+  }
+
+  /**
+   * A NaN or Infinity from a graph would silently poison the chain or the image, so it is an
+   * error naming the graph and output. In float16 graphs the usual cause is overflow (the SDXL
+   * VAE's activations exceed float16's range).
+   */
+  private checkFinite(name: string, data: Float32Array, type: string): void {
+    let bad = 0;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
+    if (bad === 0) return;
+    const fp16 = type === 'float16' || [...this.inputs.values()].some((v) => v.type === 'float16');
+    const hint = fp16
+      ? ': the graph runs in float16 and overflowed (the SDXL VAE does); export this graph in float32 (a bundle may mix an fp16 UNet with an fp32 VAE) or use a VAE fine-tuned for float16 such as sdxl-vae-fp16-fix'
+      : '';
+    throw new ModelError('non-finite', `${this.path}: output '${name}' has ${bad} of ${data.length} values NaN or infinite${hint}`);
   }
 
   release(): Promise<void> {

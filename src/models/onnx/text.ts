@@ -44,14 +44,16 @@ function noTokenizer(): ModelError {
 /**
  * Runs a text encoder on one id sequence.
  * hidden 'last': last_hidden_state; 'penultimate': the second-to-last hidden_states.N output
- * (what SDXL conditions on), falling back to last_hidden_state for graphs exported without them.
+ * (what SDXL conditions on; a graph exported without them is a 'family' error).
  */
 export async function encodeText(s: OnnxSession, ids: readonly number[], hidden: 'last' | 'penultimate'): Promise<EncodedText> {
   const out = await s.run({ input_ids: { data: ids, dims: [1, ids.length] } });
   let name = 'last_hidden_state';
   if (hidden === 'penultimate') {
     const layers = Object.keys(out).map((k) => /^hidden_states\.(\d+)$/.exec(k)).filter((m) => m !== null).map((m) => Number(m[1]));
-    if (layers.length >= 2) name = `hidden_states.${Math.max(...layers) - 1}`;
+    // last_hidden_state is not what SDXL was trained on; a graph without the layers is refused.
+    if (layers.length < 2) throw new ModelError('family', `${s.path}: SDXL conditions on the penultimate hidden states, but the graph has no hidden_states.N outputs (outputs: ${Object.keys(out).join(', ')}); re-export it with optimum (which adds them for SDXL text encoders)`);
+    name = `hidden_states.${Math.max(...layers) - 1}`;
   }
   const h = out[name];
   if (!h || h.dims.length !== 3) throw new ModelError('family', `${s.path}: no [batch, seq, hidden] output '${name}' (outputs: ${Object.keys(out).join(', ')})`);
