@@ -3,9 +3,11 @@
  * prior (alpha-bar 0, nothing sent). Identified in .dfc headers by an id and a 4-byte hash so a
  * decoder can refuse a schedule it does not have.
  *   even:N[:tmax]      N timesteps evenly spaced from tmax (default T-1) to 0 (exclusive of 0)
- *   list:t1,t2,...     explicit, e.g. from the optimiser (scripts/optimize-schedule)
+ *   list:t1,t2,...     explicit, e.g. from the optimiser (diffc schedule optimize)
+ *   paper, paper-flow  the reference implementation's schedule (paper.ts; -flow for Flux)
  */
 import { z } from 'zod';
+import { isPaperSchedule, paperTimesteps } from './paper.js';
 
 export interface CodingSchedule {
   readonly id: string;
@@ -51,7 +53,11 @@ export function scheduleFromId(table: Float64Array, id: string): CodingSchedule 
   }
   const list = /^list:(\d+(?:,\d+)*)$/.exec(id);
   if (list) return makeCodingSchedule(table, list[1].split(',').map(Number), id);
-  throw new ScheduleError(`unknown schedule id '${id}' (expected even:N[:tmax] or list:t1,t2,...)`);
+  if (isPaperSchedule(id)) {
+    if (table.length !== 1000) throw new ScheduleError(`the '${id}' schedule is defined on 1000-step tables, this model has ${table.length}`);
+    return makeCodingSchedule(table, paperTimesteps(id, table), id);
+  }
+  throw new ScheduleError(`unknown schedule id '${id}' (expected even:N[:tmax], list:t1,t2,..., paper or paper-flow)`);
 }
 
 function fnv32Bytes(s: string): Uint8Array {
