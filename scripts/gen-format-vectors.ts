@@ -1,13 +1,17 @@
 /**
  * Regenerates the bitstream test vectors from the TypeScript reference:
  *   test/vectors/entropy-v1.json   range-coder encodings (ops to replay + exact output bytes)
- *   test/vectors/dfc-example-v1.bin / .json   a small .dfc file and its expected header
+ *   test/vectors/dfc-example-v1.bin / .json   a small .dfc file of the first v1 writers (raw
+ *       prompt, no conditioning field) and its expected header
+ *   test/vectors/dfc-example-v1-conditioned.bin / .json   the same file as writers make it now:
+ *       conditioning (guidance, denoise guidance) and the range-coded prompt (§3.7)
+ *   test/vectors/dfc-prompt-coding-v1.json   coded prompts (§3.7): UTF-8 in, exact bytes out
  * The files are normative once committed: changing them means changing docs/format.md's version.
  * Usage: npx tsx scripts/gen-format-vectors.ts
  */
 import { writeFileSync } from 'node:fs';
 import { AdaptiveIntCoder, AdaptiveModel, RangeEncoder, StaticModel, type AdaptiveModelOptions } from '../src/codec/entropy/index.js';
-import { writeDfc, type DfcHeader } from '../src/codec/format/index.js';
+import { encodePromptBytes, writeDfc, type DfcHeader } from '../src/codec/format/index.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** JSON with arrays of plain values kept on one line (ops, frequencies). */
@@ -127,6 +131,8 @@ const entropy = {
 };
 writeFileSync(new URL('../test/vectors/entropy-v1.json', import.meta.url), json(entropy));
 
+// The first v1 writers stored the prompt as raw UTF-8 and no conditioning: this file must stay
+// exactly what they wrote (promptCoding 'raw' reproduces it; its JSON keeps its original form).
 const header: DfcHeader = {
   version: 1,
   model: { id: 'sd-turbo', hash: Uint8Array.from([0x1d, 0x5c, 0x83, 0x0b, 0xe2, 0x44, 0x9a, 0x70]) },
@@ -138,15 +144,49 @@ const header: DfcHeader = {
   coding: Uint8Array.from([0x01, 0x10, 0x08]),
   stepsCoded: 12,
   prompt: 'a lighthouse on a cliff at dusk',
+  promptCoding: 'raw',
 };
 const payload = Uint8Array.from({ length: 40 }, (_, i) => (i * 37 + 11) & 0xff);
+const headerJson = (h: DfcHeader) => ({ ...h, model: { ...h.model, hash: hex(h.model.hash) }, schedule: { ...h.schedule, hash: hex(h.schedule.hash) }, coding: hex(h.coding) });
 const bytes = writeDfc({ header, payload });
 writeFileSync(new URL('../test/vectors/dfc-example-v1.bin', import.meta.url), bytes);
+const { promptCoding: _raw, ...legacyJson } = headerJson(header);
 writeFileSync(new URL('../test/vectors/dfc-example-v1.json', import.meta.url), json({
   spec: 'docs/format.md §3 (.dfc v1)',
   note: 'dfc-example-v1.bin parses to this header and payload; writing them back gives the same bytes.',
-  header: { ...header, model: { ...header.model, hash: hex(header.model.hash) }, schedule: { ...header.schedule, hash: hex(header.schedule.hash) }, coding: hex(header.coding) },
+  header: legacyJson,
   payload: hex(payload),
   size: bytes.length,
 }));
-console.log(`entropy-v1.json: ${entropy.cases.length} cases; dfc-example-v1.bin: ${bytes.length} bytes`);
+
+// The same file from today's writers: conditioning field and coded prompt (flags 0x18).
+const { promptCoding: _p, ...rest } = header;
+const conditioned: DfcHeader = { ...rest, conditioning: { guidance: 3.5, denoiseGuidance: 7.5 } };
+const condBytes = writeDfc({ header: conditioned, payload });
+writeFileSync(new URL('../test/vectors/dfc-example-v1-conditioned.bin', import.meta.url), condBytes);
+const promptUtf8 = new TextEncoder().encode(conditioned.prompt);
+writeFileSync(new URL('../test/vectors/dfc-example-v1-conditioned.json', import.meta.url), json({
+  spec: 'docs/format.md §3 (.dfc v1: conditioning field §3.3 #15, coded prompt §3.7)',
+  note: 'dfc-example-v1-conditioned.bin parses to this header and payload; writing them back gives the same bytes. promptCoded is field 16\'s coded bytes.',
+  header: headerJson(conditioned),
+  payload: hex(payload),
+  promptCoded: hex(encodePromptBytes(promptUtf8)),
+  size: condBytes.length,
+}));
+
+const prompts = [
+  '', 'a', 'a lighthouse on a cliff at dusk', 'a photo of an astronaut riding a horse on mars',
+  'A cozy coffee shop interior with warm lighting, people reading books, rain on the windows, highly detailed, 8k, trending on artstation',
+  'Mountain landscape at sunrise. Snow-capped peaks, a calm lake reflecting the sky; mist in the valley.',
+  '\uFEFFa lighthouse — 灯台 🌊', '\u0000\u00ff\u{10FFFF}', 'e'.repeat(600), '🌅'.repeat(1024),
+];
+const promptCases = prompts.map((p) => {
+  const utf8 = new TextEncoder().encode(p);
+  return { prompt: p, utf8Bytes: utf8.length, coded: hex(encodePromptBytes(utf8)) };
+});
+writeFileSync(new URL('../test/vectors/dfc-prompt-coding-v1.json', import.meta.url), json({
+  spec: 'docs/format.md §3.7 (coded prompt)',
+  note: 'coded is the exact range-coder output (§2) for the prompt\'s UTF-8 bytes under the §3.7 byte model; the header field is varint(utf8Bytes), varint(coded length), coded.',
+  cases: promptCases,
+}));
+console.log(`entropy-v1.json: ${entropy.cases.length} cases; dfc-example-v1.bin: ${bytes.length} bytes; dfc-example-v1-conditioned.bin: ${condBytes.length} bytes; dfc-prompt-coding-v1.json: ${promptCases.length} prompts`);

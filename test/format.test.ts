@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { crc32, readDfc, writeDfc, DfcError, DFC_LIMITS, type DfcErrorCode, type DfcFile, type DfcHeader } from '../src/codec/format/index.js';
+import {
+  crc32, readDfc, readDfcHeader, writeDfc, DfcError, DFC_LIMITS, encodePromptBytes, decodePromptBytes, maxCodedPromptBytes, PROMPT_PRIOR,
+  type DfcErrorCode, type DfcFile, type DfcHeader,
+} from '../src/codec/format/index.js';
 
 const LONG = process.env.DIFFC_LONG === '1';
 const fromHex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -61,14 +64,29 @@ function samples(): DfcFile[] {
     coding: bytes(L.codingBytes),
     stepsCoded: L.stepsCoded.max,
     prompt: '🌅'.repeat(1024),
+    conditioning: { guidance: 100, denoiseGuidance: Math.fround(99.9) },
   };
+  const cond = { guidance: 1, denoiseGuidance: 5 };
   return [
     { header: typicalHeader(), payload: bytes(300) },
-    { header: { ...typicalHeader(), prompt: '\uFEFFa lighthouse — 灯台 🌊' }, payload: bytes(37) },
-    { header: { ...typicalHeader(), prompt: '' }, payload: new Uint8Array(0) },
+    { header: { ...typicalHeader(), prompt: '\uFEFFa lighthouse — 灯台 🌊', promptCoding: 'raw' }, payload: bytes(37) },
+    { header: { ...typicalHeader(), prompt: '', promptCoding: 'raw' }, payload: new Uint8Array(0) },
     { header: minimal, payload: new Uint8Array(0) },
+    { header: (({ conditioning: _c, ...m }) => ({ ...m, promptCoding: 'raw' as const }))(maximal), payload: bytes(5000) },
+    // What writers make now: the conditioning field and the coded prompt.
+    { header: { ...typicalHeader(), conditioning: cond }, payload: bytes(300) },
+    { header: { ...typicalHeader(), conditioning: { guidance: 3.5, denoiseGuidance: 3.5 }, prompt: 'a lighthouse on a cliff at dusk' }, payload: bytes(60) },
+    { header: { ...typicalHeader(), conditioning: { guidance: 0, denoiseGuidance: 2 ** -149 }, prompt: '\uFEFFa lighthouse — 灯台 🌊' }, payload: bytes(37) },
+    { header: { ...typicalHeader(), conditioning: cond, prompt: '' }, payload: new Uint8Array(0) },
+    { header: { ...typicalHeader(), prompt: 'coded, no conditioning' }, payload: bytes(5) },
+    { header: { ...typicalHeader(), conditioning: cond, prompt: 'raw with conditioning', promptCoding: 'raw' }, payload: bytes(5) },
     { header: maximal, payload: bytes(5000) },
   ];
+}
+
+/** The header as a JSON vector stores it (hashes and coding blob in hex). */
+function headerFromJson(j: Record<string, unknown> & { model: { hash: string }; schedule: { hash: string }; coding: string }): DfcHeader {
+  return { ...j, model: { ...j.model, hash: fromHex(j.model.hash) }, schedule: { ...j.schedule, hash: fromHex(j.schedule.hash) }, coding: fromHex(j.coding) } as unknown as DfcHeader;
 }
 
 test('CRC-32 check values', () => {
@@ -99,25 +117,166 @@ test('header size of a typical file', () => {
   assert.equal(overhead, 67);
   assert.equal(withPayload - 300, 68); // the payload length takes 2 bytes from 128 on
   console.log(`  typical header: ${overhead} bytes with an empty payload, ${withPayload - 300} with 300 payload bytes (ids 'sd-turbo', 'ddpm-sl-1000', 3-byte coding blob, no prompt)`);
+  // What writers add now: the conditioning field (2 float32), and a prompt coded instead of raw.
+  const cond = { guidance: 1, denoiseGuidance: 5 };
+  const size = (x: Partial<DfcHeader>) => writeDfc({ header: { ...h, ...x }, payload: new Uint8Array(0) }).length;
+  assert.equal(size({ conditioning: cond }), 75);
+  const prompt = 'a lighthouse on a cliff at dusk';
+  const raw = size({ prompt, promptCoding: 'raw' }), coded = size({ prompt, conditioning: cond });
+  assert.equal(raw, 67 + 1 + 31);
+  assert.equal(coded, 75 + 2 + 17);
+  console.log(`  with the conditioning field: ${size({ conditioning: cond })} bytes; with a 31-byte prompt: ${coded} (raw prompt and no conditioning: ${raw})`);
 });
 
-test('fixed example file parses to the expected header and is reproduced by the writer', () => {
+test('coded prompts: fixed vectors, canonical, within 2n + 1 bytes, and what they save', () => {
+  const V = JSON.parse(readFileSync(new URL('./vectors/dfc-prompt-coding-v1.json', import.meta.url), 'utf8'));
+  assert.equal(PROMPT_PRIOR.length, 256);
+  assert.equal(PROMPT_PRIOR.reduce((a, b) => a + b, 0), 2659);
+  let raw = 0, coded = 0;
+  for (const c of V.cases as { prompt: string; utf8Bytes: number; coded: string }[]) {
+    const utf8 = new TextEncoder().encode(c.prompt);
+    assert.equal(utf8.length, c.utf8Bytes);
+    const enc = encodePromptBytes(utf8);
+    assert.equal(Buffer.from(enc).toString('hex'), c.coded, c.prompt.slice(0, 30));
+    assert.deepEqual(decodePromptBytes(enc, utf8.length), utf8);
+    assert.ok(enc.length <= maxCodedPromptBytes(utf8.length));
+    if (/^[\x20-\x7e]{9,199}$/.test(c.prompt)) { raw += utf8.length; coded += enc.length; }
+    // One encoding per prompt: other byte strings are refused or are another prompt's encoding.
+    if (enc.length > 0) {
+      assert.equal(decodePromptBytes(Uint8Array.from([...enc, 0]), utf8.length), null, 'a trailing zero byte');
+      for (const other of [enc.subarray(0, enc.length - 1), Uint8Array.from(enc, (b, i) => (i === 0 ? b ^ 0x40 : b))]) {
+        const d = decodePromptBytes(other, utf8.length);
+        if (d) {
+          assert.notDeepEqual(d, utf8);
+          assert.deepEqual(encodePromptBytes(d), other);
+        }
+      }
+    }
+  }
+  console.log(`  English vector prompts: ${raw} UTF-8 bytes -> ${coded} coded (${(coded / raw).toFixed(2)})`);
+  assert.ok(coded / raw < 0.6);
+  // The worst case: always the currently least likely byte (not UTF-8; the coder takes any bytes).
+  for (const n of [1, 2, 3, 7, 64, DFC_LIMITS.promptBytes]) {
+    const freq = [...PROMPT_PRIOR];
+    const worst = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 1; k < 256; k++) if (freq[k] < freq[s]) s = k;
+      worst[i] = s;
+      freq[s] += 16;
+      if (freq.reduce((a, b) => a + b, 0) > 8192) for (let k = 0; k < 256; k++) freq[k] = (freq[k] + 1) >>> 1;
+    }
+    const enc = encodePromptBytes(worst);
+    assert.ok(enc.length <= maxCodedPromptBytes(n), `worst case n=${n}: ${enc.length} bytes`);
+    assert.deepEqual(decodePromptBytes(enc, n), worst);
+  }
+});
+
+test('fixed example file (first v1 writers: raw prompt, no conditioning) parses and is reproduced by the writer', () => {
   const bin = new Uint8Array(readFileSync(new URL('./vectors/dfc-example-v1.bin', import.meta.url)));
   const J = JSON.parse(readFileSync(new URL('./vectors/dfc-example-v1.json', import.meta.url), 'utf8'));
-  const expected: DfcHeader = {
-    ...J.header,
-    model: { ...J.header.model, hash: fromHex(J.header.model.hash) },
-    schedule: { ...J.header.schedule, hash: fromHex(J.header.schedule.hash) },
-    coding: fromHex(J.header.coding),
-  };
+  // Its prompt is the raw field (flags bit 2), which the reader reports as promptCoding 'raw'.
+  const expected: DfcHeader = { ...headerFromJson(J.header), promptCoding: 'raw' };
   assert.equal(bin.length, J.size);
   const file = readDfc(bin, { expectModelHash: fromHex('1d5c830be2449a70') });
   assert.deepEqual(file.header, expected);
+  assert.equal(file.header.conditioning, undefined);
   assert.deepEqual(file.payload, fromHex(J.payload));
   assert.deepEqual(writeDfc({ header: expected, payload: fromHex(J.payload) }), bin);
+  assert.deepEqual(writeDfc(file), bin);
   // Spot checks against the spec's layout (docs/format.md §3.3).
   assert.deepEqual(Array.from(bin.subarray(0, 6)), [0x89, 0x44, 0x46, 0x43, 0x01, 0x04]);
   assert.equal(new DataView(bin.buffer, bin.byteOffset).getUint32(bin.length - 4, true), crc32(bin, 0, bin.length - 4));
+});
+
+test('fixed example file with the conditioning field and a coded prompt', () => {
+  const bin = new Uint8Array(readFileSync(new URL('./vectors/dfc-example-v1-conditioned.bin', import.meta.url)));
+  const J = JSON.parse(readFileSync(new URL('./vectors/dfc-example-v1-conditioned.json', import.meta.url), 'utf8'));
+  const expected = headerFromJson(J.header);
+  assert.equal(bin.length, J.size);
+  const file = readDfc(bin);
+  assert.deepEqual(file.header, expected);
+  assert.deepEqual(file.header.conditioning, { guidance: 3.5, denoiseGuidance: 7.5 });
+  assert.equal(file.header.promptCoding, undefined);
+  assert.deepEqual(file.payload, fromHex(J.payload));
+  assert.deepEqual(writeDfc({ header: expected, payload: fromHex(J.payload) }), bin);
+  // Layout (§3.3): flags 0x18 = conditioning + coded prompt, method flow; after the coding blob
+  // (varint 3, 01 10 08): guidance 3.5 and 7.5 as float32 LE, then varint 31, varint 17, the coded prompt.
+  assert.deepEqual(Array.from(bin.subarray(0, 6)), [0x89, 0x44, 0x46, 0x43, 0x01, 0x18]);
+  const coded = fromHex(J.promptCoded);
+  const tail = Uint8Array.from([0x03, 0x01, 0x10, 0x08, 0x00, 0x00, 0x60, 0x40, 0x00, 0x00, 0xf0, 0x40, 31, coded.length, ...coded]);
+  const at = Buffer.from(bin).indexOf(Buffer.from(tail));
+  assert.ok(at > 0, 'coding blob, conditioning and coded prompt are consecutive');
+  assert.equal(at + tail.length, bin.length - 4 - 1 - 40, 'then the payload length (1 byte), the payload and the CRC');
+});
+
+test('bad guidance values: the writer says invalid, the reader corrupt', () => {
+  const base: DfcHeader = { ...typicalHeader(), conditioning: { guidance: 1, denoiseGuidance: 5 } };
+  for (const [what, g] of [['NaN', NaN], ['Infinity', Infinity], ['negative', -1], ['-0', -0], ['over 100', 100.5], ['not float32', 0.1], ['string', '1'], ['missing', undefined]] as const) {
+    for (const key of ['guidance', 'denoiseGuidance'] as const) {
+      const header = { ...base, conditioning: { ...base.conditioning!, [key]: g } };
+      assert.equal(errorCode(() => writeDfc({ header, payload: new Uint8Array(1) })), 'invalid', `${key} ${what}`);
+    }
+  }
+  assert.equal(errorCode(() => writeDfc({ header: { ...base, conditioning: 3 as unknown as DfcHeader['conditioning'] }, payload: new Uint8Array(0) })), 'invalid');
+  assert.equal(errorCode(() => writeDfc({ header: { ...base, promptCoding: 'raw' }, payload: new Uint8Array(0) })), 'invalid', 'promptCoding without a prompt');
+  assert.equal(errorCode(() => writeDfc({ header: { ...base, prompt: 'x', promptCoding: 'zip' as 'raw' }, payload: new Uint8Array(0) })), 'invalid');
+  assert.equal(errorCode(() => writeDfc({ header: { ...base, prompt: 'x'.repeat(4097) }, payload: new Uint8Array(0) })), 'invalid');
+  // The reader: the field sits right after the coding blob (a 3-byte blob ending 01 10 08).
+  const good = writeDfc({ header: base, payload: new Uint8Array(3) });
+  const at = Buffer.from(good).indexOf(Buffer.from([0x03, 0x01, 0x10, 0x08])) + 4;
+  assert.equal(new DataView(good.buffer).getFloat32(at + 4, true), 5);
+  for (const bits of [0x7fc00000, 0x7f800000, 0xff800000, 0x80000000, 0xbf800000, 0x42ca0000 /* 101 */, 0x42c80001 /* just over 100 */]) {
+    for (const off of [0, 4]) {
+      const m = good.slice();
+      new DataView(m.buffer).setUint32(at + off, bits, true);
+      assert.equal(errorCode(() => readDfc(fixCrc(m))), 'corrupt', `bits 0x${bits.toString(16)} at +${off}`);
+      assert.equal(errorCode(() => readDfcHeader(m)), 'corrupt');
+    }
+  }
+  for (const [bits, value] of [[0x42c80000, 100], [0x00000000, 0], [0x00000001, 2 ** -149]] as const) {
+    const m = good.slice();
+    new DataView(m.buffer).setUint32(at, bits, true);
+    assert.equal(readDfc(fixCrc(m)).header.conditioning?.guidance, value);
+  }
+});
+
+test('bad coded prompts are corrupt; both prompt flags are corrupt; legacy files read as before', () => {
+  const h: DfcHeader = { ...typicalHeader(), conditioning: { guidance: 1, denoiseGuidance: 1 } };
+  const prompt = 'a red bicycle';
+  const utf8 = new TextEncoder().encode(prompt);
+  const coded = encodePromptBytes(utf8);
+  const good = writeDfc({ header: { ...h, prompt }, payload: new Uint8Array(0) });
+  const field = Uint8Array.from([utf8.length, coded.length, ...coded]);
+  const at = Buffer.from(good).indexOf(Buffer.from(field));
+  assert.ok(at > 0);
+  const withField = (f: number[]) => fixCrc(Uint8Array.from([...good.subarray(0, at), ...f, ...good.subarray(at + field.length)]));
+  assert.deepEqual(readDfc(withField([...field])).header.prompt, prompt);
+  // A longer stream that decodes to the same bytes, a changed byte, the wrong length, an over-long field.
+  assert.equal(errorCode(() => readDfc(withField([utf8.length, coded.length + 1, ...coded, 0x80]))), 'corrupt');
+  assert.equal(errorCode(() => readDfc(withField([utf8.length, coded.length, ...coded.subarray(0, -1), coded.at(-1)! ^ 1]))), 'corrupt');
+  assert.equal(errorCode(() => readDfc(withField([utf8.length + 2, coded.length, ...coded]))), 'corrupt', 'two bytes longer');
+  assert.equal(errorCode(() => readDfc(withField([0, 1, 0x33]))), 'corrupt', 'coded bytes for an empty prompt');
+  assert.equal(errorCode(() => readDfc(withField([1, 4, 1, 2, 3, 4]))), 'corrupt', 'over 2n + 1 bytes');
+  assert.equal(errorCode(() => readDfc(withField([0x81, 0x20, 0]))), 'corrupt', 'prompt length 4097');
+  // Well-coded bytes that are not UTF-8.
+  const notUtf8 = encodePromptBytes(Uint8Array.from([0x61, 0xff, 0x62]));
+  assert.equal(errorCode(() => readDfc(withField([3, notUtf8.length, ...notUtf8]))), 'corrupt');
+  // The field's end cut off: truncated, not corrupt.
+  assert.equal(errorCode(() => readDfcHeader(good.subarray(0, at + field.length - 1))), 'truncated');
+  // Raw (bit 2) and coded (bit 4) prompt together.
+  const both = good.slice();
+  both[5] |= 0x04;
+  assert.equal(errorCode(() => readDfc(fixCrc(both))), 'corrupt');
+  // A file of the first writers: no conditioning, raw prompt; read as such and rewritten as it was.
+  const legacy = writeDfc({ header: { ...typicalHeader(), prompt, promptCoding: 'raw' }, payload: new Uint8Array(9) });
+  assert.equal(legacy[5], 0x04);
+  assert.ok(Buffer.from(legacy).includes(Buffer.from([utf8.length, ...utf8])));
+  const back = readDfc(legacy);
+  assert.equal(back.header.conditioning, undefined);
+  assert.equal(back.header.prompt, prompt);
+  assert.equal(back.header.promptCoding, 'raw');
+  assert.deepEqual(writeDfc(back), legacy);
 });
 
 test('reader error codes: magic, version, truncated, corrupt, model-mismatch', () => {
@@ -138,7 +297,7 @@ test('reader error codes: magic, version, truncated, corrupt, model-mismatch', (
   }
   assert.equal(errorCode(() => readDfc(Uint8Array.from([...good, 0]))), 'corrupt');
   assert.equal(errorCode(() => readDfc(withByte(good.length - 1, good[good.length - 1] ^ 1))), 'corrupt');
-  assert.equal(errorCode(() => readDfc(withByte(5, 0x08))), 'corrupt'); // reserved flag bit
+  for (const bit of [0x20, 0x40, 0x80]) assert.equal(errorCode(() => readDfc(withByte(5, bit))), 'corrupt'); // reserved flag bits
   assert.equal(errorCode(() => readDfc(good, { expectModelHash: new Uint8Array(8) })), 'model-mismatch');
   assert.equal(errorCode(() => readDfc(good, { expectModelHash: new Uint8Array(4) })), 'invalid');
   assert.equal(errorCode(() => readDfc('not bytes' as unknown as Uint8Array)), 'invalid');
@@ -225,7 +384,7 @@ const mutators: Array<[string, Mutator]> = [
   ['duplicate span', (b, r) => { const i = r.below(b.length), n = 1 + r.below(12); return Uint8Array.from([...b.subarray(0, i + n), ...b.subarray(i, i + n), ...b.subarray(i + n)]); }],
 ];
 
-/** Recomputes the trailing CRC so that the mutation reaches the structural checks. */
+/** Recomputes the trailing CRC so that the mutation reaches the structural checks (hoisted: used above too). */
 function fixCrc(m: Uint8Array): Uint8Array {
   if (m.length < 4) return m;
   const out = m.slice();

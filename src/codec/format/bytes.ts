@@ -8,6 +8,8 @@ import { DfcError } from './errors.js';
 
 export const MAX_VARINT = 0xffffffff;
 
+const F32 = new DataView(new ArrayBuffer(4));
+
 export class ByteWriter {
   private buf = new Uint8Array(256);
   private len = 0;
@@ -42,6 +44,12 @@ export class ByteWriter {
 
   u32le(v: number): void {
     for (let i = 0; i < 4; i++) this.u8((v >>> (8 * i)) & 0xff);
+  }
+
+  /** IEEE-754 binary32, little-endian; v must be exactly representable (the caller checks). */
+  f32le(v: number): void {
+    F32.setFloat32(0, v, true);
+    this.u32le(F32.getUint32(0, true));
   }
 
   bytes(b: Uint8Array): void {
@@ -116,6 +124,13 @@ export class ByteReader {
     const b = this.buf, p = this.pos;
     this.pos += 4;
     return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+  }
+
+  /** The four bytes of an IEEE-754 binary32, little-endian, as their bit pattern (u32) and value. */
+  f32le(what: string): { bits: number; value: number } {
+    const bits = this.u32le(what);
+    F32.setUint32(0, bits, true);
+    return { bits, value: F32.getFloat32(0, true) };
   }
 
   /** n raw bytes, copied (n is checked against what is present before anything is allocated). */

@@ -3,14 +3,30 @@
  * payload, and a CRC-32 over everything before it. writeDfc and readDfc mirror each other field
  * for field; every file the reader accepts is byte-identical to what the writer makes of its
  * result (one encoding per header).
+ *
+ * Optional fields, each marked by a flags bit: the prompt as raw UTF-8 (bit 2, the first v1
+ * files), the conditioning (bit 3: encode and denoise guidance as float32) and the prompt
+ * range-coded (bit 4, §3.7). Writers write the conditioning and code the prompt; files without
+ * the conditioning decode with their model family's legacy values (src/models/guidance.ts).
  */
 import { ByteReader, ByteWriter, MAX_VARINT } from './bytes.js';
 import { crc32 } from './crc32.js';
 import { DfcError } from './errors.js';
+import { decodePromptBytes, encodePromptBytes, maxCodedPromptBytes, PROMPT_MAX_BYTES } from './prompt.js';
 
 export { DfcError, type DfcErrorCode } from './errors.js';
 
 export type ReconMethod = 'flow' | 'ancestral' | 'mse';
+
+/**
+ * The guidance of the model calls a decoder makes (docs/format.md §3.3 field 15): `guidance` for
+ * the coded chain (the encoder's and decoder's denoiser must agree on it), `denoiseGuidance` for
+ * the final reconstruction from the last coded step to x0. Each a float32 value in [0, 100].
+ */
+export interface DfcConditioning {
+  guidance: number;
+  denoiseGuidance: number;
+}
 
 export interface DfcHeader {
   version: 1;
@@ -25,6 +41,14 @@ export interface DfcHeader {
   /** Diffusion steps in the payload; any prefix of them decodes (progressive). */
   stepsCoded: number;
   prompt?: string;
+  /**
+   * How `prompt` is stored: 'coded' (range-coded, §3.7; the default, what writers use) or 'raw'
+   * (UTF-8, as the first v1 files). The reader sets it only for 'raw', so a file's header
+   * re-serialises to the same bytes.
+   */
+  promptCoding?: 'raw' | 'coded';
+  /** Absent in files written before the header carried guidance (their family's legacy values apply). */
+  conditioning?: DfcConditioning;
 }
 
 export interface DfcFile {
@@ -49,14 +73,19 @@ export const DFC_LIMITS = {
   reconSteps: { min: 0, max: 65535 },
   stepsCoded: { min: 0, max: 2 ** 28 },
   codingBytes: 1024,
-  promptBytes: 4096,
+  promptBytes: PROMPT_MAX_BYTES,
+  /** Coded prompt: at most 2n + 1 bytes for n UTF-8 bytes (§3.7). */
+  promptCodedBytes: maxCodedPromptBytes(PROMPT_MAX_BYTES),
+  guidance: { min: 0, max: 100 },
   payloadBytes: MAX_VARINT,
 } as const;
 
 const RECON_METHODS: readonly ReconMethod[] = ['flow', 'ancestral', 'mse'];
 const FLAG_METHOD_MASK = 0x03;
-const FLAG_PROMPT = 0x04;
-const FLAG_RESERVED = 0xf8;
+const FLAG_PROMPT_RAW = 0x04;
+const FLAG_CONDITIONING = 0x08;
+const FLAG_PROMPT_CODED = 0x10;
+const FLAG_RESERVED = 0xe0;
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -99,6 +128,16 @@ function obj(value: unknown, what: string): Record<string, unknown> {
   return value;
 }
 
+/** A guidance value as the header stores it: a float32 (exactly), finite, +0 or positive, at most 100. */
+function checkGuidance(value: unknown, what: string): number {
+  const { min, max } = DFC_LIMITS.guidance;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || Object.is(value, -0)) {
+    invalid(`${what} must be a number in [${min}, ${max}], got ${String(value)}`);
+  }
+  if (Math.fround(value) !== value) invalid(`${what} ${value} is not a float32 value (round it with Math.fround first)`);
+  return value;
+}
+
 export function writeDfc(file: DfcFile): Uint8Array {
   const L = DFC_LIMITS;
   const f = obj(file, 'file');
@@ -119,12 +158,21 @@ export function writeDfc(file: DfcFile): Uint8Array {
   if (methodIndex < 0) invalid(`recon.method must be one of ${RECON_METHODS.join(', ')}, got ${String(recon.method)}`);
   const coding = checkBytes(h.coding, 'coding', 0, L.codingBytes);
   const prompt = h.prompt === undefined ? undefined : checkUtf8(h.prompt, 'prompt', 0, L.promptBytes);
+  if (h.promptCoding !== undefined && h.promptCoding !== 'raw' && h.promptCoding !== 'coded') invalid(`promptCoding must be 'raw' or 'coded', got ${String(h.promptCoding)}`);
+  if (h.promptCoding !== undefined && prompt === undefined) invalid('promptCoding is given but there is no prompt');
+  const rawPrompt = h.promptCoding === 'raw';
+  let conditioning: { guidance: number; denoiseGuidance: number } | undefined;
+  if (h.conditioning !== undefined) {
+    const c = obj(h.conditioning, 'header.conditioning');
+    conditioning = { guidance: checkGuidance(c.guidance, 'conditioning.guidance'), denoiseGuidance: checkGuidance(c.denoiseGuidance, 'conditioning.denoiseGuidance') };
+  }
   const payload = checkBytes(f.payload, 'payload', 0, L.payloadBytes);
 
   const w = new ByteWriter();
   for (const b of DFC_MAGIC) w.u8(b);
   w.u8(DFC_VERSION);
-  w.u8(methodIndex | (prompt ? FLAG_PROMPT : 0));
+  const promptFlag = prompt === undefined ? 0 : rawPrompt ? FLAG_PROMPT_RAW : FLAG_PROMPT_CODED;
+  w.u8(methodIndex | promptFlag | (conditioning ? FLAG_CONDITIONING : 0));
   w.lengthPrefixed(modelId);
   w.bytes(modelHash);
   w.varint(checkInt(image.width, 'image.width', L.imageSide.min, L.imageSide.max));
@@ -140,7 +188,15 @@ export function writeDfc(file: DfcFile): Uint8Array {
   w.varint(checkInt(recon.steps, 'recon.steps', L.reconSteps.min, L.reconSteps.max));
   w.varint(checkInt(h.stepsCoded, 'stepsCoded', L.stepsCoded.min, L.stepsCoded.max));
   w.lengthPrefixed(coding);
-  if (prompt) w.lengthPrefixed(prompt);
+  if (prompt && rawPrompt) w.lengthPrefixed(prompt);
+  if (conditioning) {
+    w.f32le(conditioning.guidance);
+    w.f32le(conditioning.denoiseGuidance);
+  }
+  if (prompt && !rawPrompt) {
+    w.varint(prompt.length);
+    w.lengthPrefixed(encodePromptBytes(prompt));
+  }
   w.lengthPrefixed(payload);
   const bodyEnd = w.length;
   const out = w.finish();
@@ -157,11 +213,37 @@ function readUtf8(r: ByteReader, what: string, min: number, max: number): string
   const start = r.pos;
   const raw = r.lengthPrefixed(max, what);
   if (raw.length < min) throw new DfcError('corrupt', `${what} at offset ${start} is ${raw.length} bytes, at least ${min} required`);
+  return decodeUtf8(raw, what, start);
+}
+
+function decodeUtf8(raw: Uint8Array, what: string, start: number): string {
   try {
     return utf8Decoder.decode(raw);
   } catch {
     throw new DfcError('corrupt', `${what} at offset ${start} is not valid UTF-8`);
   }
+}
+
+/** A float32 guidance value: finite, sign bit clear, at most 100 (else 'corrupt'). */
+function readGuidance(r: ByteReader, what: string): number {
+  const start = r.pos;
+  const { bits, value } = r.f32le(what);
+  const { min, max } = DFC_LIMITS.guidance;
+  if (bits >>> 31 || !Number.isFinite(value) || value < min || value > max) {
+    throw new DfcError('corrupt', `${what} at offset ${start} (float32 bits 0x${bits.toString(16).padStart(8, '0')}) is not a number in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/** §3.7: UTF-8 length, coded length, coded bytes; accepted only as the writer's exact encoding. */
+function readCodedPrompt(r: ByteReader): string {
+  const L = DFC_LIMITS;
+  const start = r.pos;
+  const n = r.boundedVarint('prompt length', 0, L.promptBytes);
+  const coded = r.lengthPrefixed(maxCodedPromptBytes(n), 'coded prompt');
+  const utf8 = decodePromptBytes(coded, n);
+  if (!utf8) throw new DfcError('corrupt', `coded prompt at offset ${start} is not the encoding of ${n} bytes`);
+  return decodeUtf8(utf8, 'prompt', start);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -192,6 +274,7 @@ function readHeaderFields(r: ByteReader): DfcHeader {
   r.pos = DFC_MAGIC.length + 1;
   const flags = r.u8('flags');
   if (flags & FLAG_RESERVED) throw new DfcError('corrupt', `reserved flag bits set (flags 0x${flags.toString(16)})`);
+  if (flags & FLAG_PROMPT_RAW && flags & FLAG_PROMPT_CODED) throw new DfcError('corrupt', `two prompts flagged (flags 0x${flags.toString(16)})`);
   if ((flags & FLAG_METHOD_MASK) >= RECON_METHODS.length) throw new DfcError('corrupt', `unknown recon method ${flags & FLAG_METHOD_MASK}`);
   const method = RECON_METHODS[flags & FLAG_METHOD_MASK];
 
@@ -210,7 +293,11 @@ function readHeaderFields(r: ByteReader): DfcHeader {
   const reconSteps = r.boundedVarint('recon.steps', L.reconSteps.min, L.reconSteps.max);
   const stepsCoded = r.boundedVarint('stepsCoded', L.stepsCoded.min, L.stepsCoded.max);
   const coding = r.lengthPrefixed(L.codingBytes, 'coding');
-  const prompt = flags & FLAG_PROMPT ? readUtf8(r, 'prompt', 0, L.promptBytes) : undefined;
+  const rawPrompt = flags & FLAG_PROMPT_RAW ? readUtf8(r, 'prompt', 0, L.promptBytes) : undefined;
+  const conditioning = flags & FLAG_CONDITIONING
+    ? { guidance: readGuidance(r, 'conditioning.guidance'), denoiseGuidance: readGuidance(r, 'conditioning.denoiseGuidance') }
+    : undefined;
+  const prompt = flags & FLAG_PROMPT_CODED ? readCodedPrompt(r) : rawPrompt;
 
   const header: DfcHeader = {
     version: DFC_VERSION,
@@ -224,6 +311,8 @@ function readHeaderFields(r: ByteReader): DfcHeader {
     stepsCoded,
   };
   if (prompt !== undefined) header.prompt = prompt;
+  if (rawPrompt !== undefined) header.promptCoding = 'raw';
+  if (conditioning) header.conditioning = conditioning;
   return header;
 }
 
