@@ -72,6 +72,10 @@ export const Manifest = z.object({
     schedule: z.string().min(1),
     reconMethod: z.enum(['flow', 'ancestral', 'mse']),
     reconSteps: z.number().int().min(1),
+    /** Guidance defaults (src/models/guidance.ts); absent: the family's. Optional, so existing manifests keep their hash. */
+    guidance: z.number().min(0).max(100).optional(),
+    denoiseGuidance: z.number().min(0).max(100).optional(),
+    promptDenoiseGuidance: z.number().min(0).max(100).optional(),
   }),
   text: z.object({
     maxLength: z.number().int().positive(),

@@ -6,6 +6,7 @@
 import type { LatentShape, NoisePredictor } from '../codec/model.js';
 import type { PredictionKind } from '../codec/diffusion/prediction.js';
 import type { RgbImage } from '../image/types.js';
+import type { GuidanceDefaults } from './guidance.js';
 
 export type ModelFamily = 'analytic-dct' | 'sd15' | 'sd21' | 'sdxl' | 'flux-dev';
 
@@ -20,13 +21,23 @@ export interface ModelInfo {
   readonly downsample: number;
   /** Images are padded to a multiple of this before encoding (then cropped back). */
   readonly sizeMultiple: number;
-  /** Default RCC chunk bits and coding schedule id for this model. */
-  readonly defaults: { readonly maxChunkBits: number; readonly schedule: string; readonly reconMethod: 'flow' | 'ancestral' | 'mse'; readonly reconSteps: number };
+  /** Default RCC chunk bits, coding schedule id, reconstruction, and guidance (src/models/guidance.ts) for this model. */
+  readonly defaults: CodingDefaults & GuidanceDefaults;
+}
+
+export interface CodingDefaults {
+  readonly maxChunkBits: number;
+  readonly schedule: string;
+  readonly reconMethod: 'flow' | 'ancestral' | 'mse';
+  readonly reconSteps: number;
 }
 
 export interface Conditioning {
   readonly prompt?: string;
-  /** Classifier-free / distilled guidance scale, where the family uses one. */
+  /**
+   * Classifier-free (SD families: CFG when > 1) or distilled (Flux) guidance scale, where the
+   * family uses one; absent: the family's legacy value (SD 1, Flux 3.5).
+   */
   readonly guidance?: number;
 }
 

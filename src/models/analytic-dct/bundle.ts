@@ -7,9 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DctModel } from './model.js';
+import { DctModel, type DctModelOptions } from './model.js';
 import { DctModelParams } from './params.js';
-import type { ModelInfo } from '../types.js';
 import type { TileSpecInput } from '../../codec/tiling/index.js';
 
 /**
@@ -42,7 +41,7 @@ export class DctBundleError extends Error {
 }
 
 /** A DctModel from a bundle whose files the generic loader has already checked. */
-export async function dctModelFromBundle(dir: string, id: string, hash: Uint8Array, paramsPath: string, defaults: ModelInfo['defaults'], tiling: TileSpecInput): Promise<DctModel> {
+export async function dctModelFromBundle(dir: string, id: string, hash: Uint8Array, paramsPath: string, defaults: DctModelOptions['defaults'], tiling: TileSpecInput): Promise<DctModel> {
   const raw = await readFile(join(dir, paramsPath), 'utf8');
   let json: unknown;
   try {

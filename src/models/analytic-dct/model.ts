@@ -11,7 +11,8 @@ import { tiledPredictor, type TileSpecInput } from '../../codec/tiling/index.js'
 import { posteriorCoefficients } from '../../codec/diffusion/step-math.js';
 import { alphaBars, SD_SCHEDULE } from '../../codec/schedule/ddpm.js';
 import type { RgbImage } from '../../image/types.js';
-import type { DiffusionModel, ModelInfo } from '../types.js';
+import type { CodingDefaults, DiffusionModel, ModelInfo } from '../types.js';
+import { guidanceDefaults, type GuidanceDefaults } from '../guidance.js';
 import { priorVariances, type DctModelParams } from './params.js';
 import { imageToLatent, latentToLowRes, upsampleBicubic } from './colour.js';
 
@@ -19,7 +20,8 @@ export interface DctModelOptions {
   readonly id: string;
   readonly hash: Uint8Array;
   readonly params: DctModelParams;
-  readonly defaults: ModelInfo['defaults'];
+  /** The manifest's defaults (guidance ones optional: the family's, which the model ignores). */
+  readonly defaults: CodingDefaults & Partial<GuidanceDefaults>;
   /** Latent tiles of the prior: the Wiener filter runs per tile and the tiles are blended. */
   readonly tiling: TileSpecInput;
 }
@@ -74,7 +76,7 @@ export class DctModel implements DiffusionModel {
     const d = opts.params.downsample;
     this.info = {
       id: opts.id, family: 'analytic-dct', hash: opts.hash, prediction: 'x0',
-      latentChannels: 3, downsample: d, sizeMultiple: d, defaults: opts.defaults,
+      latentChannels: 3, downsample: d, sizeMultiple: d, defaults: { ...opts.defaults, ...guidanceDefaults('analytic-dct', opts.defaults) },
     };
   }
 

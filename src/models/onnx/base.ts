@@ -15,6 +15,7 @@ import { alphaBarTable, roleFile, type Bundle, type FileRole } from '../bundle.j
 import { ModelError } from '../errors.js';
 import { modelTiling } from '../tiling.js';
 import type { Conditioning, DiffusionModel, ModelInfo } from '../types.js';
+import { guidanceDefaults } from '../guidance.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
 import { SessionPool, type OnnxSession, type SessionOptions } from './session.js';
 import { decodeTiled, encodeTiled } from './vae-tiles.js';
@@ -46,7 +47,8 @@ export abstract class OnnxModelBase<Text = unknown> implements DiffusionModel {
     const m = bundle.manifest;
     this.info = {
       id: m.id, family: m.family, hash: bundle.hash, prediction: m.prediction,
-      latentChannels: m.latent.channels, downsample: m.latent.downsample, sizeMultiple, defaults: m.defaults,
+      latentChannels: m.latent.channels, downsample: m.latent.downsample, sizeMultiple,
+      defaults: { ...m.defaults, ...guidanceDefaults(m.family, m.defaults) },
     };
     this.table = alphaBarTable(m.schedule);
     this.pool = new SessionPool(opts);
