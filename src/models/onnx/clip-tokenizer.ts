@@ -1,15 +1,25 @@
 /**
- * A minimal CLIP BPE tokenizer (byte-level BPE with '</w>' word ends, as in openai/CLIP and
- * transformers' CLIPTokenizer) reading the vocab.json + merges.txt a diffusers export ships.
- * Text is lower-cased and its whitespace collapsed; ftfy's mojibake repair and HTML unescaping
- * are not done, so prompts with broken Unicode or HTML entities may tokenize differently.
+ * CLIP's byte-level BPE tokenizer (openai/CLIP's, '</w>' word ends) reading the vocab.json +
+ * merges.txt a diffusers export ships, producing the ids transformers' CLIPTokenizer gives (what
+ * diffusers pipelines load):
+ *   - the special tokens are split out of the text first and map to their ids: <|startoftext|>,
+ *     <|endoftext|> and the pad token, so with SD 2.x's pad '!' (id 0) every '!' in a prompt is
+ *     id 0, as transformers does (open_clip, which SD 2.x was trained with, BPE-encodes it to
+ *     '!</w>' = 256; see docs/models.md for why diffc follows transformers);
+ *   - each stretch between them is cleaned as clip-clean.ts says (NFC, whitespace collapsed,
+ *     lower-cased), or refused when its ids depend on whether ftfy is installed;
+ *   - words by CLIP's pattern, byte-level BPE by merge rank, unknown pieces -> <|endoftext|>
+ *     (transformers' unk);
+ *   - encode: BOS, the first maxLength - 2 tokens, EOS, then padding to maxLength.
  */
 import { readFile } from 'node:fs/promises';
+import { clipWords } from './clip-clean.js';
 
 export const CLIP_BOS = 49406;
 export const CLIP_EOS = 49407;
 
-const PATTERN = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/giu;
+/** The merges transformers' CLIPTokenizer reads: merges.txt lines 1 .. 49152 - 256 - 2. */
+const MAX_MERGES = 49152 - 256 - 2;
 
 /** GPT-2's reversible byte -> printable character map. */
 function bytesToUnicode(): string[] {
@@ -30,10 +40,13 @@ function bytesToUnicode(): string[] {
   return out;
 }
 
+const enc = new TextEncoder();
+
 export class ClipTokenizer {
   private readonly byteChars = bytesToUnicode();
   private readonly ranks: Map<string, number>;
   private readonly cache = new Map<string, string[]>();
+  private readonly tokenOf = new Map<number, string>();
   readonly bos: number;
   readonly eos: number;
 
@@ -41,32 +54,54 @@ export class ClipTokenizer {
     this.ranks = new Map(merges.map((m, i) => [m, i]));
     this.bos = vocab.get('<|startoftext|>') ?? CLIP_BOS;
     this.eos = vocab.get('<|endoftext|>') ?? CLIP_EOS;
+    for (const [t, id] of vocab) if (!this.tokenOf.has(id)) this.tokenOf.set(id, t);
+    this.cache.set('<|startoftext|>', ['<|startoftext|>']);
+    this.cache.set('<|endoftext|>', ['<|endoftext|>']);
   }
 
   static async load(vocabPath: string, mergesPath: string, maxLength = 77, padId?: number): Promise<ClipTokenizer> {
     const vocab = JSON.parse(await readFile(vocabPath, 'utf8')) as Record<string, number>;
-    const merges = (await readFile(mergesPath, 'utf8')).split('\n')
-      .filter((l, i) => l.trim() !== '' && !(i === 0 && l.startsWith('#version')));
+    // As CLIPTokenizer: the first line is the '#version' header, then up to MAX_MERGES merges.
+    const merges = (await readFile(mergesPath, 'utf8')).trim().split('\n').slice(1, MAX_MERGES + 1)
+      .map((l) => l.trim().split(/\s+/).join(' '));
     return new ClipTokenizer(new Map(Object.entries(vocab)), merges, maxLength, padId);
   }
 
-  /** Token ids without BOS/EOS. */
-  tokenize(text: string): number[] {
-    const clean = text.replace(/\s+/g, ' ').trim().toLowerCase();
+  /**
+   * Token ids without BOS/EOS. `padId` names the pad token, which is split out as a special
+   * token like BOS and EOS (transformers treats it as one).
+   */
+  tokenize(text: string, padId = this.padId ?? this.eos): number[] {
+    const specials = ['<|startoftext|>', '<|endoftext|>'];
+    const pad = this.tokenOf.get(padId);
+    if (pad !== undefined && pad !== '' && !specials.includes(pad)) specials.push(pad);
     const ids: number[] = [];
-    for (const m of clean.matchAll(PATTERN)) {
-      const word = Array.from(new TextEncoder().encode(m[0]), (b) => this.byteChars[b]).join('');
-      for (const piece of this.bpe(word)) {
-        const id = this.vocab.get(piece);
-        if (id !== undefined) ids.push(id);
+    let from = 0;
+    const words = (a: number, b: number) => {
+      if (a >= b) return;
+      for (const w of clipWords(text.slice(a, b))) {
+        const word = Array.from(enc.encode(w), (x) => this.byteChars[x]).join('');
+        for (const piece of this.bpe(word)) ids.push(this.vocab.get(piece) ?? this.eos);
       }
+    };
+    for (let i = 0; i < text.length;) {
+      let best: string | undefined;
+      for (const s of specials) if (text.startsWith(s, i) && (!best || s.length > best.length)) best = s;
+      if (!best) {
+        i++;
+        continue;
+      }
+      words(from, i);
+      ids.push(this.vocab.get(best) ?? this.eos);
+      i = from = i + best.length;
     }
+    words(from, text.length);
     return ids;
   }
 
   /** BOS, the prompt's tokens (truncated), EOS, then padding to maxLength. */
   encode(text: string, maxLength = this.maxLength, padId = this.padId ?? this.eos): number[] {
-    const body = this.tokenize(text).slice(0, maxLength - 2);
+    const body = this.tokenize(text, padId).slice(0, maxLength - 2);
     const ids = [this.bos, ...body, this.eos];
     while (ids.length < maxLength) ids.push(padId);
     return ids;
@@ -78,7 +113,7 @@ export class ClipTokenizer {
     let parts = [...word];
     if (parts.length === 0) return [];
     parts[parts.length - 1] += '</w>';
-    for (;;) {
+    while (parts.length > 1) {
       let best = -1, bestRank = Infinity;
       for (let i = 0; i < parts.length - 1; i++) {
         const r = this.ranks.get(`${parts[i]} ${parts[i + 1]}`);
