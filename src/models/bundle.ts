@@ -19,7 +19,7 @@ import { ModelError } from './errors.js';
 import { ModelTiling } from './tiling.js';
 
 export const FILE_ROLES = [
-  'text_encoder', 'text_encoder_2', 'tokenizer', 'unet', 'transformer', 'vae_encoder', 'vae_decoder', 'refiner_unet', 'params',
+  'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2', 'unet', 'transformer', 'vae_encoder', 'vae_decoder', 'refiner_unet', 'params',
 ] as const;
 export type FileRole = (typeof FILE_ROLES)[number];
 

@@ -1,8 +1,10 @@
 /**
  * Writes manifest.json for an ONNX export directory in optimum's layout (`optimum-cli export
  * onnx`): text_encoder/, text_encoder_2/, unet/, transformer/, vae_encoder/, vae_decoder/,
- * tokenizer/ and, for SDXL, an optional refiner_unet/ (the refiner export's unet/ moved there).
- * Each folder's graph and external-data files get the folder's role, with sha256 and size.
+ * tokenizer/, tokenizer_2/ and, for SDXL, an optional refiner_unet/ (the refiner export's unet/
+ * moved there). Each folder's graph and external-data files get the folder's role, with sha256
+ * and size; the tokenizer folders give the files diffc's tokenizers read: tokenizer/'s and SDXL's
+ * tokenizer_2/'s vocab.json + merges.txt (CLIP), Flux's tokenizer_2/tokenizer.json (T5).
  * Prediction type and VAE scaling come from the export's scheduler/ and vae_*\/config.json when
  * present, else from the family's known values; everything can be overridden.
  */
@@ -30,7 +32,13 @@ export interface MakeBundleOptions {
 const FOLDERS: readonly [string, FileRole][] = [
   ['text_encoder', 'text_encoder'], ['text_encoder_2', 'text_encoder_2'], ['unet', 'unet'], ['transformer', 'transformer'],
   ['vae_encoder', 'vae_encoder'], ['vae_decoder', 'vae_decoder'], ['refiner_unet', 'refiner_unet'], ['tokenizer', 'tokenizer'],
+  ['tokenizer_2', 'tokenizer_2'],
 ];
+
+/** The files of a tokenizer folder diffc reads: CLIP's vocab.json + merges.txt, T5's tokenizer.json (Flux's tokenizer_2). */
+function tokenizerFiles(role: FileRole, family: OnnxFamily): readonly string[] {
+  return role === 'tokenizer_2' && family === 'flux-dev' ? ['tokenizer.json'] : ['vocab.json', 'merges.txt'];
+}
 
 const GRAPH_FILE = /\.(onnx|onnx_data|onnx\.data|pb|data|bin)$/;
 
@@ -73,7 +81,7 @@ export async function makeBundle(dir: string, opts: MakeBundleOptions, write = t
     } catch {
       continue;
     }
-    const wanted = role === 'tokenizer' ? names.filter((n) => n === 'vocab.json' || n === 'merges.txt') : names.filter((n) => GRAPH_FILE.test(n));
+    const wanted = role === 'tokenizer' || role === 'tokenizer_2' ? names.filter((n) => tokenizerFiles(role, opts.family).includes(n)) : names.filter((n) => GRAPH_FILE.test(n));
     // The graph first: roleFile() takes a role's first .onnx.
     wanted.sort((a, b) => Number(b.endsWith('.onnx')) - Number(a.endsWith('.onnx')) || a.localeCompare(b));
     for (const name of wanted) {

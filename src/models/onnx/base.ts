@@ -17,6 +17,7 @@ import { modelTiling } from '../tiling.js';
 import type { Conditioning, DiffusionModel, ModelInfo } from '../types.js';
 import { guidanceDefaults } from '../guidance.js';
 import { ClipTokenizer } from './clip-tokenizer.js';
+import { T5Tokenizer } from './t5-tokenizer.js';
 import { SessionPool, type OnnxSession, type SessionOptions } from './session.js';
 import { decodeTiled, encodeTiled } from './vae-tiles.js';
 
@@ -41,7 +42,8 @@ export abstract class OnnxModelBase<Text = unknown> implements DiffusionModel {
   private readonly vaeMaxBatch: number;
   private readonly predictors = new Map<string, Promise<NoisePredictor>>();
   private readonly texts = new Map<string, Promise<Text>>();
-  private tokenizer?: Promise<ClipTokenizer | undefined>;
+  private readonly clipTokenizers = new Map<FileRole, Promise<ClipTokenizer | undefined>>();
+  private t5?: Promise<T5Tokenizer | undefined>;
 
   constructor(readonly bundle: Bundle, sizeMultiple: number, opts: OnnxModelOptions = {}) {
     const m = bundle.manifest;
@@ -73,16 +75,29 @@ export abstract class OnnxModelBase<Text = unknown> implements DiffusionModel {
     return roleFile(this.bundle, role) !== undefined;
   }
 
-  /** The bundle's CLIP tokenizer (tokenizer files vocab.json + merges.txt), if it ships one. */
-  protected clipTokenizer(): Promise<ClipTokenizer | undefined> {
-    this.tokenizer ??= (async () => {
-      const files = this.bundle.manifest.files.filter((f) => f.role === 'tokenizer');
-      const vocab = files.find((f) => f.path.endsWith('vocab.json'));
-      const merges = files.find((f) => f.path.endsWith('merges.txt'));
-      if (!vocab || !merges) return undefined;
-      return ClipTokenizer.load(join(this.bundle.dir, vocab.path), join(this.bundle.dir, merges.path));
+  /** The bundle's CLIP tokenizer of a role (its vocab.json + merges.txt), if it ships one. */
+  protected clipTokenizer(role: 'tokenizer' | 'tokenizer_2' = 'tokenizer'): Promise<ClipTokenizer | undefined> {
+    let t = this.clipTokenizers.get(role);
+    if (!t) {
+      t = (async () => {
+        const files = this.bundle.manifest.files.filter((f) => f.role === role);
+        const vocab = files.find((f) => f.path.endsWith('vocab.json'));
+        const merges = files.find((f) => f.path.endsWith('merges.txt'));
+        if (!vocab || !merges) return undefined;
+        return ClipTokenizer.load(join(this.bundle.dir, vocab.path), join(this.bundle.dir, merges.path));
+      })();
+      this.clipTokenizers.set(role, t);
+    }
+    return t;
+  }
+
+  /** The bundle's T5 tokenizer (tokenizer_2's tokenizer.json: Flux), if it ships one. */
+  protected t5Tokenizer(): Promise<T5Tokenizer | undefined> {
+    this.t5 ??= (async () => {
+      const f = this.bundle.manifest.files.find((x) => x.role === 'tokenizer_2' && x.path.endsWith('tokenizer.json'));
+      return f ? T5Tokenizer.load(join(this.bundle.dir, f.path)) : undefined;
     })();
-    return this.tokenizer;
+    return this.t5;
   }
 
   /** Pad id of the (first) CLIP tokenizer: manifest text.padId, else the family's. */

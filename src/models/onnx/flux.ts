@@ -15,8 +15,8 @@
  * as is; there is no classifier-free second branch.
  *
  * Text: CLIP (text_encoder) pooler_output -> pooled_projections, T5 (text_encoder_2)
- * last_hidden_state -> encoder_hidden_states, for the empty prompt (T5 prompts need a
- * SentencePiece tokenizer diffc lacks); without encoders, zeros of the manifest's text sizes.
+ * last_hidden_state -> encoder_hidden_states; T5 ids from tokenizer_2/tokenizer.json when the
+ * bundle has it, else only the empty prompt; without encoders, zeros of the manifest's text sizes.
  */
 import type { DenoiseRequest, LatentShape, NoisePredictor } from '../../codec/model.js';
 import { flowInputScale, flowSigmaFromAlphaBar } from '../../codec/schedule/noise-level.js';
@@ -90,12 +90,12 @@ export class FluxModel extends OnnxModelBase<FluxText> {
     }
     if (this.has('text_encoder_2')) {
       const s = await this.session('text_encoder_2');
-      const e = await encodeText(s, t5Ids(prompt, declaredSeqLen(s, text?.maxLength ?? 512)), 'last');
+      const e = await encodeText(s, t5Ids(prompt, declaredSeqLen(s, text?.maxLength ?? 512), await this.t5Tokenizer()), 'last');
       hidden = e.hidden.data;
       seq = e.hidden.dims[1];
     } else {
       if (!text?.hiddenSize) throw new ModelError('family', `${this.info.id}: no text_encoder_2 and no text.hiddenSize in the manifest`);
-      if (prompt !== '') t5Ids(prompt, 1);
+      if (prompt !== '') throw new ModelError('family', `${this.info.id}: no text_encoder_2, so only the empty prompt is supported`);
       seq = text.maxLength;
       hidden = new Float32Array(seq * text.hiddenSize);
     }

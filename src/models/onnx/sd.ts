@@ -67,7 +67,8 @@ export class SdModel extends OnnxModelBase<SdText> {
 
   private async clipText(role: 'text_encoder' | 'text_encoder_2', prompt: string, hidden: 'last' | 'penultimate') {
     const s = await this.session(role);
-    const ids = clipIds(prompt, await this.clipTokenizer(), declaredSeqLen(s, CLIP_LEN), this.pad(role === 'text_encoder_2'));
+    const tok = role === 'text_encoder_2' ? (await this.clipTokenizer('tokenizer_2')) ?? (await this.clipTokenizer()) : await this.clipTokenizer();
+    const ids = clipIds(prompt, tok, declaredSeqLen(s, CLIP_LEN), this.pad(role === 'text_encoder_2'));
     return encodeText(s, ids, hidden);
   }
 

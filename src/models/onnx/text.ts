@@ -1,13 +1,17 @@
 /**
  * Prompt -> text-encoder outputs for the ONNX families.
- *   ids: with tokenizer/vocab.json + merges.txt in the bundle, the CLIP BPE tokenizer; without
- *        one, only the empty prompt, whose CLIP ids are fixed (BOS, EOS, padding) and whose T5 ids
- *        are (EOS, padding). A non-empty prompt without a tokenizer is a 'family' error.
+ *   CLIP ids: with tokenizer/vocab.json + merges.txt in the bundle (SDXL's second encoder:
+ *        tokenizer_2/'s, else tokenizer/'s), clip-tokenizer.ts; without one only the empty
+ *        prompt, whose ids are fixed (BOS, EOS, padding).
+ *   T5 ids (Flux): with tokenizer_2/tokenizer.json, t5-tokenizer.ts; without it only the empty
+ *        prompt, whose ids are fixed (EOS, padding).
+ *   A non-empty prompt without its tokenizer is a 'family' error; so is one the tokenizer refuses.
  *   no text encoder in the bundle: the conditioning is zeros of the sizes the manifest's `text`
  *        gives (see docs/models.md).
  */
 import { ModelError } from '../errors.js';
 import { emptyClipIds, CLIP_EOS, type ClipTokenizer } from './clip-tokenizer.js';
+import type { T5Tokenizer } from './t5-tokenizer.js';
 import type { FloatTensor, OnnxSession } from './session.js';
 
 export const T5_EOS = 1;
@@ -26,19 +30,22 @@ export function declaredSeqLen(s: OnnxSession, fallback: number): number {
   return typeof d === 'number' && d > 0 ? d : fallback;
 }
 
+/** Whether a prompt is empty for the fixed empty-prompt ids (only ASCII whitespace counts as nothing). */
+function isEmptyPrompt(prompt: string): boolean {
+  return /^[ \t\n\r]*$/.test(prompt);
+}
+
 export function clipIds(prompt: string, tokenizer: ClipTokenizer | undefined, seqLen: number, padId = CLIP_EOS): number[] {
   if (tokenizer) return tokenizer.encode(prompt, seqLen, padId);
-  if (prompt.trim() !== '') throw noTokenizer();
+  if (!isEmptyPrompt(prompt)) throw new ModelError('family', 'this bundle has no tokenizer (tokenizer/vocab.json + merges.txt), so only the empty prompt is supported');
   return emptyClipIds(seqLen, padId);
 }
 
-export function t5Ids(prompt: string, seqLen: number): number[] {
-  if (prompt.trim() !== '') throw new ModelError('family', 'T5 prompts are not supported (no SentencePiece tokenizer in diffc); leave --prompt empty for Flux');
+/** T5 ids: T5TokenizerFast's with the bundle's tokenizer_2/tokenizer.json, else only the empty prompt's. */
+export function t5Ids(prompt: string, seqLen: number, tokenizer?: T5Tokenizer): number[] {
+  if (tokenizer) return tokenizer.encode(prompt, seqLen);
+  if (!isEmptyPrompt(prompt)) throw new ModelError('family', 'this bundle has no T5 tokenizer (tokenizer_2/tokenizer.json), so Flux takes only the empty prompt');
   return [T5_EOS, ...new Array<number>(seqLen - 1).fill(T5_PAD)];
-}
-
-function noTokenizer(): ModelError {
-  return new ModelError('family', 'this bundle has no tokenizer (tokenizer/vocab.json + merges.txt), so only the empty prompt is supported');
 }
 
 /**
