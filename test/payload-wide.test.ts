@@ -56,7 +56,7 @@ test('encoders pick wide deltas exactly for latents of more than 65536 values', 
   assert.equal(wideDeltasFor(65_537), true);
   const table = alphaBars(SD_SCHEDULE);
   const schedule = makeCodingSchedule(table, [999, 500, 100], 'list');
-  const info = { id: 'm', hash: new Uint8Array(8), defaults: { maxChunkBits: 12, schedule: 'list', reconMethod: 'mse' as const, reconSteps: 1 } };
+  const info = { id: 'm', hash: new Uint8Array(8), defaults: { maxChunkBits: 12, schedule: 'list', reconMethod: 'mse' as const, reconSteps: 1, guidance: 1, denoiseGuidance: 1, promptDenoiseGuidance: 1 } };
   const at = (h: number, w: number) => compressionSettings({
     info: info as never, schedule, latent: { channels: 3, height: h, width: w }, width: 4 * w, height: 4 * h, seed: 0, steps: 2,
   }).params.wideDeltas;

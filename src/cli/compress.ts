@@ -18,6 +18,7 @@ import { Progress } from './progress.js';
 import { UsageError } from './errors.js';
 import { runBatch } from './batch.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
+import { conditionedPredictors, GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 import { parseOrUsage, type Print } from './args.js';
 
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
@@ -35,7 +36,12 @@ failing image is reported and the others still run (exit 1 if any failed).
   --steps N             code N steps of the schedule
   --schedule ID         coding schedule (default: the model's; even:N[:tmax] or list:t1,t2,...)
   --chunk-bits B        max RCC chunk bits (default: the model's)
-  --prompt TEXT         text conditioning (models with a text encoder)
+  --prompt TEXT         text conditioning (models with a text encoder), stored in the .dfc
+  --guidance G          guidance of the coded chain's denoiser, stored in the .dfc (0..100;
+                        default: the model's: SD 1.5/2.1/SDXL 1 = no CFG (CFG runs when G > 1),
+                        Flux 3.5 (its distilled guidance); the default model ignores it)
+  --denoise-guidance G  guidance of the final denoising from the last coded step, stored in
+                        the .dfc (0..100; default: SD 1, or 5 with a non-empty --prompt; Flux 3.5)
   --seed N              shared-randomness seed, 0..2^53 (default 0)
   --backend B           RCC backend: auto | cuda | cpu | ts (default auto)
   --device D            model inference device: cpu | cuda (default cpu)
@@ -57,7 +63,9 @@ const Args = z.object({
   steps: z.coerce.number().int().positive().optional(),
   schedule: z.string().optional(),
   'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
-  prompt: z.string().max(4096).optional(),
+  prompt: z.string().refine((p) => Buffer.byteLength(p, 'utf8') <= 4096, 'at most 4096 bytes of UTF-8').optional(),
+  guidance: z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
+  'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
   seed: z.coerce.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
   backend: z.enum(['auto', 'cuda', 'cpu', 'ts']).default('auto'),
   device: z.enum(['cpu', 'cuda']).default('cpu'),
@@ -75,6 +83,7 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, bpp: { type: 'string' }, timestep: { type: 'string' },
       steps: { type: 'string' }, schedule: { type: 'string' }, 'chunk-bits': { type: 'string' }, prompt: { type: 'string' },
+      guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, device: { type: 'string' }, recon: { type: 'string' },
       method: { type: 'string' }, 'denoise-steps': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
@@ -127,16 +136,17 @@ async function compressOne(
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
   }
-  const predictor = await lm.model.predictor(padded.width, padded.height, { prompt: a.prompt });
-  const { params, recon, seed, image, stop } = compressionSettings({
-    info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: a.seed, prompt: a.prompt,
+  const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
+    info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
+    prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
     chunkBits: a['chunk-bits'], method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
   });
+  const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
   const progress = new Progress(`${label}compress ${j.input}`, schedule.timesteps.length, a.quiet);
   const tEnc = performance.now();
-  const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt: a.prompt }], {
-    schedule, params, recon, backend, protocol,
+  const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt }], {
+    schedule, params, recon, conditioning, backend, protocol,
     onStep: (e) => progress.update(e.step + 1, `t=${e.timestep} ${(e.totalBits / (img.width * img.height)).toFixed(4)} bpp`),
   });
   progress.done();
@@ -144,7 +154,7 @@ async function compressOne(
   await writeFileAtomic(j.output, c.bytes, a.force);
   if (j.recon) {
     // The decoder regenerates exactly this state, so this is the decompressed image byte for byte.
-    const x0 = await reconstruct(predictor, c.chain.state, c.chain.alphaBar, latent.length, { ...recon, table: lm.model.table, key: { seedLo: seed.lo, seedHi: seed.hi } });
+    const x0 = await reconstruct(denoiser, c.chain.state, c.chain.alphaBar, latent.length, { ...recon, table: lm.model.table, key: { seedLo: seed.lo, seedHi: seed.hi } });
     const [rgb] = await lm.model.decode([x0], padded.width, padded.height);
     await saveImage(cropTo(rgb, img.width, img.height), j.recon, { force: a.force });
   }
@@ -152,6 +162,7 @@ async function compressOne(
     input: j.input, output: j.output, bytes: c.bytes.length, bpp: (8 * c.bytes.length) / (img.width * img.height),
     width: img.width, height: img.height, model: info.id, steps: c.header.stepsCoded, schedule: schedule.id,
     timestep: c.header.stepsCoded > 0 ? schedule.timesteps[c.header.stepsCoded - 1] : null,
+    guidance: conditioning.guidance, denoiseGuidance: conditioning.denoiseGuidance,
     backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
   };
 }

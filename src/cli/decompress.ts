@@ -14,6 +14,7 @@ import { loadModel, type LoadedModel } from '../pipeline/model-context.js';
 import { assertWritable } from './files.js';
 import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
+import { GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 
 export const DECOMPRESS_HELP = `diffc decompress <in.dfc|dir|glob>... -o <out.png|dir> [options]
 
@@ -27,6 +28,9 @@ several inputs (or a directory or glob) -o names a directory and each file becom
   --upto-step N         decode only the first N coded steps
   --method M            flow | ancestral | mse (default: as written by the encoder)
   --denoise-steps N     denoising steps for flow/ancestral
+  --denoise-guidance G  guidance of the final denoising instead of the file's (0..100; the
+                        chain always runs with the file's guidance; files from before the header
+                        held guidance decode with the family's legacy values: SD 1, Flux 3.5)
   --device D            model inference device: cpu | cuda (default cpu)
   --force               overwrite an existing output
   --json                print one JSON object on stdout
@@ -41,6 +45,7 @@ const Args = z.object({
   'upto-step': z.coerce.number().int().nonnegative().optional(),
   method: ReconMethod.optional(),
   'denoise-steps': z.coerce.number().int().min(1).max(1000).optional(),
+  'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
   device: z.enum(['cpu', 'cuda']).default('cpu'),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
@@ -52,7 +57,7 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
     args: argv, allowPositionals: true, strict: true,
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' },
-      method: { type: 'string' }, 'denoise-steps': { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+      method: { type: 'string' }, 'denoise-steps': { type: 'string' }, 'denoise-guidance': { type: 'string' }, device: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -75,7 +80,7 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
   }
 }
 
-async function decompressOne(lm: LoadedModel, j: { input: string; output: string }, a: z.infer<typeof Args>): Promise<Record<string, number | string>> {
+async function decompressOne(lm: LoadedModel, j: { input: string; output: string }, a: z.infer<typeof Args>): Promise<Record<string, number | string | boolean>> {
   const t0 = performance.now();
   let bytes: Uint8Array;
   try {
@@ -83,7 +88,13 @@ async function decompressOne(lm: LoadedModel, j: { input: string; output: string
   } catch (e) {
     throw new CliError(`cannot read ${j.input}: ${(e as Error).message}`);
   }
-  const dec = await decodeDfc(lm, bytes, { uptoStep: a['upto-step'], uptoBpp: a['upto-bpp'], method: a.method, denoiseSteps: a['denoise-steps'] });
+  const dec = await decodeDfc(lm, bytes, {
+    uptoStep: a['upto-step'], uptoBpp: a['upto-bpp'], method: a.method, denoiseSteps: a['denoise-steps'], denoiseGuidance: a['denoise-guidance'],
+  });
   await saveImage(dec.image, j.output, { force: a.force });
-  return { input: j.input, output: j.output, steps: dec.steps, steps_coded: dec.stepsCoded, width: dec.image.width, height: dec.image.height, decode_s: +((performance.now() - t0) / 1000).toFixed(3) };
+  const c = dec.conditioning;
+  return {
+    input: j.input, output: j.output, steps: dec.steps, steps_coded: dec.stepsCoded, width: dec.image.width, height: dec.image.height,
+    guidance: c.guidance, denoiseGuidance: c.denoiseGuidance, legacy_conditioning: c.legacy, decode_s: +((performance.now() - t0) / 1000).toFixed(3),
+  };
 }

@@ -15,6 +15,7 @@ import { encodeAtBpp } from '../eval/baselines.js';
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
+import { conditionedPredictors } from '../pipeline/conditioning.js';
 import { resolveBackend } from '../rcc-backends/index.js';
 import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../pipeline/model-context.js';
 import { writeFileAtomic } from './files.js';
@@ -86,19 +87,19 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     const pixels = img.width * img.height;
     const name = basename(file);
     const { image: padded } = padToMultiple(img, info.sizeMultiple);
-    const predictor = await lm.model.predictor(padded.width, padded.height);
     const ctx = decodeContext(lm, padded.width, padded.height);
     let diffcBpp: number[] = a.bpp;
     if (a.codecs.includes('diffc')) {
       const tEnc = performance.now();
       const [latent] = await lm.model.encode([padded]);
       // The highest rate, budgeted over the whole file exactly as diffc compress does.
-      const { params, recon, seed, image, stop } = compressionSettings({
-        info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!,
+      const { params, recon, conditioning, seed, image, stop } = compressionSettings({
+        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!,
       });
+      const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning);
       const stepAt: number[] = [];
       const [c] = await compressLatents(predictor, [{ latent, image, seed, stop }], {
-        schedule, params, recon, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
+        schedule, params, recon, conditioning, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
         onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
       });
       const bits = stepBits(c.bytes, predictor, ctx);
@@ -107,7 +108,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         const steps = stepsWithinBpp(c.bytes.length, bits, pixels, target);
         const bytes = truncateDfc(c.bytes, steps, predictor, ctx);
         const tDec = performance.now();
-        const [d] = await decompressLatents(predictor, [bytes], ctx);
+        const [d] = await decompressLatents(predictor, [bytes], ctx, { denoiser });
         const [rgb] = await lm.model.decode([d.latent], padded.width, padded.height);
         const decodeS = (performance.now() - tDec) / 1000;
         const rec = cropTo(rgb, img.width, img.height);

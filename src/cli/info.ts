@@ -8,13 +8,17 @@ import { z } from 'zod';
 import { readDfc } from '../codec/format/index.js';
 import { decodeCodingBlob, stepBits } from '../codec/codec.js';
 import { loadModel, decodeContext, resolveSchedule } from '../pipeline/model-context.js';
+import { fileConditioning, type FileConditioning } from '../pipeline/conditioning.js';
 import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
 
 export const INFO_HELP = `diffc info <file.dfc> [--model M] [--json]
 
-Prints the header (model, image and latent size, schedule, seed, coding parameters) and, when the
-model is available, the bits of every coded step and the timestep each prefix reaches.
+Prints the header (model, image and latent size, schedule, seed, coding parameters, prompt,
+guidance and denoise guidance) and, when the model is available, the bits of every coded step and
+the timestep each prefix reaches. A file from before the header held guidance shows its family's
+legacy values (SD 1/1, Flux 3.5/3.5), which need the model to tell the family (--model; the
+default model is tried).
 `;
 
 const Args = z.object({
@@ -43,12 +47,15 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
   const { params, usesProtocol } = decodeCodingBlob(h.coding);
   let steps: { step: number; timestep: number; bits: number; cumulative_bpp: number }[] | null = null;
   let note: string | undefined;
+  let cond: FileConditioning | undefined = h.conditioning ? { ...h.conditioning, legacy: false } : undefined;
   try {
     const lm = await loadModel(a.model);
     if (hex(lm.model.info.hash) === hex(h.model.hash)) {
+      cond = fileConditioning(h, lm.model.info.family);
       const d = lm.model.info.downsample;
       const W = h.latent.width * d, H = h.latent.height * d;
-      const bits = stepBits(bytes, await lm.model.predictor(W, H, { prompt: h.prompt }), decodeContext(lm, W, H));
+      // Any of the file's predictors would do (stepBits reads symbols only); the chain's is the one it names.
+      const bits = stepBits(bytes, await lm.model.predictor(W, H, { prompt: h.prompt, guidance: cond.guidance }), decodeContext(lm, W, H));
       const sched = resolveSchedule(lm, h.schedule.id);
       const headerBits = 8 * bytes.length - bits.reduce((s, b) => s + b, 0);
       let cum = headerBits;
@@ -64,7 +71,10 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
     model: h.model.id, model_hash: hex(h.model.hash), width: h.image.width, height: h.image.height,
     latent: h.latent, schedule: h.schedule.id, steps: h.stepsCoded, seed: h.seed, recon: h.recon,
     coding: { ...params, predicted_by_protocol: usesProtocol }, payload_bytes: payload.length,
-    ...(h.prompt !== undefined ? { prompt: h.prompt } : {}),
+    prompt: h.prompt ?? null,
+    // The values the file decodes with; null only for a file without the field whose model is not at hand.
+    guidance: cond?.guidance ?? null, denoiseGuidance: cond?.denoiseGuidance ?? null,
+    legacy_conditioning: h.conditioning === undefined,
     step_bits: steps, ...(note ? { note } : {}),
   };
   if (a.json) {
@@ -75,7 +85,10 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
   out(`model ${h.model.id} (${result.model_hash}); latent ${h.latent.channels}x${h.latent.height}x${h.latent.width}`);
   out(`schedule ${h.schedule.id}; ${h.stepsCoded} steps coded; seed ${h.seed.hi}:${h.seed.lo}; recon ${h.recon.method}/${h.recon.steps}`);
   out(`coding: chunks <= ${params.maxChunkBits} bits, padding ${params.paddingQuarterBits / 4}, side info ${params.sideInfo}${usesProtocol ? ' (protocol-predicted)' : ''}`);
-  if (h.prompt !== undefined) out(`prompt: ${h.prompt}`);
+  if (h.prompt !== undefined) out(`prompt: ${JSON.stringify(h.prompt)}`);
+  if (h.conditioning) out(`guidance ${h.conditioning.guidance} (chain), denoise guidance ${h.conditioning.denoiseGuidance}`);
+  else if (cond) out(`guidance ${cond.guidance} (chain), denoise guidance ${cond.denoiseGuidance}: legacy file (no guidance in the header), its model family's legacy values`);
+  else out(`guidance: legacy file (no guidance in the header): its model family's legacy values (SD 1/1, Flux 3.5/3.5); pass --model to tell`);
   if (steps) for (const s of steps) out(`  step ${String(s.step).padStart(3)}  t=${String(s.timestep).padStart(4)}  ${s.bits.toFixed(1).padStart(9)} bits  -> ${s.cumulative_bpp.toFixed(4)} bpp`);
   if (note) out(note);
   return 0;

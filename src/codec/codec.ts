@@ -3,7 +3,7 @@
  * besides the model and the named schedule travels in the header (docs/format.md §3–§4).
  */
 import { ByteReader, ByteWriter } from './format/bytes.js';
-import { DfcError, readDfc, writeDfc, type DfcHeader } from './format/index.js';
+import { DfcError, readDfc, writeDfc, type DfcConditioning, type DfcHeader } from './format/index.js';
 import { CodingParams, validatePlan, type ChunkPlan } from './chain/chunk-plan.js';
 import { encodeChains, decodeChains, type StopRule, type StepEvent, type EncodedChain } from './chain/run.js';
 import { assemblePayload, PayloadReader } from './chain/payload.js';
@@ -58,6 +58,13 @@ export interface CompressSettings {
   readonly schedule: CodingSchedule;
   readonly params: CodingParams;
   readonly recon: { method: ReconMethod; steps: number };
+  /**
+   * The guidance the model was bound to (written to the header, docs/format.md §3.8): the chain's
+   * predictor must run with `guidance`, the reconstruction's with `denoiseGuidance`. The pipeline
+   * always gives it; without it the header has no conditioning field and decoders use the
+   * family's legacy values (what a predictor bound to no guidance computes).
+   */
+  readonly conditioning?: DfcConditioning;
   readonly backend: RccBackend;
   /** The model's protocol plans for this schedule (needed for sideInfo 'protocol'; improves 'coded'). */
   readonly protocol?: readonly ChunkPlan[];
@@ -70,6 +77,37 @@ export interface Compressed {
   readonly chain: EncodedChain;
 }
 
+/** What a .dfc header is made of; dfcHeader fills in the rest the same way for every writer. */
+export interface HeaderFields {
+  readonly model: { readonly id: string; readonly hash: Uint8Array; readonly latent: { channels: number; height: number; width: number } };
+  readonly image: { width: number; height: number; channels: number };
+  readonly seed: { lo: number; hi: number };
+  readonly schedule: { readonly id: string; readonly hash: Uint8Array };
+  readonly recon: { method: ReconMethod; steps: number };
+  readonly coding: Uint8Array;
+  readonly stepsCoded: number;
+  /** An empty prompt is no prompt (the model conditions on '' either way). */
+  readonly prompt?: string;
+  readonly conditioning?: DfcConditioning;
+}
+
+/** The header of a new file: compressLatents, the compressImage activities and the bpp budget all build it here. */
+export function dfcHeader(f: HeaderFields): DfcHeader {
+  return {
+    version: 1,
+    model: { id: f.model.id, hash: f.model.hash },
+    image: f.image,
+    latent: { channels: f.model.latent.channels, height: f.model.latent.height, width: f.model.latent.width },
+    schedule: { id: f.schedule.id, hash: f.schedule.hash },
+    seed: { lo: f.seed.lo >>> 0, hi: f.seed.hi >>> 0 },
+    recon: f.recon,
+    coding: f.coding,
+    stepsCoded: f.stepsCoded,
+    ...(f.prompt ? { prompt: f.prompt } : {}),
+    ...(f.conditioning ? { conditioning: { guidance: f.conditioning.guidance, denoiseGuidance: f.conditioning.denoiseGuidance } } : {}),
+  };
+}
+
 export function chainConfig(s: Pick<CompressSettings, 'schedule' | 'params' | 'protocol'>, seed: { lo: number; hi: number }): ChainConfig {
   return { schedule: s.schedule, params: s.params, key: { seedLo: seed.lo >>> 0, seedHi: seed.hi >>> 0 }, protocol: s.protocol };
 }
@@ -80,18 +118,11 @@ export async function compressLatents(model: NoisePredictor, jobs: readonly Comp
   if (s.params.sideInfo === 'protocol' && !s.protocol) throw new RangeError("sideInfo 'protocol' needs the model's protocol plans");
   const chains = await encodeChains(model, jobs.map((j) => ({ x0: j.latent, cfg: chainConfig(s, j.seed), stop: j.stop })), s.backend, s.onStep);
   return chains.map((chain, i) => {
-    const header: DfcHeader = {
-      version: 1,
-      model: { id: model.id, hash: model.hash },
-      image: jobs[i].image,
-      latent: { ...model.latent },
-      schedule: { id: s.schedule.id, hash: s.schedule.hash },
-      seed: { lo: jobs[i].seed.lo >>> 0, hi: jobs[i].seed.hi >>> 0 },
-      recon: s.recon,
-      coding: encodeCodingBlob(s.params, s.protocol !== undefined),
-      stepsCoded: chain.records.length,
-      ...(jobs[i].prompt ? { prompt: jobs[i].prompt } : {}),
-    };
+    const header = dfcHeader({
+      model, image: jobs[i].image, seed: jobs[i].seed, schedule: s.schedule, recon: s.recon,
+      coding: encodeCodingBlob(s.params, s.protocol !== undefined), stepsCoded: chain.records.length,
+      prompt: jobs[i].prompt, conditioning: s.conditioning,
+    });
     return { bytes: writeDfc({ header, payload: chain.payload }), header, chain };
   });
 }
@@ -110,6 +141,11 @@ export interface DecompressOptions {
   readonly uptoSteps?: number;
   readonly method?: ReconMethod;
   readonly denoiseSteps?: number;
+  /**
+   * The final reconstruction's denoiser (same latent, hash and table as the chain's model, bound
+   * to the file's denoise guidance); default: the chain's model.
+   */
+  readonly denoiser?: NoisePredictor;
 }
 
 export interface Decompressed {
@@ -145,6 +181,8 @@ export function openDfc(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeCon
 }
 
 export async function decompressLatents(model: NoisePredictor, files: readonly Uint8Array[], ctx: DecodeContext, opts: DecompressOptions = {}): Promise<Decompressed[]> {
+  const d = opts.denoiser;
+  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
   const opened = files.map((b) => openDfc(b, model, ctx));
   const decoded = await withCorruptAsDfcError(() => decodeChains(model, opened.map((o) => ({
     payload: o.file.payload, cfg: o.cfg, dims: o.dims, stepsCoded: o.file.header.stepsCoded, upto: opts.uptoSteps,
@@ -153,7 +191,7 @@ export async function decompressLatents(model: NoisePredictor, files: readonly U
     if (d.overrun > 4) throw new DfcError('corrupt', `payload ended ${d.overrun} bytes early`);
   });
   const latents = await reconstructBatch(
-    model,
+    opts.denoiser ?? model,
     decoded.map((d, i) => ({ state: d.state, alphaBar: d.alphaBar, key: opened[i].cfg.key })),
     opened[0]?.dims ?? 0,
     {

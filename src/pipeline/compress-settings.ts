@@ -3,12 +3,14 @@
  * process, or a Temporal activity), so that both produce the same bitstream for the same inputs.
  */
 import { CodingParams, wideDeltasFor } from '../codec/chain/chunk-plan.js';
-import { writeDfc } from '../codec/format/index.js';
+import { dfcHeader } from '../codec/codec.js';
+import { writeDfc, type DfcConditioning } from '../codec/format/index.js';
 import type { StopRule } from '../codec/chain/run.js';
 import type { LatentShape } from '../codec/model.js';
 import type { ReconMethod } from '../codec/diffusion/reconstruct.js';
 import type { ModelInfo } from '../models/types.js';
 import type { CodingSchedule } from '../codec/schedule/timesteps.js';
+import { resolveConditioning } from './conditioning.js';
 
 export interface SettingsRequest {
   readonly info: ModelInfo;
@@ -19,6 +21,10 @@ export interface SettingsRequest {
   readonly height: number;
   readonly seed: number;
   readonly prompt?: string;
+  /** The coded chain's guidance (--guidance; default the model's). */
+  readonly guidance?: number;
+  /** The final reconstruction's guidance (--denoise-guidance; default the model's, with or without a prompt). */
+  readonly denoiseGuidance?: number;
   readonly chunkBits?: number;
   readonly method?: ReconMethod;
   readonly denoiseSteps?: number;
@@ -31,6 +37,10 @@ export interface SettingsRequest {
 export interface CompressionSettings {
   readonly params: CodingParams;
   readonly recon: { method: ReconMethod; steps: number };
+  /** Written to the header; the chain's and the reconstruction's predictors are bound to it (conditionedPredictors). */
+  readonly conditioning: DfcConditioning;
+  /** The prompt the model conditions on and the header holds (undefined: none; '' is none). */
+  readonly prompt?: string;
   readonly seed: { lo: number; hi: number };
   readonly image: { width: number; height: number; channels: number };
   readonly stop: StopRule;
@@ -43,20 +53,21 @@ export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const dims = r.latent.channels * r.latent.height * r.latent.width;
   const params = CodingParams.parse({ maxChunkBits: r.chunkBits ?? info.defaults.maxChunkBits, wideDeltas: wideDeltasFor(dims) });
   const recon = { method: r.method ?? info.defaults.reconMethod, steps: r.denoiseSteps ?? info.defaults.reconSteps };
+  const prompt = r.prompt ? r.prompt : undefined;
+  const conditioning = resolveConditioning(info.defaults, { prompt, guidance: r.guidance, denoiseGuidance: r.denoiseGuidance });
   const seed = { lo: r.seed % 2 ** 32, hi: Math.floor(r.seed / 2 ** 32) };
   const image = { width: r.width, height: r.height, channels: 3 };
   const bpp = r.bpp ?? (r.timestep === undefined && r.steps === undefined ? DEFAULT_BPP : undefined);
   let stop: StopRule;
   if (bpp !== undefined) {
-    // A bpp target covers the whole file: the header's bytes come off the payload's budget.
-    const headerBits = 8 * (writeDfc({
-      header: {
-        version: 1, model: { id: info.id, hash: info.hash }, image, latent: { ...r.latent }, schedule: { id: schedule.id, hash: schedule.hash },
-        seed, recon, coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, ...(r.prompt ? { prompt: r.prompt } : {}),
-      },
-      payload: new Uint8Array(0),
-    }).length + 4);
+    // A bpp target covers the whole file: the header's bytes (prompt and conditioning included)
+    // come off the payload's budget. 8 bytes stand for the coding blob, 4 more for the payload length.
+    const header = dfcHeader({
+      model: { id: info.id, hash: info.hash, latent: r.latent }, image, seed, schedule, recon,
+      coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, prompt, conditioning,
+    });
+    const headerBits = 8 * (writeDfc({ header, payload: new Uint8Array(0) }).length + 4);
     stop = { maxBits: Math.max(0, bpp * r.width * r.height - headerBits) };
   } else stop = r.timestep !== undefined ? { timestep: r.timestep } : { steps: r.steps };
-  return { params, recon, seed, image, stop };
+  return { params, recon, conditioning, ...(prompt !== undefined ? { prompt } : {}), seed, image, stop };
 }

@@ -1,6 +1,8 @@
 /**
  * .dfc bytes -> image, to a chosen chain prefix: the one decode path behind `diffc decompress`
- * and the decompressImage activity, so both give the same pixels.
+ * and the decompressImage activity, so both give the same pixels. The chain runs with the
+ * header's guidance and the final reconstruction with its denoise guidance (a file without the
+ * conditioning field: its family's legacy values, docs/format.md §3.8).
  */
 import { decompressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { readDfc } from '../codec/format/index.js';
@@ -8,6 +10,7 @@ import type { ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { cropTo } from '../image/geometry.js';
 import type { RgbImage } from '../image/types.js';
 import { decodeContext, type LoadedModel } from './model-context.js';
+import { conditionedPredictors, fileConditioning, guidanceValue, type FileConditioning } from './conditioning.js';
 
 export interface DecodeOptions {
   /** Decode only the first N coded steps. */
@@ -16,12 +19,16 @@ export interface DecodeOptions {
   readonly uptoBpp?: number;
   readonly method?: ReconMethod;
   readonly denoiseSteps?: number;
+  /** Final reconstruction guidance instead of the header's (the chain always uses the header's). */
+  readonly denoiseGuidance?: number;
 }
 
 export interface Decoded {
   readonly image: RgbImage;
   readonly steps: number;
   readonly stepsCoded: number;
+  /** The guidance the chain and the reconstruction ran with (legacy: the file has no conditioning field). */
+  readonly conditioning: FileConditioning;
 }
 
 export async function decodeDfc(lm: LoadedModel, bytes: Uint8Array, opts: DecodeOptions = {}): Promise<Decoded> {
@@ -29,12 +36,14 @@ export async function decodeDfc(lm: LoadedModel, bytes: Uint8Array, opts: Decode
   const d = lm.model.info.downsample;
   const W = header.latent.width * d, H = header.latent.height * d;
   const ctx = decodeContext(lm, W, H);
-  const predictor = await lm.model.predictor(W, H, { prompt: header.prompt });
+  const fromFile = fileConditioning(header, lm.model.info.family);
+  const conditioning = opts.denoiseGuidance === undefined ? fromFile : { ...fromFile, denoiseGuidance: guidanceValue(opts.denoiseGuidance, 'denoise guidance') };
+  const { chain, denoiser } = await conditionedPredictors(lm.model, W, H, header.prompt, conditioning);
   let upto = opts.uptoStep;
   if (opts.uptoBpp !== undefined) {
-    upto = stepsWithinBpp(bytes.length, stepBits(bytes, predictor, ctx), header.image.width * header.image.height, opts.uptoBpp);
+    upto = stepsWithinBpp(bytes.length, stepBits(bytes, chain, ctx), header.image.width * header.image.height, opts.uptoBpp);
   }
-  const [dec] = await decompressLatents(predictor, [bytes], ctx, { uptoSteps: upto, method: opts.method, denoiseSteps: opts.denoiseSteps });
+  const [dec] = await decompressLatents(chain, [bytes], ctx, { uptoSteps: upto, method: opts.method, denoiseSteps: opts.denoiseSteps, denoiser });
   const [rgb] = await lm.model.decode([dec.latent], W, H);
-  return { image: cropTo(rgb, header.image.width, header.image.height), steps: dec.stepsDecoded, stepsCoded: header.stepsCoded };
+  return { image: cropTo(rgb, header.image.width, header.image.height), steps: dec.stepsDecoded, stepsCoded: header.stepsCoded, conditioning };
 }
