@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'native/**/build/**', 'bin/**', 'tmp/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'native/**/build/**', 'bin/**', 'tmp/**', '.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
