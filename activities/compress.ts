@@ -17,12 +17,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { decodeImage, readImageHeader, type ImageHeader } from '../src/image/io.js';
 import { CodingParams } from '../src/codec/chain/chunk-plan.js';
-import { chainConfig, encodeCodingBlob } from '../src/codec/codec.js';
+import { chainConfig, dfcHeader, encodeCodingBlob } from '../src/codec/codec.js';
 import { encodeChains, type EncodedChain } from '../src/codec/chain/run.js';
 import type { EncoderCheckpoint } from '../src/codec/chain/encoder.js';
 import type { StepRecord } from '../src/codec/chain/chain-config.js';
 import { assemblePayload } from '../src/codec/chain/payload.js';
-import { readDfc, writeDfc, type DfcHeader } from '../src/codec/format/index.js';
+import { readDfc, writeDfc, type DfcConditioning, type DfcHeader } from '../src/codec/format/index.js';
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
@@ -50,6 +50,11 @@ interface JobInfo {
   readonly seed: { lo: number; hi: number };
   readonly stop: { maxBits?: number; steps?: number };
   readonly stepsTarget: number;
+  /** The prompt and guidance the chain runs with and the header records. No conditioning: a work
+   *  folder of a run started before the header held guidance, whose chain ran on the predictor bound
+   *  to no guidance; its .dfc is written without the field, which decodes with those same values. */
+  readonly prompt?: string;
+  readonly conditioning?: DfcConditioning;
 }
 
 /** A chain checkpoint as stored: step index, records so far, the noisy latent (base64 float32). */
@@ -238,13 +243,16 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
     return withStore(outStore(job), async (store) => {
       const k = workKeys(job.output);
       const schedule = resolveSchedule(lm, info.defaults.schedule);
-      const predictor = await lm.model.predictor(padded.width, padded.height);
       // Derived exactly as diffc compress derives them, so the bitstreams match.
-      const { params, recon, seed, image, stop } = compressionSettings({
-        info, schedule, latent: predictor.latent, width: img.width, height: img.height, seed: job.seed, bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits,
+      const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
+        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: job.seed,
+        bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
-      const jobInfo: JobInfo = { version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget };
+      const jobInfo: JobInfo = {
+        version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget,
+        ...(prompt !== undefined ? { prompt } : {}), conditioning,
+      };
       await store.put(k.latent, f32ToBytes(latent));
       await store.put(k.job, json(jobInfo));
       const empty: StoredCheckpoint = { step: 0, records: [], state: null, payloadBits: 0 };
@@ -262,7 +270,8 @@ async function setup(store: ObjectStore, job: CompressImageInput) {
   const x0 = bytesToF32(await store.get(k.latent));
   const schedule = resolveSchedule(lm, info.schedule);
   const protocol = protocolFor(lm, info.padded.width, info.padded.height, schedule, info.params);
-  const predictor = await lm.model.predictor(info.padded.width, info.padded.height);
+  // The chain's denoiser, as conditionedPredictors binds it for diffc compress (no reconstruction runs here).
+  const predictor = await lm.model.predictor(info.padded.width, info.padded.height, { prompt: info.prompt, guidance: info.conditioning?.guidance });
   const cfg = chainConfig({ schedule, params: info.params, protocol }, info.seed);
   return { lm, info, x0, schedule, protocol, predictor, cfg };
 }
@@ -349,17 +358,11 @@ export async function assembleDfc({ job, source, outputEtag }: PinnedJob): Promi
     const { info, x0, schedule, protocol, predictor } = await setup(store, job);
     const ck = parse<StoredCheckpoint>(await store.get(k.chain));
     const { bytes: payload } = assemblePayload(info.params, x0.length, ck.records, protocol);
-    const header: DfcHeader = {
-      version: 1,
-      model: { id: predictor.id, hash: predictor.hash }, // as compressLatents
-      image: info.image,
-      latent: { ...predictor.latent },
-      schedule: { id: schedule.id, hash: schedule.hash },
-      seed: { lo: info.seed.lo >>> 0, hi: info.seed.hi >>> 0 },
-      recon: info.recon,
-      coding: encodeCodingBlob(info.params, protocol !== undefined),
-      stepsCoded: ck.records.length,
-    };
+    const header = dfcHeader({ // as compressLatents
+      model: predictor, image: info.image, seed: info.seed, schedule, recon: info.recon,
+      coding: encodeCodingBlob(info.params, protocol !== undefined), stepsCoded: ck.records.length,
+      prompt: info.prompt, conditioning: info.conditioning,
+    });
     const bytes = writeDfc({ header, payload });
     const result = await putOutput(store, job, source, outputEtag, bytes, outputMetadata(header, source));
     await deleteWorkFolder(store, k.prefix);

@@ -14,7 +14,7 @@ export async function decodeToImage(job: DecompressImageInput): Promise<Decompre
   return activity(async () => {
     const lm = await workerModel(job.model);
     const bytes = await withStore(job.store, (s) => s.get(job.source));
-    const dec = await decodeDfc(lm, bytes, { uptoBpp: job.uptoBpp, uptoStep: job.uptoStep });
+    const dec = await decodeDfc(lm, bytes, { uptoBpp: job.uptoBpp, uptoStep: job.uptoStep, denoiseGuidance: job.denoiseGuidance });
     const out = await encodeImage(dec.image, formatForPath(job.output), {}, job.output);
     await withStore(job.outputStore ?? job.store, (s) => s.put(job.output, out));
     return { output: job.output, bytes: out.length, width: dec.image.width, height: dec.image.height, steps: dec.steps, stepsCoded: dec.stepsCoded };

@@ -7,7 +7,8 @@
  *   - else a ranged read of the file's first bytes, whose header says the same (less the source).
  * The job names its model by hash (CompressImageInput.modelHash, resolved once on a gpu worker).
  */
-import { readDfcHeader, type DfcHeader } from '../src/codec/format/index.js';
+import { createHash } from 'node:crypto';
+import { readDfcHeader, type DfcConditioning, type DfcHeader } from '../src/codec/format/index.js';
 import { DfcError } from '../src/codec/format/errors.js';
 import type { ObjectStore } from '../src/storage/index.js';
 import type { CompressImageInput, CompressImageResult, SourceVersion } from '../src/orchestration/types.js';
@@ -22,7 +23,16 @@ export const OUTPUT_METADATA = {
   steps: 'diffc-steps',
   sourceEtag: 'diffc-source-etag',
   sourceVersionId: 'diffc-source-version-id',
+  /** `<guidance>,<denoiseGuidance>` when the header has the conditioning field. */
+  conditioning: 'diffc-guidance',
+  /** promptDigest of the header's prompt ('' for none). */
+  prompt: 'diffc-prompt-sha256',
 } as const;
+
+/** What an output records of its prompt: the first 128 bits of its UTF-8 sha256 in hex, '' for none. */
+export function promptDigest(prompt: string | undefined): string {
+  return prompt ? createHash('sha256').update(prompt, 'utf8').digest('hex').slice(0, 32) : '';
+}
 
 /** What the skip decision needs to know about an existing output. */
 export interface OutputFacts {
@@ -34,12 +44,18 @@ export interface OutputFacts {
   readonly steps: number;
   /** The source version the output was made from, when it was recorded. */
   readonly source?: SourceVersion;
+  /** promptDigest of its prompt; absent: not recorded (metadata of outputs written before prompts could be). */
+  readonly prompt?: string;
+  /** Its header's guidance; absent: the header has none (legacy) or the metadata does not say. */
+  readonly conditioning?: DfcConditioning;
   /** The output's own ETag when read: what a conditional put that replaces it must match. */
   readonly etag?: string;
 }
 
 /** Header bytes read to judge an output without metadata: model and schedule ids are ≤ 255 bytes each. */
 export const HEADER_PROBE_BYTES = 1024;
+/** ... and when that ends inside the header (a long prompt or coding blob): every header fits (docs/format.md §3.3). */
+export const HEADER_MAX_BYTES = 16 * 1024;
 
 export const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -52,6 +68,8 @@ export function outputMetadata(header: DfcHeader, source: SourceVersion | undefi
     [M.width]: String(header.image.width),
     [M.height]: String(header.image.height),
     [M.steps]: String(header.stepsCoded),
+    [M.prompt]: promptDigest(header.prompt),
+    ...(header.conditioning ? { [M.conditioning]: `${header.conditioning.guidance},${header.conditioning.denoiseGuidance}` } : {}),
     ...(source?.etag ? { [M.sourceEtag]: asciiSafe(source.etag) } : {}),
     ...(source?.versionId ? { [M.sourceVersionId]: asciiSafe(source.versionId) } : {}),
   };
@@ -69,7 +87,13 @@ function factsFromMetadata(bytes: number, m: Readonly<Record<string, string>>): 
   if (hash === undefined || !/^[0-9a-f]{16}$/.test(hash) || seed === undefined || width === undefined || height === undefined || steps === undefined) return undefined;
   const etag = m[M.sourceEtag], versionId = m[M.sourceVersionId];
   const source = etag || versionId ? { ...(etag ? { etag } : {}), ...(versionId ? { versionId } : {}) } : undefined;
-  return { bytes, modelHash: hash, seed, width, height, steps, ...(source ? { source } : {}) };
+  const prompt = m[M.prompt] !== undefined && /^([0-9a-f]{32})?$/.test(m[M.prompt]) ? m[M.prompt] : undefined;
+  const g = /^([0-9.e+-]+),([0-9.e+-]+)$/.exec(m[M.conditioning] ?? '');
+  const conditioning = g && Number.isFinite(Number(g[1])) && Number.isFinite(Number(g[2])) ? { guidance: Number(g[1]), denoiseGuidance: Number(g[2]) } : undefined;
+  return {
+    bytes, modelHash: hash, seed, width, height, steps, ...(source ? { source } : {}),
+    ...(prompt !== undefined ? { prompt } : {}), ...(conditioning ? { conditioning } : {}),
+  };
 }
 
 /** What is at `key`: nothing (null), the facts of a .dfc, or why it is not one. */
@@ -79,16 +103,22 @@ export async function readOutputFacts(store: ObjectStore, key: string): Promise<
   const etag = head.etag ? { etag: head.etag } : {};
   const fromMeta = head.metadata ? factsFromMetadata(head.size, head.metadata) : undefined;
   if (fromMeta) return { ...fromMeta, ...etag };
-  let header: DfcHeader;
-  try {
-    header = readDfcHeader(await store.getRange(key, 0, HEADER_PROBE_BYTES, head.etag ? { ifMatch: head.etag } : {}));
-  } catch (e) {
-    if (e instanceof DfcError) return { invalid: `not a valid .dfc (${e.message})`, ...etag };
-    throw e;
+  let header: DfcHeader | undefined;
+  for (const probe of [HEADER_PROBE_BYTES, HEADER_MAX_BYTES]) {
+    try {
+      header = readDfcHeader(await store.getRange(key, 0, probe, head.etag ? { ifMatch: head.etag } : {}));
+      break;
+    } catch (e) {
+      if (!(e instanceof DfcError)) throw e;
+      if (e.code === 'truncated' && probe < HEADER_MAX_BYTES && head.size > probe) continue;
+      return { invalid: `not a valid .dfc (${e.message})`, ...etag };
+    }
   }
+  if (!header) return { invalid: 'not a valid .dfc (no header)', ...etag };
   return {
     bytes: head.size, modelHash: hexOf(header.model.hash), seed: header.seed.lo + header.seed.hi * 2 ** 32,
-    width: header.image.width, height: header.image.height, steps: header.stepsCoded, ...etag,
+    width: header.image.width, height: header.image.height, steps: header.stepsCoded, prompt: promptDigest(header.prompt),
+    ...(header.conditioning ? { conditioning: header.conditioning } : {}), ...etag,
   };
 }
 
@@ -97,12 +127,14 @@ export type Judgement = { readonly skipped: CompressImageResult } | { readonly r
 
 /**
  * Keep or redo: the output is kept when it was coded with the job's model and seed, for the
- * image's size when known, within its rate, and (when the job names a source version) from that
- * version. `job.modelHash` must be resolved.
+ * image's size when known, within its rate, with the job's prompt, with the guidance the job names
+ * (a job that names none takes the model's defaults, which an io worker cannot resolve: any
+ * recorded guidance is kept), and (when the job names a source version) from that version.
+ * `job.modelHash` must be resolved.
  */
 export function judgeOutput(
   facts: OutputFacts | { invalid: string },
-  job: Pick<CompressImageInput, 'output' | 'seed' | 'bpp' | 'steps' | 'sourceVersion'> & { readonly modelHash: string },
+  job: Pick<CompressImageInput, 'output' | 'seed' | 'bpp' | 'steps' | 'sourceVersion' | 'prompt' | 'guidance' | 'denoiseGuidance'> & { readonly modelHash: string },
   size?: { width: number; height: number },
 ): Judgement {
   if ('invalid' in facts) return { redo: facts.invalid };
@@ -113,6 +145,15 @@ export function judgeOutput(
   const bpp = (8 * facts.bytes) / (width * height);
   if (job.bpp !== undefined && bpp > job.bpp) return { redo: 'over the bpp budget' };
   if (job.steps !== undefined && facts.steps !== job.steps) return { redo: `${facts.steps} steps, not ${job.steps}` };
+  // Outputs whose metadata predates prompts were made by jobs that could not give one.
+  const prompt = facts.prompt ?? '';
+  if (prompt !== promptDigest(job.prompt)) return { redo: job.prompt ? 'coded with another prompt or none' : 'coded with a prompt' };
+  for (const key of ['guidance', 'denoiseGuidance'] as const) {
+    const want = job[key];
+    if (want === undefined) continue;
+    const had = facts.conditioning?.[key];
+    if (had !== Math.fround(want)) return { redo: had === undefined ? `${key} not recorded, ${want} asked for` : `${key} ${had}, not ${want}` };
+  }
   if (job.sourceVersion && (job.sourceVersion.etag || job.sourceVersion.versionId)) {
     if (!facts.source) return { redo: 'made from an unrecorded source version' };
     if (!sameSource(facts.source, job.sourceVersion)) return { redo: 'made from another version of the source' };

@@ -14,17 +14,18 @@ import { BulkArchiveInput, childJob, type BulkCursor, type Outcome, type Planned
 import { CompressImageInput } from '../src/orchestration/types.js';
 import { compressWorkflowId, outputKeyFor } from '../src/orchestration/output-key.js';
 import { planPage } from '../activities/bulk-plan.js';
-import { HEADER_PROBE_BYTES, judgeOutput, outputMetadata, readOutputFacts } from '../activities/existing-output.js';
+import { HEADER_PROBE_BYTES, judgeOutput, outputMetadata, promptDigest, readOutputFacts } from '../activities/existing-output.js';
 import { ListingStore } from '../bench/listing-store.js';
 
 const HASH = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
 const HASH_HEX = '0102030405060708';
 
-function dfc(opts: { hash?: Uint8Array; seed?: number; width?: number; height?: number; steps?: number; payload?: number; id?: string } = {}): Uint8Array {
+function dfc(opts: { hash?: Uint8Array; seed?: number; width?: number; height?: number; steps?: number; payload?: number; id?: string; prompt?: string; conditioning?: DfcHeader['conditioning'] } = {}): Uint8Array {
   const header: DfcHeader = {
     version: 1, model: { id: opts.id ?? 'test-model', hash: opts.hash ?? HASH }, image: { width: opts.width ?? 64, height: opts.height ?? 48, channels: 3 },
     latent: { channels: 3, height: 12, width: 16 }, schedule: { id: 'sched', hash: new Uint8Array(4) }, seed: { lo: opts.seed ?? 0, hi: 0 },
     recon: { method: 'flow', steps: 0 }, coding: new Uint8Array(8), stepsCoded: opts.steps ?? 10,
+    ...(opts.prompt !== undefined ? { prompt: opts.prompt } : {}), ...(opts.conditioning ? { conditioning: opts.conditioning } : {}),
   };
   return writeDfc({ header, payload: new Uint8Array(opts.payload ?? 100) });
 }
@@ -81,6 +82,25 @@ test('judgeOutput: keeps only a .dfc of this model, seed, size, rate and source 
   assert.match((judgeOutput({ invalid: 'not a valid .dfc (x)' }, job) as { redo: string }).redo, /not a valid/);
 });
 
+test('judgeOutput: the prompt must be the job\'s; guidance the job names must be the recorded one', () => {
+  const job = { output: 'o.dfc', seed: 0, modelHash: HASH_HEX } as const;
+  const facts = { bytes: 200, modelHash: HASH_HEX, seed: 0, width: 64, height: 48, steps: 10 };
+  const cat = promptDigest('a cat');
+  assert.match(cat, /^[0-9a-f]{32}$/);
+  assert.equal(promptDigest(''), '');
+  assert.ok('skipped' in judgeOutput({ ...facts, prompt: '' }, { ...job, prompt: '' }));
+  assert.ok('skipped' in judgeOutput(facts, job), 'metadata from before prompts: a prompt-less job keeps it');
+  assert.match((judgeOutput(facts, { ...job, prompt: 'a cat' }) as { redo: string }).redo, /another prompt/);
+  assert.ok('skipped' in judgeOutput({ ...facts, prompt: cat }, { ...job, prompt: 'a cat' }));
+  assert.match((judgeOutput({ ...facts, prompt: cat }, { ...job, prompt: 'a dog' }) as { redo: string }).redo, /another prompt/);
+  assert.match((judgeOutput({ ...facts, prompt: cat }, job) as { redo: string }).redo, /coded with a prompt/);
+  const conditioning = { guidance: 1, denoiseGuidance: Math.fround(7.3) };
+  assert.ok('skipped' in judgeOutput({ ...facts, conditioning }, job), 'no guidance named: whatever the defaults gave');
+  assert.ok('skipped' in judgeOutput({ ...facts, conditioning }, { ...job, guidance: 1, denoiseGuidance: 7.3 }), 'compared as float32');
+  assert.match((judgeOutput({ ...facts, conditioning }, { ...job, denoiseGuidance: 5 }) as { redo: string }).redo, /denoiseGuidance 7\.3\d*, not 5/);
+  assert.match((judgeOutput(facts, { ...job, guidance: 1 }) as { redo: string }).redo, /guidance not recorded/);
+});
+
 test('outputMetadata round-trips through readOutputFacts; without metadata the header is read', async () => {
   const bytes = dfc({ seed: 5, steps: 12 });
   const meta = outputMetadata(readDfc(bytes).header, { etag: 'e1', versionId: 'v1' });
@@ -88,10 +108,22 @@ test('outputMetadata round-trips through readOutputFacts; without metadata the h
   const { store, done } = await tempStore({ 'a.dfc': bytes, 'junk.dfc': 'hello' });
   try {
     const { etag, ...facts } = (await readOutputFacts(store, 'a.dfc')) as Record<string, unknown>;
-    assert.deepEqual(facts, { bytes: bytes.length, modelHash: HASH_HEX, seed: 5, width: 64, height: 48, steps: 12 });
+    assert.deepEqual(facts, { bytes: bytes.length, modelHash: HASH_HEX, seed: 5, width: 64, height: 48, steps: 12, prompt: '' });
     assert.equal(etag, (await store.head('a.dfc'))!.etag, 'the ETag the final put can be made conditional on');
     assert.equal(await readOutputFacts(store, 'missing.dfc'), null);
     assert.match((await readOutputFacts(store, 'junk.dfc') as { invalid: string }).invalid, /not a valid \.dfc/);
+    // Prompt and guidance: from the metadata of our puts, and from the header without it (a
+    // long coded prompt does not fit the first probe: the header is read again, longer).
+    const conditioning = { guidance: Math.fround(3.3), denoiseGuidance: 2 ** -149 };
+    const prompted = dfc({ prompt: Array.from({ length: 3000 }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 94))).join(''), conditioning });
+    assert.ok(prompted.length > 2 * HEADER_PROBE_BYTES, `${prompted.length} bytes`);
+    await store.put('p.dfc', prompted, { metadata: outputMetadata(readDfc(prompted).header, undefined) });
+    await store.put('q.dfc', prompted);
+    for (const key of ['p.dfc', 'q.dfc']) {
+      const f = (await readOutputFacts(store, key)) as Record<string, unknown>;
+      assert.equal(f.prompt, promptDigest(readDfc(prompted).header.prompt), key);
+      assert.deepEqual(f.conditioning, conditioning, key);
+    }
   } finally {
     await done();
   }
@@ -116,6 +148,15 @@ test('childJob is a valid compressImage job; a manifest rate replaces the job ra
   assert.equal(parsed.bpp, undefined);
   assert.equal(parsed.modelHash, HASH_HEX);
   assert.equal(CompressImageInput.parse(childJob(job, { ...item, overrides: { seed: 9 } }, undefined)).bpp, 0.1);
+  // Prompt and guidance are encode settings: every child gets the job's.
+  const guided = BulkArchiveInput.parse({ store: 'file:///x', outputPrefix: 'dfc/', jobId: 'j', prompt: 'a cat', guidance: 2, denoiseGuidance: 7.5 });
+  const child = CompressImageInput.parse(childJob(guided, item, HASH_HEX));
+  assert.deepEqual([child.prompt, child.guidance, child.denoiseGuidance], ['a cat', 2, 7.5]);
+  const plain = CompressImageInput.parse(childJob(job, item, HASH_HEX));
+  assert.deepEqual([plain.prompt, plain.guidance, plain.denoiseGuidance], [undefined, undefined, undefined]);
+  assert.throws(() => CompressImageInput.parse({ store: 'file:///x', source: 'a.png', output: 'a.dfc', guidance: 101 }));
+  assert.throws(() => CompressImageInput.parse({ store: 'file:///x', source: 'a.png', output: 'a.dfc', prompt: '灯'.repeat(1366) }), /4096 bytes/);
+  assert.equal(CompressImageInput.parse({ store: 'file:///x', source: 'a.png', output: 'a.dfc', prompt: '灯'.repeat(1365) }).prompt?.length, 1365);
 });
 
 test('planPage (prefix): matching outputs are skipped, others run, non-images and own outputs ignored; pages add up', async () => {

@@ -3,12 +3,14 @@
  * encode guidance and denoise guidance given to `diffc compress` land in the .dfc header, the
  * decoder takes them from there alone (decode == the encoder's --recon byte for byte), changing
  * them changes the reconstruction, `diffc info --json` shows them, and files without the header
- * field (the first v1 writers) decode with their family's legacy values.
+ * field (the first v1 writers) decode with their family's legacy values. Last, the settings'
+ * way into the workflows (submit's job id, the trigger's jobs, the job schemas).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
@@ -19,6 +21,9 @@ import { FAMILY_GUIDANCE, guidanceDefaults, LEGACY_GUIDANCE } from '../src/model
 import { fileConditioning, resolveConditioning } from '../src/pipeline/conditioning.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { loadModel, resolveSchedule } from '../src/pipeline/model-context.js';
+import { defaultJobId } from '../src/cli/submit.js';
+import { jobForEvent } from '../src/orchestration/trigger-service.js';
+import { CompressImageInput, DecompressImageInput } from '../src/orchestration/types.js';
 
 const TEST_MODELS = fileURLToPath(new URL('../models/test/', import.meta.url));
 const SD15 = join(TEST_MODELS, 'sd15'), FLUX = join(TEST_MODELS, 'flux-dev');
@@ -241,4 +246,23 @@ test('--help tells the defaults; bad guidance values are usage errors', async ()
     const r = await run(['compress', input, '-o', join(dir, 'bad.dfc'), '-q', ...bad]);
     assert.equal(r.code, 2, `${bad.join(' ')}: ${r.err}`);
   }
+});
+
+test('workflow plumbing: submit\'s job id, the trigger\'s jobs and the decompress job carry the settings', () => {
+  // Jobs without prompt or guidance keep the ids they always had (resubmitting resumes them).
+  const base = { prefix: 'in/', manifest: undefined, 'output-prefix': 'out/', bpp: 0.1, steps: undefined, seed: 0, model: 'default' };
+  const old = `job-${createHash('sha256').update(JSON.stringify([base.prefix, base.manifest, base['output-prefix'], base.bpp, base.steps, base.seed, base.model])).digest('hex').slice(0, 16)}`;
+  assert.equal(defaultJobId(base), old);
+  assert.notEqual(defaultJobId({ ...base, guidance: 2 }), old);
+  assert.notEqual(defaultJobId({ ...base, prompt: 'a cat' }), defaultJobId({ ...base, prompt: 'a dog' }));
+  const ev = { bucket: 'photos', key: 'incoming/cat.png', etag: 'e1', eventName: 's3:ObjectCreated:Put' };
+  const job = jobForEvent(ev, { prefix: 'incoming/', outputPrefix: 'dfc/' }, { seed: 0, model: 'm', prompt: 'a cat', guidance: 1.5, denoiseGuidance: 6 }, { io: 'io', gpu: 'gpu' });
+  assert.deepEqual([job.prompt, job.guidance, job.denoiseGuidance], ['a cat', 1.5, 6]);
+  const plain = jobForEvent(ev, { prefix: 'incoming/', outputPrefix: 'dfc/' }, { seed: 0, model: 'm' }, { io: 'io', gpu: 'gpu' });
+  assert.ok(!('prompt' in plain) && !('guidance' in plain) && !('denoiseGuidance' in plain));
+  assert.throws(() => jobForEvent(ev, { outputPrefix: 'dfc/' }, { seed: 0, model: 'm', guidance: -1 }, { io: 'io', gpu: 'gpu' }));
+  assert.equal(DecompressImageInput.parse({ store: 'file:///x', source: 'a.dfc', output: 'a.png', denoiseGuidance: 2 }).denoiseGuidance, 2);
+  // Old histories: inputs without the new fields still parse (they are optional).
+  const oldJob = CompressImageInput.parse({ store: 'file:///x', source: 'a.png', output: 'a.dfc' });
+  assert.deepEqual([oldJob.prompt, oldJob.guidance, oldJob.denoiseGuidance], [undefined, undefined, undefined]);
 });

@@ -14,6 +14,7 @@ import { parseOrUsage, type Print } from './args.js';
 import { commandFlags, SERVICE_HELP, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { CliError } from './errors.js';
 import { Progress } from './progress.js';
+import { GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 
 export const SUBMIT_HELP = `diffc submit <object-url> [options]                 compress one object
 diffc submit --prefix <url/> --output-prefix <url/>  compress every image under a prefix
@@ -41,6 +42,12 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --max-pixels N            refuse larger images (default 67108864)
   --chunk-bits B            max RCC chunk bits, as diffc compress (default: the model's; fewer
                             bits cut the encoder's RCC work 2x per bit on CPU workers)
+  --prompt TEXT             text conditioning, as diffc compress (bulk: for every object)
+  --guidance G              the coded chain's guidance, as diffc compress (0..100; default the
+                            model's: SD 1 = no CFG, Flux 3.5)
+  --denoise-guidance G      the final denoising's guidance, as diffc compress (default SD 1, or 5
+                            with a non-empty --prompt; Flux 3.5); with --decompress: instead of
+                            the file's
   --upto-bpp X | --upto-step N   with --decompress: decode the longest prefix within X bpp / N steps
   --workflow-id ID          for a single object (default: the output's one writer id, so a
                             second compression of an output is refused while one runs)
@@ -69,6 +76,9 @@ const Args = z.object({
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
   'max-pixels': z.coerce.number().int().positive().optional(),
   'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
+  prompt: z.string().optional(),
+  guidance: z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
+  'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
   decompress: z.string().optional(),
   'upto-bpp': z.coerce.number().positive().optional(),
   'upto-step': z.coerce.number().int().nonnegative().optional(),
@@ -82,6 +92,7 @@ const Args = z.object({
   if ((a.prefix !== undefined || a.manifest !== undefined) && a['output-prefix'] === undefined) ctx.addIssue({ code: 'custom', path: ['output-prefix'], message: 'required with --prefix or --manifest' });
   if (a.decompress !== undefined && a.output === undefined) ctx.addIssue({ code: 'custom', path: ['output'], message: 'required with --decompress' });
   if (a.bpp !== undefined && a.steps !== undefined) ctx.addIssue({ code: 'custom', path: ['bpp'], message: 'give at most one of --bpp, --steps' });
+  if (a.decompress !== undefined && (a.prompt !== undefined || a.guidance !== undefined)) ctx.addIssue({ code: 'custom', path: ['decompress'], message: '--prompt and --guidance are the file\'s when decompressing (only --denoise-guidance can be given)' });
 });
 type Args = z.infer<typeof Args>;
 
@@ -92,6 +103,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       output: { type: 'string', short: 'o' }, prefix: { type: 'string' }, manifest: { type: 'string' }, 'output-prefix': { type: 'string' },
       'job-id': { type: 'string' }, concurrency: { type: 'string' }, 'objects-per-run': { type: 'string' }, bpp: { type: 'string' },
       steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' }, 'chunk-bits': { type: 'string' },
+      prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
       decompress: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' }, 'workflow-id': { type: 'string' },
       ...SERVICE_OPTIONS, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
@@ -107,10 +119,13 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
   try {
     const start = { queues: cfg.queues, workflowId: a['workflow-id'] };
     const rate = { bpp: a.bpp, steps: a.steps, seed: a.seed };
+    // Encode settings, validated by CompressImageInput / BulkArchiveInput (the UTF-8 bound of the prompt among them).
+    const conditioning = { prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'] };
     if (a.decompress !== undefined) {
       const src = splitObjectUrl(a.decompress), dst = splitObjectUrl(a.output!);
       const h = await startDecompressImage(client, {
         store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, uptoBpp: a['upto-bpp'], uptoStep: a['upto-step'],
+        denoiseGuidance: a['denoise-guidance'],
       }, start);
       return await follow(h, a, out, err, () => undefined);
     }
@@ -118,7 +133,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       const src = splitObjectUrl(a.positionals[0]);
       const dst = splitObjectUrl(a.output ?? `${a.positionals[0]}.dfc`);
       const h = await startCompressImage(client, {
-        store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, maxPixels: a['max-pixels'], chunkBits: a['chunk-bits'], ...rate,
+        store: src.store, source: src.key, outputStore: dst.store, output: dst.key, model: a.model, maxPixels: a['max-pixels'], chunkBits: a['chunk-bits'], ...rate, ...conditioning,
       }, start).catch((e: unknown) => {
         if (e instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`a compression of ${a.output ?? `${a.positionals[0]}.dfc`} is already running (workflow ${e.workflowId}); wait for it or cancel it`);
         throw e;
@@ -133,7 +148,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     const dst = splitPrefixUrl(a['output-prefix']!);
     const job = {
       store: manifest?.store ?? src.store, prefix: manifest ? '' : src.key, manifest: manifest?.key,
-      outputStore: dst.store, outputPrefix: dst.key, model: a.model, maxPixels: a['max-pixels'], chunkBits: a['chunk-bits'], ...rate,
+      outputStore: dst.store, outputPrefix: dst.key, model: a.model, maxPixels: a['max-pixels'], chunkBits: a['chunk-bits'], ...rate, ...conditioning,
       concurrency: a.concurrency, objectsPerRun: a['objects-per-run'],
       jobId: a['job-id'] ?? defaultJobId(a),
     };
@@ -149,9 +164,13 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
   }
 }
 
-/** Same locations and settings -> same job id, so resubmitting resumes rather than duplicates. */
-function defaultJobId(a: Args): string {
-  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model]);
+/**
+ * Same locations and settings -> same job id, so resubmitting resumes rather than duplicates.
+ * Prompt and guidance join the key only when given, so jobs without them keep the ids they had.
+ */
+export function defaultJobId(a: Pick<Args, 'prefix' | 'manifest' | 'output-prefix' | 'bpp' | 'steps' | 'seed' | 'model' | 'prompt' | 'guidance' | 'denoise-guidance'>): string {
+  const conditioning = a.prompt !== undefined || a.guidance !== undefined || a['denoise-guidance'] !== undefined ? [[a.prompt, a.guidance, a['denoise-guidance']]] : [];
+  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model, ...conditioning]);
   return `job-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 

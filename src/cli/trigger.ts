@@ -15,6 +15,7 @@ import { splitList, triggerConfigFromEnv } from '../trigger/index.js';
 import { parseOrUsage, type Print } from './args.js';
 import { commandFlags, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { UsageError } from './errors.js';
+import { GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 
 export const TRIGGER_HELP = `diffc trigger serve --buckets B[,B...] [--prefix K/] [options]
 diffc trigger sweep --prefix s3://bucket/K/ [--output-prefix P] [--every "1 hour"] [options]
@@ -50,7 +51,8 @@ is compressed twice. Prints the schedule id.
   --every D           interval, e.g. "30 minutes", "1 hour" (default "1 hour")
   --concurrency N     compressions in flight per sweep (default 8)
 
-Both: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default').
+Both: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default'),
+--prompt TEXT, --guidance G, --denoise-guidance G (as diffc compress; default the model's).
 
   --temporal-address H:P   Temporal frontend (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)
   --namespace NS           Temporal namespace (default $TEMPORAL_NAMESPACE or default)
@@ -69,7 +71,14 @@ const Rate = {
   steps: z.coerce.number().int().positive().optional(),
   seed: z.coerce.number().int().nonnegative().default(0),
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
+  prompt: z.string().optional(),
+  guidance: z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
+  'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
 };
+/** The compress settings the trigger's and the sweep's jobs get (CompressImageInput checks them again). */
+const jobDefaults = (a: { bpp?: number; steps?: number; seed: number; model: string; prompt?: string; guidance?: number; 'denoise-guidance'?: number }) => ({
+  bpp: a.bpp, steps: a.steps, seed: a.seed, model: a.model, prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
+});
 const ServeArgs = z.object({
   port: z.coerce.number().int().min(0).max(65535).optional(), host: z.string().optional(), buckets: z.string().optional(),
   prefix: z.string().optional(), 'output-prefix': z.string().optional(), ...Rate,
@@ -100,7 +109,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     options: {
       port: { type: 'string' }, host: { type: 'string' }, buckets: { type: 'string' }, prefix: { type: 'string' }, 'output-prefix': { type: 'string' },
       every: { type: 'string' }, concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
-      model: { type: 'string' }, ...TEMPORAL_OPTIONS, help: { type: 'boolean', short: 'h' },
+      model: { type: 'string' }, prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' }, ...TEMPORAL_OPTIONS, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -115,7 +124,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
       port: a.port, host: a.host, buckets: splitList(a.buckets), prefix: a.prefix, outputPrefix: a['output-prefix'],
     });
     const client = await connectClient(temporal);
-    const server = createTriggerService(client, cfg, temporal, { bpp: a.bpp, steps: a.steps, seed: a.seed, model: a.model });
+    const server = createTriggerService(client, cfg, temporal, jobDefaults(a));
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(cfg.port, cfg.host, resolve));
     log('info', 'trigger-listening', { port: (server.address() as AddressInfo).port, buckets: cfg.buckets, prefix: cfg.prefix ?? '', outputPrefix: cfg.outputPrefix });
     await new Promise<void>((resolve) => {
@@ -134,7 +143,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     try {
       const h = await upsertSweepSchedule(client, temporal, {
         store: loc.store, prefix: loc.key, outputPrefix: a['output-prefix'] ?? process.env.DIFFC_OUTPUT_PREFIX ?? 'dfc/', every, concurrency: a.concurrency,
-        defaults: { bpp: a.bpp, steps: a.steps, seed: a.seed, model: a.model },
+        defaults: jobDefaults(a),
       });
       out(h.scheduleId);
       return 0;

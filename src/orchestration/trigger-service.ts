@@ -28,7 +28,17 @@ export interface TriggerJobDefaults {
   readonly steps?: number;
   readonly seed: number;
   readonly model: string;
+  /** Encode settings (optional: absent, the model's defaults), as diffc compress --prompt / --guidance / --denoise-guidance. */
+  readonly prompt?: string;
+  readonly guidance?: number;
+  readonly denoiseGuidance?: number;
 }
+
+const conditioningOf = (d: TriggerJobDefaults) => ({
+  ...(d.prompt !== undefined ? { prompt: d.prompt } : {}),
+  ...(d.guidance !== undefined ? { guidance: d.guidance } : {}),
+  ...(d.denoiseGuidance !== undefined ? { denoiseGuidance: d.denoiseGuidance } : {}),
+});
 
 /**
  * The compressImage job for an event: the .dfc goes to outputKeyFor(key, prefix, outputPrefix) in
@@ -42,7 +52,7 @@ export function jobForEvent(
 ): CompressImageInput {
   return CompressImageInput.parse({
     store: `s3://${ev.bucket}`, source: ev.key, output: outputKeyFor(ev.key, cfg.prefix ?? '', cfg.outputPrefix),
-    bpp: defaults.bpp, steps: defaults.steps, seed: defaults.seed, model: defaults.model, queues,
+    bpp: defaults.bpp, steps: defaults.steps, seed: defaults.seed, model: defaults.model, ...conditioningOf(defaults), queues,
     skipExisting: true, sourceVersion: version,
   });
 }
@@ -102,7 +112,7 @@ export async function upsertSweepSchedule(client: Client, temporal: TemporalConf
   const id = o.scheduleId ?? `sweep-${createHash('sha256').update(`${o.store}\0${o.prefix}\0${o.outputPrefix}`).digest('hex').slice(0, 16)}`;
   const job = BulkArchiveInput.parse({
     store: o.store, prefix: o.prefix, outputPrefix: o.outputPrefix, jobId: id, queues: temporal.queues,
-    bpp: o.defaults.bpp, steps: o.defaults.steps, seed: o.defaults.seed, model: o.defaults.model, concurrency: o.concurrency,
+    bpp: o.defaults.bpp, steps: o.defaults.steps, seed: o.defaults.seed, model: o.defaults.model, ...conditioningOf(o.defaults), concurrency: o.concurrency,
   });
   const action = { type: 'startWorkflow' as const, workflowType: bulkArchive, args: [job] as [BulkArchiveInput], taskQueue: temporal.queues.io, workflowId: id };
   const spec = { intervals: [{ every: o.every as `${number} ${'seconds' | 'minutes' | 'hours'}` }] };

@@ -26,6 +26,19 @@ export const RateParams = z.object({
   seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
 }).strict();
 
+/** UTF-8 length of a string, without Buffer or TextEncoder (workflow code imports this module). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+
+/** A guidance scale as a .dfc header holds it (docs/format.md §3.8). */
+const Guidance = z.number().min(0).max(100);
+
 /** How each image is encoded and checkpointed: the same for one job and for every child of a bulk job. */
 export const EncodeSettings = z.object({
   /** 'default' (embedded model), a bundle directory or a pulled model id, as the worker resolves it. */
@@ -39,6 +52,12 @@ export const EncodeSettings = z.object({
    * job's budget is kept whatever chunk size made it.
    */
   chunkBits: z.number().int().min(1).max(24).optional(),
+  /** Text conditioning (--prompt), stored in the .dfc: at most 4096 bytes of UTF-8. Absent or '': none. */
+  prompt: z.string().refine((p) => utf8Length(p) <= 4096, 'prompt: at most 4096 bytes of UTF-8').optional(),
+  /** Guidance of the coded chain's denoiser (--guidance), stored in the .dfc; default the model's (SD 1, Flux 3.5). */
+  guidance: Guidance.optional(),
+  /** Guidance of the final denoising (--denoise-guidance), stored in the .dfc; default the model's (SD 1, or 5 with a prompt; Flux 3.5). */
+  denoiseGuidance: Guidance.optional(),
   /** Chain steps per encodeSteps activity. */
   stepsPerActivity: z.number().int().positive().default(16),
   /** encodeSteps writes a checkpoint every this many steps ... */
@@ -178,6 +197,8 @@ export const DecompressImageInput = z.object({
   uptoBpp: z.number().positive().optional(),
   /** Decode only the first N coded steps. */
   uptoStep: z.number().int().nonnegative().optional(),
+  /** Final denoising guidance instead of the file's (--denoise-guidance); the chain always uses the file's. */
+  denoiseGuidance: Guidance.optional(),
   model: z.string().min(1).default('default'),
   queues: TaskQueues.default({}),
 }).strict().refine((a) => a.uptoBpp === undefined || a.uptoStep === undefined, { message: 'give at most one of uptoBpp, uptoStep' });
