@@ -32,6 +32,7 @@ commands:
   info                what a .dfc holds       (diffc info photo.dfc --json)
   eval                rate-distortion vs JPEG/WebP/AVIF on images or folders
   models              list | verify | pull model bundles (Hugging Face hub)
+  schedule measure    a model's mean per-step KL on photos -> a KL matrix file
   schedule optimize   minimum-cost coding schedule from a KL matrix (Algorithm 3)
 
 cluster (Temporal; see README "Running on a cluster"):
@@ -81,7 +82,7 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
           out(SCHEDULE_HELP);
           return EXIT.ok;
         }
-        return await scheduleCommand(rest, out);
+        return await scheduleCommand(rest, out, err);
       default:
         throw new UsageError(`unknown command '${cmd}'\n\n${HELP}`);
     }
