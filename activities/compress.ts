@@ -25,6 +25,7 @@ import { assemblePayload } from '../src/codec/chain/payload.js';
 import { readDfc, writeDfc, type DfcConditioning, type DfcHeader } from '../src/codec/format/index.js';
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
+import { codingScheduleId } from '../src/pipeline/presets.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { imageLatent } from '../src/pipeline/image-latent.js';
 import { keepAlive } from './keep-alive.js';
@@ -242,11 +243,11 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
     const { latent, image: img, padded } = await encoded;
     return withStore(outStore(job), async (store) => {
       const k = workKeys(job.output);
-      const schedule = resolveSchedule(lm, info.defaults.schedule);
+      const schedule = resolveSchedule(lm, codingScheduleId(info, job.preset));
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
         info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: job.seed,
-        bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
+        bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = {

@@ -20,6 +20,7 @@ import { runBatch } from './batch.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
 import { conditionedPredictors, GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 import { parseOrUsage, type Print } from './args.js';
+import { codingScheduleId, PresetName } from '../pipeline/presets.js';
 
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
 
@@ -34,8 +35,13 @@ failing image is reported and the others still run (exit 1 if any failed).
   --bpp X               stop at the longest chain prefix whose whole file fits X bits per pixel
   --timestep T          stop once the chain reaches timestep T (0..T-1 of the model)
   --steps N             code N steps of the schedule
-  --schedule ID         coding schedule (default: the model's; even:N[:tmax] or list:t1,t2,...)
-  --chunk-bits B        max RCC chunk bits (default: the model's)
+  --schedule ID         coding schedule (default: the preset's, else the model's; even:N[:tmax],
+                        list:t1,t2,..., paper or paper-flow)
+  --chunk-bits B        max RCC chunk bits (default: the preset's, else the model's)
+  --preset P            named coding choices, below the flags here: default (the model's) |
+                        paper (the reference implementation's: 16-bit chunks of 14 bits of KL
+                        + 2 bits padding, exact posterior target, its 161-step schedule (Flux:
+                        152), no CFG (SD) / guidance 0 (Flux))
   --prompt TEXT         text conditioning (models with a text encoder), stored in the .dfc
   --guidance G          guidance of the coded chain's denoiser, stored in the .dfc (0..100;
                         default: the model's: SD 1.5/2.1/SDXL 1 = no CFG (CFG runs when G > 1),
@@ -63,6 +69,7 @@ const Args = z.object({
   steps: z.coerce.number().int().positive().optional(),
   schedule: z.string().optional(),
   'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
+  preset: PresetName.optional(),
   prompt: z.string().refine((p) => Buffer.byteLength(p, 'utf8') <= 4096, 'at most 4096 bytes of UTF-8').optional(),
   guidance: z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
   'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
@@ -82,7 +89,7 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
     args: argv, allowPositionals: true, strict: true,
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, bpp: { type: 'string' }, timestep: { type: 'string' },
-      steps: { type: 'string' }, schedule: { type: 'string' }, 'chunk-bits': { type: 'string' }, prompt: { type: 'string' },
+      steps: { type: 'string' }, schedule: { type: 'string' }, 'chunk-bits': { type: 'string' }, preset: { type: 'string' }, prompt: { type: 'string' },
       guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, device: { type: 'string' }, recon: { type: 'string' },
       method: { type: 'string' }, 'denoise-steps': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
@@ -132,14 +139,14 @@ async function compressOne(
   const t0 = performance.now();
   const info = lm.model.info;
   const { latent, image: img, padded } = await imageLatent(lm, loadImage(j.input));
-  const schedule = resolveSchedule(lm, a.schedule ?? info.defaults.schedule);
+  const schedule = resolveSchedule(lm, codingScheduleId(info, a.preset, a.schedule));
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
   }
   const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
     info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
     prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
-    chunkBits: a['chunk-bits'], method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
+    chunkBits: a['chunk-bits'], preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
   });
   const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
@@ -163,6 +170,16 @@ async function compressOne(
     width: img.width, height: img.height, model: info.id, steps: c.header.stepsCoded, schedule: schedule.id,
     timestep: c.header.stepsCoded > 0 ? schedule.timesteps[c.header.stepsCoded - 1] : null,
     guidance: conditioning.guidance, denoiseGuidance: conditioning.denoiseGuidance,
+    ...klSummary(c.chain.records.map((r) => r.klBits), c.chain.payload.length),
     backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
   };
+}
+
+/**
+ * The coded steps' KL (what an ideal channel simulator would spend) and the payload's bits over
+ * it: the coding overhead of chunking, indices and side information.
+ */
+function klSummary(kl: readonly number[], payloadBytes: number): { kl_bits: number; payload_bits: number; overhead: number | null } {
+  const total = kl.reduce((s, v) => s + v, 0);
+  return { kl_bits: +total.toFixed(1), payload_bits: 8 * payloadBytes, overhead: total > 0 ? +((8 * payloadBytes) / total - 1).toFixed(4) : null };
 }

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { PresetName } from '../pipeline/presets.js';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../orchestration/client.js';
 import { splitObjectUrl, splitPrefixUrl } from '../orchestration/locations.js';
@@ -42,6 +43,7 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --max-pixels N            refuse larger images (default 67108864)
   --chunk-bits B            max RCC chunk bits, as diffc compress (default: the model's; fewer
                             bits cut the encoder's RCC work 2x per bit on CPU workers)
+  --preset P                named coding choices, as diffc compress: default | paper
   --prompt TEXT             text conditioning, as diffc compress (bulk: for every object)
   --guidance G              the coded chain's guidance, as diffc compress (0..100; default the
                             model's: SD 1 = no CFG, Flux 3.5)
@@ -76,6 +78,7 @@ const Args = z.object({
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
   'max-pixels': z.coerce.number().int().positive().optional(),
   'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
+  preset: PresetName.optional(),
   prompt: z.string().optional(),
   guidance: z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
   'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
@@ -103,7 +106,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
       output: { type: 'string', short: 'o' }, prefix: { type: 'string' }, manifest: { type: 'string' }, 'output-prefix': { type: 'string' },
       'job-id': { type: 'string' }, concurrency: { type: 'string' }, 'objects-per-run': { type: 'string' }, bpp: { type: 'string' },
       steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' }, 'chunk-bits': { type: 'string' },
-      prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
+      preset: { type: 'string' }, prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
       decompress: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' }, 'workflow-id': { type: 'string' },
       ...SERVICE_OPTIONS, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
@@ -120,7 +123,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     const start = { queues: cfg.queues, workflowId: a['workflow-id'] };
     const rate = { bpp: a.bpp, steps: a.steps, seed: a.seed };
     // Encode settings, validated by CompressImageInput / BulkArchiveInput (the UTF-8 bound of the prompt among them).
-    const conditioning = { prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'] };
+    const conditioning = { prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'], preset: a.preset };
     if (a.decompress !== undefined) {
       const src = splitObjectUrl(a.decompress), dst = splitObjectUrl(a.output!);
       const h = await startDecompressImage(client, {
@@ -168,9 +171,10 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
  * Same locations and settings -> same job id, so resubmitting resumes rather than duplicates.
  * Prompt and guidance join the key only when given, so jobs without them keep the ids they had.
  */
-export function defaultJobId(a: Pick<Args, 'prefix' | 'manifest' | 'output-prefix' | 'bpp' | 'steps' | 'seed' | 'model' | 'prompt' | 'guidance' | 'denoise-guidance'>): string {
+export function defaultJobId(a: Pick<Args, 'prefix' | 'manifest' | 'output-prefix' | 'bpp' | 'steps' | 'seed' | 'model' | 'prompt' | 'guidance' | 'denoise-guidance' | 'preset'>): string {
   const conditioning = a.prompt !== undefined || a.guidance !== undefined || a['denoise-guidance'] !== undefined ? [[a.prompt, a.guidance, a['denoise-guidance']]] : [];
-  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model, ...conditioning]);
+  const preset = a.preset !== undefined && a.preset !== 'default' ? [['preset', a.preset]] : [];
+  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model, ...conditioning, ...preset]);
   return `job-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 

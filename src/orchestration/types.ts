@@ -4,6 +4,7 @@
  * parsed types.
  */
 import { z } from 'zod';
+import { PresetName } from '../pipeline/presets.js';
 // Not node:crypto: workflow code imports this module, and the workflow bundle cannot load node: modules.
 import { sha256Hex } from './sha256.js';
 
@@ -52,6 +53,8 @@ export const EncodeSettings = z.object({
    * job's budget is kept whatever chunk size made it.
    */
   chunkBits: z.number().int().min(1).max(24).optional(),
+  /** Named coding choices (--preset: default | paper; src/pipeline/presets.ts), below chunkBits and the guidance. A coding choice like chunkBits. */
+  preset: PresetName.optional(),
   /** Text conditioning (--prompt), stored in the .dfc: at most 4096 bytes of UTF-8. Absent or '': none. */
   prompt: z.string().refine((p) => utf8Length(p) <= 4096, 'prompt: at most 4096 bytes of UTF-8').optional(),
   /** Guidance of the coded chain's denoiser (--guidance), stored in the .dfc; default the model's (SD 1, Flux 3.5). */

@@ -11,6 +11,7 @@ import type { ReconMethod } from '../codec/diffusion/reconstruct.js';
 import type { ModelInfo } from '../models/types.js';
 import type { CodingSchedule } from '../codec/schedule/timesteps.js';
 import { resolveConditioning } from './conditioning.js';
+import { preset, type PresetName } from './presets.js';
 
 export interface SettingsRequest {
   readonly info: ModelInfo;
@@ -26,6 +27,8 @@ export interface SettingsRequest {
   /** The final reconstruction's guidance (--denoise-guidance; default the model's, with or without a prompt). */
   readonly denoiseGuidance?: number;
   readonly chunkBits?: number;
+  /** Named coding choices (--preset; presets.ts): below explicit settings, above the model's defaults. The schedule is chosen before (codingScheduleId). */
+  readonly preset?: PresetName;
   readonly method?: ReconMethod;
   readonly denoiseSteps?: number;
   /** At most one rate control; none means 0.1 bpp. */
@@ -51,10 +54,11 @@ export const DEFAULT_BPP = 0.1;
 export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const { info, schedule } = r;
   const dims = r.latent.channels * r.latent.height * r.latent.width;
-  const params = CodingParams.parse({ maxChunkBits: r.chunkBits ?? info.defaults.maxChunkBits, wideDeltas: wideDeltasFor(dims) });
+  const p = preset(r.preset ?? 'default', info.family);
+  const params = CodingParams.parse({ ...p.coding, maxChunkBits: r.chunkBits ?? p.coding.maxChunkBits ?? info.defaults.maxChunkBits, wideDeltas: wideDeltasFor(dims) });
   const recon = { method: r.method ?? info.defaults.reconMethod, steps: r.denoiseSteps ?? info.defaults.reconSteps };
   const prompt = r.prompt ? r.prompt : undefined;
-  const conditioning = resolveConditioning(info.defaults, { prompt, guidance: r.guidance, denoiseGuidance: r.denoiseGuidance });
+  const conditioning = resolveConditioning(info.defaults, { prompt, guidance: r.guidance ?? p.guidance, denoiseGuidance: r.denoiseGuidance ?? p.denoiseGuidance });
   const seed = { lo: r.seed % 2 ** 32, hi: Math.floor(r.seed / 2 ** 32) };
   const image = { width: r.width, height: r.height, channels: 3 };
   const bpp = r.bpp ?? (r.timestep === undefined && r.steps === undefined ? DEFAULT_BPP : undefined);
