@@ -17,10 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { loadDiffusionModel } from '../src/models/load.js';
 import { ModelError } from '../src/models/errors.js';
-import type { DiffusionModel } from '../src/models/types.js';
-import { ClipTokenizer } from '../src/models/onnx/clip-tokenizer.js';
-import { OnnxSession } from '../src/models/onnx/session.js';
-import { clipIds, encodeText, t5Ids } from '../src/models/onnx/text.js';
+import type { Conditioning, DiffusionModel } from '../src/models/types.js';
+import type { ClipTokenizer } from '../src/models/onnx/clip-tokenizer.js';
+import type { T5Tokenizer } from '../src/models/onnx/t5-tokenizer.js';
+import { clipIds, t5Ids } from '../src/models/onnx/text.js';
 import { decodeImage } from '../src/image/decode.js';
 import { predictX0 } from '../src/codec/model.js';
 import { reconstruct } from '../src/codec/diffusion/reconstruct.js';
@@ -82,8 +82,12 @@ after(() => {
   }
 });
 
-interface TextRec { prompt: string; role: string; prompt_embeds: Tensor; pooled?: Tensor; negative_prompt_embeds?: Tensor; negative_pooled?: Tensor }
-interface X0Case { width: number; height: number; prompt: string; guidance: number; t: number | null; alphaBar: number; unet?: string; x: Tensor; out: Tensor; x0: Tensor }
+/** encode_prompt's outputs for one prompt (with CFG: guidance, and the negative branch; Flux: none). */
+interface TextRec {
+  prompt: string; tag?: string; role: string; guidance?: number;
+  prompt_embeds: Tensor; pooled?: Tensor; negative_prompt_embeds?: Tensor; negative_pooled?: Tensor;
+}
+interface X0Case { width: number; height: number; prompt: string; tag?: string; guidance: number; t: number | null; alphaBar: number; unet?: string; x: Tensor; out: Tensor; x0: Tensor }
 interface Expected {
   name: string;
   family: 'sd15' | 'sd21' | 'sdxl' | 'flux-dev';
@@ -114,7 +118,30 @@ function x0Quantity(c: X0Case, first: { width: number; height: number }): string
   const size = c.width === first.width && c.height === first.height ? '' : ` ${c.width}x${c.height}`;
   const g = c.guidance > 1 ? ` g=${c.guidance}` : '';
   const who = c.unet === 'refiner_unet' ? ' refiner' : '';
-  return `x0${size}${g}${who} ${level}`;
+  const tag = c.tag ? ` '${c.tag}'` : '';
+  return `x0${size}${g}${who}${tag} ${level}`;
+}
+
+function must<T>(x: T | undefined, what: string): T {
+  assert.ok(x !== undefined, `missing: ${what}`);
+  return x;
+}
+
+/**
+ * The adapters' own prompt path (SdModel / FluxModel in src/models/onnx/), reached through their
+ * protected members: makeText (what the predictor is conditioned on), clipTokenizer and
+ * t5Tokenizer (the bundle's tokenizer files as the adapter finds them in the manifest).
+ */
+interface UnetTextView { readonly ehs: Float32Array; readonly pooled?: Float32Array; readonly uncond?: { readonly ehs: Float32Array; readonly pooled?: Float32Array } }
+interface AdapterView {
+  makeText(cond: Conditioning): Promise<{ base?: UnetTextView; refiner?: UnetTextView; pooled?: Float32Array; hidden?: Float32Array }>;
+  clipTokenizer(role?: 'tokenizer' | 'tokenizer_2'): Promise<ClipTokenizer | undefined>;
+  t5Tokenizer(): Promise<T5Tokenizer | undefined>;
+}
+function adapter(m: DiffusionModel): AdapterView {
+  const v = m as unknown as AdapterView;
+  for (const k of ['makeText', 'clipTokenizer', 't5Tokenizer'] as const) assert.equal(typeof v[k], 'function', `the ONNX adapter has no ${k}() (src/models/onnx/base.ts): update this test`);
+  return v;
 }
 
 for (const name of ['sd15', 'sd21', 'sdxl', 'flux-dev'] as const) {
@@ -141,58 +168,41 @@ for (const name of ['sd15', 'sd21', 'sdxl', 'flux-dev'] as const) {
       expectClose(fam, 'alpha-bar table', m.table, arr(exp.alphaBars));
     });
 
-    test('token ids: diffusers\' tokenizers vs diffc (bundle tokenizer, else the fixed empty-prompt ids)', async () => {
-      const bundle = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { files: { role: string; path: string }[] };
-      const has = (f: string) => bundle.files.some((x) => x.role === 'tokenizer' && x.path.endsWith(f));
-      const tok = has('vocab.json') && has('merges.txt') ? await ClipTokenizer.load(join(dir, 'tokenizer/vocab.json'), join(dir, 'tokenizer/merges.txt')) : undefined;
-      let checked = 0;
+    test('token ids: diffusers\' tokenizers vs the tokenizers the adapter loads from the bundle (tokenizer/, tokenizer_2/)', async () => {
+      const a = adapter(await get());
+      const clip = must(await a.clipTokenizer(), 'the bundle ships tokenizer/vocab.json + merges.txt');
+      const second = fam === 'sdxl' ? must(await a.clipTokenizer('tokenizer_2'), 'the SDXL bundle ships tokenizer_2/vocab.json + merges.txt') : undefined;
+      const t5 = flux ? must(await a.t5Tokenizer(), 'the Flux bundle ships tokenizer_2/tokenizer.json') : undefined;
       for (const r of exp.tokens) {
-        const t5 = flux && r.tokenizer === 'tokenizer_2';
-        if (r.prompt !== '' && (t5 || !tok)) continue; // diffc has no T5 tokenizer; without a CLIP tokenizer only '' works
-        const ids = t5 ? t5Ids(r.prompt, 512) : clipIds(r.prompt, tok, 77, clipPad(fam, r.tokenizer));
+        const isT5 = flux && r.tokenizer === 'tokenizer_2';
+        assert.equal(r.ids.length, isT5 ? 512 : 77);
+        const ids = isT5 ? t5Ids(r.prompt, 512, t5) : clipIds(r.prompt, r.tokenizer === 'tokenizer_2' ? second : clip, 77, clipPad(fam, r.tokenizer));
         assert.deepEqual(ids, r.ids, `${r.tokenizer} ids of '${r.prompt}' (pad ${r.padToken})`);
-        checked++;
       }
-      assert.ok(checked >= 2);
+      assert.ok(exp.tokens.filter((r) => r.prompt !== '').length >= 2, 'non-empty prompts are checked');
       note(fam, 'token ids (exact)', 0);
     });
 
-    test('text encoders: diffusers\' encode_prompt vs the ONNX graphs through text.ts', async () => {
-      const tok = flux ? undefined : await ClipTokenizer.load(join(dir, 'tokenizer/vocab.json'), join(dir, 'tokenizer/merges.txt'));
-      const open = (role: string) => OnnxSession.create(join(dir, role, 'model.onnx'));
+    test('text: diffusers\' encode_prompt vs the adapter\'s conditioning (its makeText: tokenizers, pad ids, text encoders, CFG branch)', async () => {
+      const a = adapter(await get());
       for (const r of exp.text) {
-        if (fam === 'sd15' || fam === 'sd21') {
-          const s = await open('text_encoder');
-          const e = await encodeText(s, clipIds(r.prompt, tok, 77, clipPad(fam, 'tokenizer')), 'last');
-          expectClose(fam, 'text: prompt_embeds', e.hidden.data, arr(r.prompt_embeds));
-          await s.release();
-        } else if (fam === 'sdxl') {
-          const s2 = await open('text_encoder_2');
-          const e2 = await encodeText(s2, clipIds(r.prompt, tok, 77, 0), 'penultimate');
-          await s2.release();
-          expectClose(fam, `text: ${r.role === 'unet' ? '' : 'refiner '}pooled (text_embeds)`, e2.pooled!, arr(r.pooled!));
-          if (r.role === 'unet') {
-            const s1 = await open('text_encoder');
-            const e1 = await encodeText(s1, clipIds(r.prompt, tok, 77, 49407), 'penultimate');
-            await s1.release();
-            const h1 = e1.hidden.dims[2], h2 = e2.hidden.dims[2], both = new Float32Array(77 * (h1 + h2));
-            for (let i = 0; i < 77; i++) {
-              both.set(e1.hidden.data.subarray(i * h1, (i + 1) * h1), i * (h1 + h2));
-              both.set(e2.hidden.data.subarray(i * h2, (i + 1) * h2), i * (h1 + h2) + h1);
-            }
-            expectClose(fam, 'text: prompt_embeds (penultimate, concat)', both, arr(r.prompt_embeds));
-          } else {
-            expectClose(fam, 'text: refiner prompt_embeds', e2.hidden.data, arr(r.prompt_embeds));
-          }
-        } else {
-          const s1 = await open('text_encoder');
-          const e1 = await encodeText(s1, clipIds('', undefined, 77, 49407), 'last');
-          await s1.release();
-          expectClose(fam, 'text: pooled (CLIP pooler_output)', e1.pooled!, arr(r.pooled!));
-          const s2 = await open('text_encoder_2');
-          const e2 = await encodeText(s2, t5Ids('', 512), 'last');
-          await s2.release();
-          expectClose(fam, 'text: prompt_embeds (T5)', e2.hidden.data, arr(r.prompt_embeds));
+        const tag = r.tag ? ` '${r.tag}'` : '';
+        const t = await a.makeText({ prompt: r.prompt, guidance: r.guidance ?? (flux ? 3.5 : 1) });
+        if (flux) {
+          expectClose(fam, `text: pooled (CLIP pooler_output)${tag}`, must(t.pooled, 'pooled'), arr(must(r.pooled, 'recorded pooled')));
+          expectClose(fam, `text: prompt_embeds (T5)${tag}`, must(t.hidden, 'T5 hidden states'), arr(r.prompt_embeds));
+          continue;
+        }
+        const refiner = r.role === 'refiner_unet';
+        const u = must(refiner ? t.refiner : t.base, `the adapter's ${r.role} conditioning`);
+        const who = refiner ? 'refiner ' : '';
+        expectClose(fam, `text: ${who}prompt_embeds${fam === 'sdxl' && !refiner ? ' (penultimate, concat)' : ''}${tag}`, u.ehs, arr(r.prompt_embeds));
+        if (r.pooled) expectClose(fam, `text: ${who}pooled (text_embeds)${tag}`, must(u.pooled, 'pooled'), arr(r.pooled));
+        if (r.negative_prompt_embeds) {
+          // CFG's unconditional branch: SD the empty prompt, SDXL zeros, the refiner the empty prompt through text_encoder_2.
+          const un = must(u.uncond, `an unconditional branch at guidance ${r.guidance}`);
+          expectClose(fam, `text: ${who}negative_prompt_embeds${tag}`, un.ehs, arr(r.negative_prompt_embeds));
+          if (r.negative_pooled) expectClose(fam, `text: ${who}negative_pooled${tag}`, must(un.pooled, 'negative pooled'), arr(r.negative_pooled));
         }
       }
     });

@@ -22,9 +22,11 @@ real libraries:
          strings and ftfy's verdicts, so the TS port can be checked against it.
 
 Run with the parity venv (scripts/parity/requirements.txt) plus ftfy, wcwidth and
-open_clip_torch (no deps):
-  .cache/parity-venv/bin/pip install ftfy wcwidth && .cache/parity-venv/bin/pip install --no-deps open_clip_torch
+open_clip_torch (scripts/parity/requirements-tokenizers.txt, no deps; regenerate.sh installs them):
+  .cache/parity-venv/bin/pip install --no-deps -r scripts/parity/requirements-tokenizers.txt
   .cache/parity-venv/bin/python scripts/parity/gen-tokenizer-vectors.py
+generate.py reuses its CLIP helpers, and its t5/tokenizer.json.gz is the parity Flux bundle's T5
+tokenizer: regenerating it changes that bundle at the next regenerate.sh.
 """
 import argparse
 import gzip

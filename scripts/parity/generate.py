@@ -10,12 +10,17 @@ crop, written as test data:
   test/parity/step-math.json   the reference implementation's (JeremyIV/diffc) step formulas
   test/parity/photo-*.png      the photo crops (from scripts/fetch-photos.sh's astronaut.png)
 
-Run through scripts/parity/regenerate.sh (it makes the venv from requirements.txt). Stages can be
-run alone: generate.py [--only sd15,sdxl] [--skip-export] (re-record from the existing exports).
+Tokenizers: CLIP's real vocabulary cut to what the suite's prompts use (real ids), and Flux's T5
+from test/vectors/tokenizers/t5/tokenizer.json.gz (gen-tokenizer-vectors.py's trained Unigram model).
+
+Run through scripts/parity/regenerate.sh (it makes the venv from requirements.txt, then adds
+requirements-tokenizers.txt with --no-deps). Stages can be run alone: generate.py [--only sd15,sdxl]
+[--skip-export] (re-record from the existing exports).
 """
 import argparse
 import base64
 import gzip
+import importlib.util
 import json
 import math
 import os
@@ -23,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 
 import numpy as np
 import torch
@@ -62,15 +66,30 @@ WORK = os.path.join(CACHE, "work")
 MODELS = os.path.join(ROOT, "models", "test", "parity")
 EXPECT = os.path.join(ROOT, "test", "parity")
 PHOTO = os.path.join(ROOT, ".cache", "photos", "astronaut.png")
-OPEN_CLIP_WHEEL = "open_clip_torch-3.3.0-py3-none-any.whl"
+T5_FIXTURE = os.path.join(ROOT, "test", "vectors", "tokenizers", "t5", "tokenizer.json.gz")
 
 # The real CLIP vocabulary's special ids (openai/clip-vit-large-patch14 and OpenCLIP).
 BOS, EOS = 49406, 49407
 CLIP_VOCAB = 49408
-# How many of CLIP's 48894 BPE merges the tiny tokenizer keeps (a prefix: every kept merge's parts
-# are kept too, and every token keeps its real id). Whole words such as "photo" need a few thousand.
-MERGES_KEPT = 6000
+# Text models' width: CLIP keeps the real vocab_size (49408 rows), so the hidden size sets the size
+# of the bundles (each table 49408 x CLIP_HIDDEN float32).
+CLIP_HIDDEN = 4
 PROMPT = "a photo of a cat"
+# With pad '!' (SD 2.x, SDXL's second tokenizer) transformers splits every '!' out as the pad id 0.
+BANG_PROMPT = "wow! a dog on the beach!! (really!)"
+# Flux's prompts: T5 on the bundle's tokenizer_2/tokenizer.json (nmt_nfkc charsmap: the degree
+# sign, em dash and fraction slash are <unk>, (TM) and the ellipsis expand; '</s>' and
+# '<extra_id_0>' in the text are their ids; the long one is truncated to 511 + </s> for T5, 77 for CLIP).
+FLUX_PROMPTS = [
+    PROMPT,
+    "An astronaut in a white space suit, standing on the Moon at 100°C — café ½ ™…",
+    "wow! a dog</s> on a beach <extra_id_0> at night",
+    "a photo of a red cat sitting on a wooden chair in the garden, " * 36,
+]
+# Names for the node test's table (prompts other than '' and PROMPT get their own rows).
+PROMPT_TAGS = {BANG_PROMPT: "bang", FLUX_PROMPTS[1]: "nfkc", FLUX_PROMPTS[2]: "specials", FLUX_PROMPTS[3]: "long"}
+FLUX_TAGS = {**PROMPT_TAGS, PROMPT: "cat"}  # the Flux bundle took only '' before: PROMPT's rows are new there too
+CLIP_PROMPTS = sorted({"", PROMPT, BANG_PROMPT, *FLUX_PROMPTS})
 SCHED = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 TIMESTEPS = [999, 500, 199, 0]
 FRACTIONAL_AB = 0.3
@@ -104,56 +123,87 @@ def as_np(x):
 # Tokenizers
 
 
-def clip_vocab_files(out_dir, pad_token):
-    """vocab.json + merges.txt: CLIP's byte-level BPE (from open_clip's bpe_simple_vocab_16e6.txt.gz,
-    the file OpenAI's tokenizer and HF's openai/clip-vit-* vocab are built from) cut to its first
-    MERGES_KEPT merges, every token at its real id, BOS/EOS at 49406/49407."""
-    wheel = os.path.join(CACHE, "dl", OPEN_CLIP_WHEEL)
-    with zipfile.ZipFile(wheel) as z:
-        lines = gzip.decompress(z.read("open_clip/bpe_simple_vocab_16e6.txt.gz")).decode("utf-8").split("\n")
-    merges = [tuple(m.split()) for m in lines[1 : 49152 - 256 - 2 + 1]]
-    assert len(merges) == 48894
-    b2u = transformers.models.clip.tokenization_clip.bytes_to_unicode()
-    units = list(b2u.values())
-    full = units + [u + "</w>" for u in units] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    assert len(full) == CLIP_VOCAB and full[BOS] == "<|startoftext|>" and full[EOS] == "<|endoftext|>"
-    kept = full[: 512 + MERGES_KEPT]
-    vocab = {tok: i for i, tok in enumerate(kept)}
-    vocab["<|startoftext|>"] = BOS
-    vocab["<|endoftext|>"] = EOS
+def _tokenizer_vectors():
+    """scripts/parity/gen-tokenizer-vectors.py as a module (its CLIP vocabulary builder, BPE trace and
+    transformers' no-ftfy fallback are reused here)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen-tokenizer-vectors.py")
+    spec = importlib.util.spec_from_file_location("gen_tokenizer_vectors", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def clip_vocab_files(out_dir, prompts):
+    """vocab.json + merges.txt: CLIP's byte-level BPE (open_clip's bpe_simple_vocab_16e6.txt.gz, the
+    file OpenAI's tokenizer and HF's openai/clip-vit-* vocab are built from) cut to the 512 byte
+    tokens, BOS/EOS and the merges the suite's prompts use, every token at its real id and the merges
+    in their real order: these prompts get exactly the full vocabulary's ids (checked, for both pad
+    tokens, with ftfy and with transformers' fallback without it), other text splits into more
+    pieces. Returns the tokenizers padding with <|endoftext|> and with '!', and the ids they can produce."""
+    tv = _tokenizer_vectors()
+    full_dir = os.path.join(out_dir, "full")
+    os.makedirs(full_dir, exist_ok=True)
+    vocab, merges = tv.write_full_clip_vocab(tv.find_clip_bpe(None), full_dir)
+    assert len(vocab) == CLIP_VOCAB and vocab[BOS] == "<|startoftext|>" and vocab[EOS] == "<|endoftext|>"
+    fv, fm = os.path.join(full_dir, "vocab.json"), os.path.join(full_dir, "merges.txt")
+    ranks = {m: i for i, m in enumerate(merges)}
+    words = set()
+    full = {}
+    for pad in ("<|endoftext|>", "!"):
+        tok = CLIPTokenizer(fv, fm, pad_token=pad, model_max_length=77)
+        assert tok.fix_text is not None, "ftfy must be installed (scripts/parity/requirements-tokenizers.txt)"
+        orig = tok.bpe
+        tok.bpe = lambda w, orig=orig: (words.add(w), orig(w))[1]
+        full[pad] = tok
+    call = lambda tok, p: tok(p, padding="max_length", max_length=77, truncation=True).input_ids  # noqa: E731
+    want = {(pad, p): call(t, p) for pad, t in full.items() for p in prompts}
+    keep_tokens, keep_merges = set(vocab[:512]), set()
+    for w in sorted(words - {"<|startoftext|>", "<|endoftext|>"}):
+        parts, used = tv.trace_bpe(w, ranks)
+        keep_merges.update(used)
+        keep_tokens.update(parts)
+        keep_tokens.update(a + b for a, b in used)
+    index = {t: i for i, t in enumerate(vocab)}
+    ids = sorted(index[t] for t in keep_tokens) + [BOS, EOS]
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "vocab.json"), "w", encoding="utf-8") as f:
-        json.dump(vocab, f, ensure_ascii=False)
+        json.dump({vocab[i]: i for i in ids}, f, ensure_ascii=False)
     with open(os.path.join(out_dir, "merges.txt"), "w", encoding="utf-8") as f:
-        f.write("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges[:MERGES_KEPT]) + "\n")
-    tok = CLIPTokenizer(os.path.join(out_dir, "vocab.json"), os.path.join(out_dir, "merges.txt"), pad_token=pad_token, model_max_length=77)
-    return tok, sorted(vocab.values())
+        f.write("#version: 0.2\n" + "\n".join(" ".join(m) for m in sorted(keep_merges, key=lambda m: ranks[m])) + "\n")
+    v, m = os.path.join(out_dir, "vocab.json"), os.path.join(out_dir, "merges.txt")
+    toks = {}
+    for pad in ("<|endoftext|>", "!"):
+        toks[pad] = CLIPTokenizer(v, m, pad_token=pad, model_max_length=77)
+        basic = tv.no_ftfy(CLIPTokenizer(v, m, pad_token=pad, model_max_length=77))
+        for p in prompts:
+            # ftfy (installed here) and transformers' fallback without it must agree: diffc refuses
+            # prompts whose ids depend on it.
+            assert call(toks[pad], p) == want[(pad, p)] == call(basic, p), (pad, p)
+    log(f"CLIP vocabulary: {len(ids)} tokens, {len(keep_merges)} merges (of {len(merges)}) for {len(prompts)} prompts")
+    return toks["<|endoftext|>"], toks["!"], ids
 
 
 def t5_tokenizer(out_dir):
-    """A tiny SentencePiece unigram model with T5's special ids (pad 0, </s> 1, <unk> 2)."""
-    import sentencepiece as spm
-
+    """T5TokenizerFast on test/vectors/tokenizers/t5/tokenizer.json.gz: gen-tokenizer-vectors.py's
+    1000-piece SentencePiece Unigram model (T5's special ids pad 0, </s> 1, <unk> 2; nmt_nfkc's
+    precompiled charsmap as T5's spiece.model; 100 extra ids, <extra_id_0> = 1099) converted by
+    transformers' T5Converter, the tokenizer test_vectors' T5 ids come from."""
     os.makedirs(out_dir, exist_ok=True)
-    corpus = os.path.join(out_dir, "corpus.txt")
-    words = "a photo of a cat on the moon astronaut in space suit standing next to the flag the dog sat on a mat".split()
-    rng = np.random.default_rng(5)
-    with open(corpus, "w") as f:
-        for _ in range(400):
-            f.write(" ".join(rng.choice(words, size=8)) + "\n")
-    prefix = os.path.join(out_dir, "spiece")
-    spm.SentencePieceTrainer.train(
-        input=corpus, model_prefix=prefix, vocab_size=40, model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1,
-        character_coverage=1.0, num_threads=1, minloglevel=2,
-    )
-    return T5TokenizerFast(vocab_file=prefix + ".model", extra_ids=0, model_max_length=512)
+    path = os.path.join(out_dir, "tokenizer.json")
+    with open(T5_FIXTURE, "rb") as f:
+        raw = gzip.decompress(f.read())
+    with open(path, "wb") as f:
+        f.write(raw)
+    tok = T5TokenizerFast(tokenizer_file=path, extra_ids=100, model_max_length=512)
+    assert (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, len(tok)) == (0, 1, 2, 1100)
+    return tok
 
 
 # ----------------------------------------------------------------------------------------------
 # Tiny models (real architectures, random init)
 
 
-def clip_text(seed, hidden, act, used_ids, with_projection=False, projection=None):
+def clip_text(seed, act, used_ids, with_projection=False, projection=None, hidden=CLIP_HIDDEN):
     torch.manual_seed(seed)
     # eos_token_id 2 as in the real checkpoints' configs (the pooled token is the argmax id: EOS).
     cfg = CLIPTextConfig(
@@ -202,41 +252,41 @@ def sd_pipeline(name, used):
     v2 = name.startswith("sd21")
     seed = 21 if v2 else 15
     tok, ids = used
-    te = clip_text(seed, 8, "gelu" if v2 else "quick_gelu", ids)
+    te = clip_text(seed, "gelu" if v2 else "quick_gelu", ids)
     sched = PNDMScheduler(**SCHED, skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1, prediction_type="v_prediction" if v2 else "epsilon")
     return StableDiffusionPipeline(
-        vae=vae(seed + 100, 4, 0.18215), text_encoder=te, tokenizer=tok, unet=unet(seed + 200, 8), scheduler=sched,
+        vae=vae(seed + 100, 4, 0.18215), text_encoder=te, tokenizer=tok, unet=unet(seed + 200, CLIP_HIDDEN), scheduler=sched,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
 
 
 def sdxl_pipelines(tok1, tok2, ids):
-    te1 = clip_text(31, 8, "quick_gelu", ids)
-    te2 = clip_text(32, 8, "gelu", ids, with_projection=True, projection=12)
+    te1 = clip_text(31, "quick_gelu", ids)
+    te2 = clip_text(32, "gelu", ids, with_projection=True, projection=12)
     sched = DDIMScheduler(**SCHED, clip_sample=False, set_alpha_to_one=False, steps_offset=1)
     v = vae(33, 4, 0.13025)
     base = StableDiffusionXLPipeline(
         vae=v, text_encoder=te1, text_encoder_2=te2, tokenizer=tok1, tokenizer_2=tok2,
-        unet=unet(34, 16, xl={"time_ids": 6, "pooled": 12}), scheduler=sched, force_zeros_for_empty_prompt=True,
+        unet=unet(34, 2 * CLIP_HIDDEN, xl={"time_ids": 6, "pooled": 12}), scheduler=sched, force_zeros_for_empty_prompt=True,
     )
     # The refiner: text_encoder_2 only (the base's, as in the real checkpoints), 5 time ids with the
     # aesthetic score; force_zeros_for_empty_prompt False as the real refiner's model_index.json.
     refiner = StableDiffusionXLImg2ImgPipeline(
         vae=v, text_encoder=None, text_encoder_2=te2, tokenizer=None, tokenizer_2=tok2,
-        unet=unet(35, 8, xl={"time_ids": 5, "pooled": 12}), scheduler=sched,
+        unet=unet(35, CLIP_HIDDEN, xl={"time_ids": 5, "pooled": 12}), scheduler=sched,
         requires_aesthetics_score=True, force_zeros_for_empty_prompt=False,
     )
     return base, refiner
 
 
 def flux_pipeline(tok, ids, t5tok):
-    te = clip_text(41, 8, "quick_gelu", ids)
+    te = clip_text(41, "quick_gelu", ids)
     torch.manual_seed(42)
-    t5 = T5EncoderModel(T5Config(vocab_size=t5tok.vocab_size, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+    t5 = T5EncoderModel(T5Config(vocab_size=len(t5tok), d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
                                  feed_forward_proj="gated-gelu", relative_attention_num_buckets=8)).eval()
     torch.manual_seed(43)
     tr = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=16,
-                                num_attention_heads=2, joint_attention_dim=16, pooled_projection_dim=8, guidance_embeds=True,
+                                num_attention_heads=2, joint_attention_dim=16, pooled_projection_dim=CLIP_HIDDEN, guidance_embeds=True,
                                 axes_dims_rope=(4, 6, 6)).eval()
     sched = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
                                             max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
@@ -264,7 +314,17 @@ def export(pipe_dir, out_dir, task, dtype="fp32"):
     run(cmd + [out_dir])
 
 
-def bundle(onnx_dir, name, family, tokenizer, refiner_dir=None):
+CLIP_FILES = ["vocab.json", "merges.txt"]
+# The tokenizer files each bundle ships (what make-bundle takes from the export's folders).
+TOKENIZER_FILES = {
+    "sd": {"tokenizer": CLIP_FILES},
+    "sdxl": {"tokenizer": CLIP_FILES, "tokenizer_2": CLIP_FILES},
+    "flux": {"tokenizer": CLIP_FILES, "tokenizer_2": ["tokenizer.json"]},
+    None: {},
+}
+
+
+def bundle(onnx_dir, name, family, tokenizers, refiner_dir=None):
     """Copies what the bundle uses into models/test/parity/<name>/ and runs make-bundle there."""
     dest = os.path.join(MODELS, name)
     if os.path.exists(dest):
@@ -283,10 +343,10 @@ def bundle(onnx_dir, name, family, tokenizer, refiner_dir=None):
         for f in os.listdir(os.path.join(refiner_dir, "unet")):
             if f.endswith((".onnx", ".onnx_data")):
                 shutil.copy(os.path.join(refiner_dir, "unet", f), os.path.join(dest, "refiner_unet", f))
-    if tokenizer:
-        os.makedirs(os.path.join(dest, "tokenizer"))
-        for f in ["vocab.json", "merges.txt"]:
-            shutil.copy(os.path.join(onnx_dir, "tokenizer", f), os.path.join(dest, "tokenizer", f))
+    for folder, names in TOKENIZER_FILES[tokenizers].items():
+        os.makedirs(os.path.join(dest, folder))
+        for f in names:
+            shutil.copy(os.path.join(onnx_dir, folder, f), os.path.join(dest, folder, f))
     os.makedirs(os.path.join(dest, "scheduler"))
     shutil.copy(os.path.join(onnx_dir, "scheduler", "scheduler_config.json"), os.path.join(dest, "scheduler", "scheduler_config.json"))
     cmd = ["npx", "tsx", "scripts/make-bundle.ts", os.path.relpath(dest, ROOT), "--family", family, "--id", f"parity-{name}"]
@@ -437,6 +497,14 @@ def sensitivity_sd(name, pipe, refiner, xl, image_rec, size):
         sens[f"time_ids H, W swapped ({w}x{h})"] = rel(SdRef(pipe, PROMPT, 1.0, h, w, xl=True).model_output(x, 500), o)
         ref.added["text_embeds"].zero_()
         sens["pooled text_embeds -> zeros"] = rel(ref.model_output(x, 500), o)
+        # tokenizer_2 padding with <|endoftext|> (as the first) instead of '!': the '!'s of the
+        # prompt are then BPE'd rather than id 0, and the padding differs.
+        bang = pipe.encode_prompt(BANG_PROMPT, device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=False)[0]
+        keep = pipe.tokenizer_2
+        pipe.tokenizer_2 = pipe.tokenizer
+        sens["bang prompt_embeds: tokenizer_2 pad '!' -> '<|endoftext|>'"] = rel(
+            pipe.encode_prompt(BANG_PROMPT, device="cpu", num_images_per_prompt=1, do_classifier_free_guidance=False)[0], bang)
+        pipe.tokenizer_2 = keep
         if refiner is not None:
             ab = float(pipe.scheduler.alphas_cumprod[100])
             x = math.sqrt(ab) * z0 + math.sqrt(1 - ab) * fixed_noise(3, z0.shape)
@@ -456,8 +524,19 @@ def timestep_value(graph, t):
     return t if graph["timestep"]["type"].startswith("float") else float(round(t))
 
 
+def tagged(rec, prompt, tags=PROMPT_TAGS):
+    """The prompt's name for the node test's table (its own rows), for prompts other than '' and PROMPT."""
+    if prompt in tags:
+        rec["tag"] = tags[prompt]
+    return rec
+
+
 @torch.no_grad()
-def record_sd(name, pipe, graphs, refiner=None, refiner_graphs=None, prompts=("",), sizes=((64, 64), (128, 64)), refiner_from=0.8):
+def record_sd(name, pipe, graphs, refiner=None, refiner_graphs=None, prompts=("", PROMPT), cfg_prompts=(PROMPT,), text_prompts=(),
+              sizes=((64, 64), (128, 64)), refiner_from=0.8):
+    """prompts: x0 without guidance on the first size; cfg_prompts: x0 with CFG g = GUIDANCE (PROMPT's
+    also on the second size); text_prompts: ids and encode_prompt only. The reconstruction and the
+    sensitivities use PROMPT."""
     xl = isinstance(pipe, StableDiffusionXLPipeline)
     table = pipe.scheduler.alphas_cumprod.to(torch.float64).numpy()
     kind = pipe.scheduler.config.prediction_type
@@ -465,24 +544,28 @@ def record_sd(name, pipe, graphs, refiner=None, refiner_graphs=None, prompts=(""
     # Token ids from the pipelines' tokenizers, as encode_prompt calls them.
     toks = []
     tokenizers = [("tokenizer", pipe.tokenizer)] + ([("tokenizer_2", pipe.tokenizer_2)] if xl else [])
-    for p in sorted(set(prompts) | {""}):
+    text_prompts = list(dict.fromkeys([*prompts, *cfg_prompts, *text_prompts]))
+    for p in sorted(set(text_prompts) | {""}):
         for role, tk in tokenizers:
             ids = tk(p, padding="max_length", max_length=tk.model_max_length, truncation=True).input_ids
             toks.append({"prompt": p, "tokenizer": role, "padToken": tk.pad_token, "ids": ids})
     data["tokens"] = toks
-    # Text encoder outputs (what encode_prompt reads from them).
+    # encode_prompt's outputs with classifier-free guidance (the conditional ones are the same
+    # without): SD's negative is the empty prompt's; SDXL's zeros (force_zeros_for_empty_prompt),
+    # the refiner's the empty prompt's through text_encoder_2.
     texts = []
-    for p in prompts:
+    for p in text_prompts:
         if xl:
-            ref = SdRef(pipe, p, 1.0, 64, 64, xl=True)
-            texts.append({"prompt": p, "role": "unet", "prompt_embeds": tensor(ref.text["prompt_embeds"][0]), "pooled": tensor(ref.text["pooled"][0])})
-            if refiner is not None:
-                rr = SdRef(refiner, p, GUIDANCE, 64, 64, xl=True, refiner=True)
-                texts.append({"prompt": p, "role": "refiner_unet", "prompt_embeds": tensor(rr.text["prompt_embeds"][0]), "pooled": tensor(rr.text["pooled"][0]),
-                              "negative_prompt_embeds": tensor(rr.text["negative_prompt_embeds"][0]), "negative_pooled": tensor(rr.text["negative_pooled"][0])})
+            ref = SdRef(pipe, p, GUIDANCE, 64, 64, xl=True)
+            assert float(ref.text["negative_prompt_embeds"].abs().max()) == 0 and float(ref.text["negative_pooled"].abs().max()) == 0
+            refs = [("unet", ref)] + ([("refiner_unet", SdRef(refiner, p, GUIDANCE, 64, 64, xl=True, refiner=True))] if refiner is not None else [])
+            for role, r in refs:
+                texts.append(tagged({"prompt": p, "role": role, "guidance": GUIDANCE, "prompt_embeds": tensor(r.text["prompt_embeds"][0]),
+                                     "pooled": tensor(r.text["pooled"][0]), "negative_prompt_embeds": tensor(r.text["negative_prompt_embeds"][0]),
+                                     "negative_pooled": tensor(r.text["negative_pooled"][0])}, p))
         else:
-            c, _ = pipe.encode_prompt(p, "cpu", 1, False)
-            texts.append({"prompt": p, "role": "unet", "prompt_embeds": tensor(c[0])})
+            c, u = pipe.encode_prompt(p, "cpu", 1, True, negative_prompt=None)
+            texts.append(tagged({"prompt": p, "role": "unet", "guidance": GUIDANCE, "prompt_embeds": tensor(c[0]), "negative_prompt_embeds": tensor(u[0])}, p))
     data["text"] = texts
 
     cases, images = [], []
@@ -493,9 +576,9 @@ def record_sd(name, pipe, graphs, refiner=None, refiner_graphs=None, prompts=(""
         rgb = vae_decode_hwc(pipe, z0)
         images.append({"image": f"photo-{w}x{h}.png", "width": w, "height": h, "latent": tensor(z0[0]), "decoded": tensor(rgb)})
         eps = fixed_noise(1000 + w + h, z0.shape)
-        conds = [(p, 1.0) for p in prompts] + [(prompts[-1], GUIDANCE)]
+        conds = [(p, 1.0) for p in prompts] + [(p, GUIDANCE) for p in cfg_prompts]
         if (w, h) != sizes[0]:
-            conds = [(prompts[-1], GUIDANCE)]
+            conds = [(PROMPT, GUIDANCE)]
         for prompt, g in conds:
             refs = {}
             for t in TIMESTEPS + [None]:
@@ -515,8 +598,8 @@ def record_sd(name, pipe, graphs, refiner=None, refiner_graphs=None, prompts=(""
                     ddim = DDIMScheduler.from_config(pipe.scheduler.config, clip_sample=False)
                     ddim.set_timesteps(1000 // 250)
                     check_close(ddim.step(out, t, x).pred_original_sample.to(torch.float64), x0, f"{name} DDIM x0 at {t}")
-                cases.append({"width": w, "height": h, "prompt": prompt, "guidance": g, "t": t, "timestepFed": t_in, "alphaBar": ab,
-                              "unet": "refiner_unet" if use_refiner else "unet", "x": tensor(x[0]), "out": tensor(out[0]), "x0": tensor(x0[0])})
+                cases.append(tagged({"width": w, "height": h, "prompt": prompt, "guidance": g, "t": t, "timestepFed": t_in, "alphaBar": ab,
+                                     "unet": "refiner_unet" if use_refiner else "unet", "x": tensor(x[0]), "out": tensor(out[0]), "x0": tensor(x0[0])}, prompt))
     data["images"] = images
     data["x0"] = cases
     data["sensitivity"] = sensitivity_sd(name, pipe, refiner, xl, images[-1], sizes[-1])
@@ -532,11 +615,11 @@ def record_sd(name, pipe, graphs, refiner=None, refiner_graphs=None, prompts=(""
     ddim.set_timesteps(RECON_STEPS + 1)
     ts = [int(t) for t in ddim.timesteps[:RECON_STEPS]]
     assert ts == [750, 500, 250], ts
-    ref = SdRef(pipe, prompts[-1], 1.0, w, h, xl=xl)
+    ref = SdRef(pipe, PROMPT, 1.0, w, h, xl=xl)
     for t in ts:
         step = ddim.step(ref.model_output(x, t), t, x)
         x = step.prev_sample
-    data["recon"] = {"width": w, "height": h, "prompt": prompts[-1], "guidance": 1.0, "alphaBar": ab, "steps": RECON_STEPS, "timesteps": ts,
+    data["recon"] = {"width": w, "height": h, "prompt": PROMPT, "guidance": 1.0, "alphaBar": ab, "steps": RECON_STEPS, "timesteps": ts,
                      "x": tensor(x_start[0]), "x0": tensor(step.pred_original_sample[0])}
     return data
 
@@ -550,18 +633,25 @@ def record_flux(name, pipe, sizes=((64, 64), (64, 48))):
     table = (1 - sig) ** 2 / ((1 - sig) ** 2 + sig ** 2)
     data = {"alphaBars": tensor(table, "float64"), "predictionType": "flow"}
     toks = []
-    for p in ["", PROMPT]:
+    for p in ["", *FLUX_PROMPTS]:
         toks.append({"prompt": p, "tokenizer": "tokenizer", "padToken": pipe.tokenizer.pad_token,
                      "ids": pipe.tokenizer(p, padding="max_length", max_length=77, truncation=True).input_ids})
         toks.append({"prompt": p, "tokenizer": "tokenizer_2", "padToken": pipe.tokenizer_2.pad_token,
                      "ids": pipe.tokenizer_2(p, padding="max_length", max_length=512, truncation=True).input_ids})
     data["tokens"] = toks
-    pe, pooled, text_ids = pipe.encode_prompt("", prompt_2=None, device="cpu", max_sequence_length=512)
-    data["text"] = [{"prompt": "", "role": "transformer", "prompt_embeds": tensor(pe[0]), "pooled": tensor(pooled[0])}]
-    assert float(text_ids.abs().max()) == 0
+    # encode_prompt: CLIP pooler_output (77 tokens) and T5 last_hidden_state (512), per prompt.
+    texts, enc = [], {}
+    for p in ["", *FLUX_PROMPTS]:
+        pe, pooled, text_ids = pipe.encode_prompt(p, prompt_2=None, device="cpu", max_sequence_length=512)
+        assert float(text_ids.abs().max()) == 0 and pe.shape[1] == 512
+        enc[p] = (pe, pooled, text_ids)
+        texts.append(tagged({"prompt": p, "role": "transformer", "prompt_embeds": tensor(pe[0]), "pooled": tensor(pooled[0])}, p, FLUX_TAGS))
+    data["text"] = texts
+    pe, pooled, _ = enc[""]
 
-    def velocity(z_flow, t, g, h, w):
+    def velocity(z_flow, t, g, h, w, prompt=""):
         """FluxPipeline.__call__'s transformer call on an unpacked flow latent at scheduler timestep t (sigma * 1000)."""
+        pe, pooled, text_ids = enc[prompt]
         b, c, lh, lw = z_flow.shape
         packed = pipe._pack_latents(z_flow, b, c, lh, lw)
         img_ids = pipe._prepare_latent_image_ids(b, lh // 2, lw // 2, "cpu", torch.float32)
@@ -577,9 +667,13 @@ def record_flux(name, pipe, sizes=((64, 64), (64, 48))):
         _, z0 = vae_encode_ddpm(pipe, pil)
         images.append({"image": f"photo-{w}x{h}.png", "width": w, "height": h, "latent": tensor(z0[0]), "decoded": tensor(vae_decode_hwc(pipe, z0))})
         eps = fixed_noise(2000 + w + h, z0.shape)
-        conds = [("", FLUX_GUIDANCE), ("", GUIDANCE)] if (w, h) == sizes[0] else [("", FLUX_GUIDANCE)]
-        for prompt, g in conds:
-            for t in TIMESTEPS + [None]:
+        # The empty prompt at every level; the prompts at t 500 and alpha-bar 0.3 (PROMPT at every level).
+        levels = TIMESTEPS + [None]
+        conds = [("", FLUX_GUIDANCE, levels), ("", GUIDANCE, levels)] if (w, h) == sizes[0] else [("", FLUX_GUIDANCE, levels)]
+        if (w, h) == sizes[0]:
+            conds += [(p, FLUX_GUIDANCE, levels if p == PROMPT else [500, None]) for p in FLUX_PROMPTS]
+        for prompt, g, ts in conds:
+            for t in ts:
                 if t is not None:
                     s = float(sig[t])
                     ab = float(table[t])
@@ -593,11 +687,11 @@ def record_flux(name, pipe, sizes=((64, 64), (64, 48))):
                 s = float(flat.sigmas[0])  # float32, as the scheduler holds it
                 ab = (1 - s) ** 2 / ((1 - s) ** 2 + s ** 2)
                 xf = flat.scale_noise(z0, flat.timesteps[:1], eps)
-                v = velocity(xf, flat.timesteps[:1], g, h, w)
+                v = velocity(xf, flat.timesteps[:1], g, h, w, prompt)
                 x0 = xf.to(torch.float64) - s * v.to(torch.float64)
                 x = xf.to(torch.float64) / math.sqrt((1 - s) ** 2 + s ** 2)
-                cases.append({"width": w, "height": h, "prompt": prompt, "guidance": g, "t": t, "sigma": s, "alphaBar": ab,
-                              "x": tensor(x[0]), "out": tensor(v[0]), "x0": tensor(x0[0])})
+                cases.append(tagged({"width": w, "height": h, "prompt": prompt, "guidance": g, "t": t, "sigma": s, "alphaBar": ab,
+                                     "x": tensor(x[0]), "out": tensor(v[0]), "x0": tensor(x0[0])}, prompt, FLUX_TAGS))
     data["images"], data["x0"] = images, cases
 
     # How far the velocity moves when one input is wrong (the tests' tolerance must be far below).
@@ -608,7 +702,8 @@ def record_flux(name, pipe, sizes=((64, 64), (64, 48))):
     xf = flat.scale_noise(z0, flat.timesteps[:1], fixed_noise(3, z0.shape))
     t = flat.timesteps[:1]
     ref = velocity(xf, t, FLUX_GUIDANCE, h, w)
-    sens = {"guidance 3.5 -> 5": rel(velocity(xf, t, GUIDANCE, h, w), ref), "sigma 0.5 -> 0.5005": rel(velocity(xf, t * 1.001, FLUX_GUIDANCE, h, w), ref)}
+    sens = {"guidance 3.5 -> 5": rel(velocity(xf, t, GUIDANCE, h, w), ref), "sigma 0.5 -> 0.5005": rel(velocity(xf, t * 1.001, FLUX_GUIDANCE, h, w), ref),
+            f"prompt '' -> '{PROMPT}'": rel(velocity(xf, t, FLUX_GUIDANCE, h, w, PROMPT), ref)}
     orig_ids = pipe._prepare_latent_image_ids
     pipe._prepare_latent_image_ids = lambda *a: orig_ids(*a)[:, [0, 2, 1]]  # (0, j, i): rows and columns swapped
     sens[f"img_ids transposed ({w}x{h})"] = rel(velocity(xf, t, FLUX_GUIDANCE, h, w), ref)
@@ -746,9 +841,7 @@ def main():
     t_start = time.time()
 
     tok_dir = os.path.join(WORK, "clip-vocab")
-    tok_eos, ids = clip_vocab_files(tok_dir, "<|endoftext|>")
-    tok_bang, _ = clip_vocab_files(tok_dir, "!")
-    used = sorted(set(ids))
+    tok_eos, tok_bang, used = clip_vocab_files(tok_dir, CLIP_PROMPTS)
 
     def stage(name, pipe, family, task, tokenizer, dtype="fp32", refiner=None):
         pdir, odir = os.path.join(WORK, name, "pipe"), os.path.join(WORK, name, "onnx")
@@ -772,31 +865,31 @@ def main():
 
     if "sd15" in only:
         pipe = sd_pipeline("sd15", (tok_eos, used))
-        g, _ = stage("sd15", pipe, "sd15", "text-to-image", True)
-        data = record_sd("sd15", pipe, g, prompts=("", PROMPT))
+        g, _ = stage("sd15", pipe, "sd15", "text-to-image", "sd")
+        data = record_sd("sd15", pipe, g, text_prompts=(BANG_PROMPT,))
         write_json("sd15.json", {"name": "sd15", "family": "sd15", "versions": versions(), "graphInputs": g, **data})
     if "sd15-fp16" in only:
         pipe = sd_pipeline("sd15", (tok_eos, used))
         try:
-            stage("sd15-fp16", pipe, "sd15", "text-to-image", False, dtype="fp16")
+            stage("sd15-fp16", pipe, "sd15", "text-to-image", None, dtype="fp16")
             fp16 = {"exported": True}
         except subprocess.CalledProcessError as e:
             fp16 = {"exported": False, "error": str(e)}
         write_json("sd15-fp16.json", {"name": "sd15-fp16", "family": "sd15", "versions": versions(), **fp16})
     if "sd21" in only:
         pipe = sd_pipeline("sd21", (tok_bang, used))
-        g, _ = stage("sd21", pipe, "sd21", "text-to-image", True)
-        data = record_sd("sd21", pipe, g, prompts=("", PROMPT))
+        g, _ = stage("sd21", pipe, "sd21", "text-to-image", "sd")
+        data = record_sd("sd21", pipe, g, text_prompts=(BANG_PROMPT,))
         write_json("sd21.json", {"name": "sd21", "family": "sd21", "versions": versions(), "graphInputs": g, **data})
     if "sdxl" in only:
         base, refiner = sdxl_pipelines(tok_eos, tok_bang, used)
-        g, rg = stage("sdxl", base, "sdxl", "text-to-image", True, refiner=refiner)
-        data = record_sd("sdxl", base, g, refiner=refiner, refiner_graphs=rg, prompts=("", PROMPT))
+        g, rg = stage("sdxl", base, "sdxl", "text-to-image", "sdxl", refiner=refiner)
+        data = record_sd("sdxl", base, g, refiner=refiner, refiner_graphs=rg, prompts=("", PROMPT, BANG_PROMPT), cfg_prompts=(PROMPT, BANG_PROMPT))
         write_json("sdxl.json", {"name": "sdxl", "family": "sdxl", "versions": versions(), "graphInputs": g, "refinerGraphInputs": rg,
                                  "refinerFrom": 0.8, **data})
     if "flux-dev" in only:
-        pipe = flux_pipeline(tok_eos, used, t5_tokenizer(os.path.join(WORK, "t5-spm")))
-        g, _ = stage("flux-dev", pipe, "flux-dev", "text-to-image", False)
+        pipe = flux_pipeline(tok_eos, used, t5_tokenizer(os.path.join(WORK, "t5-tokenizer")))
+        g, _ = stage("flux-dev", pipe, "flux-dev", "text-to-image", "flux")
         data = record_flux("flux-dev", pipe)
         write_json("flux-dev.json", {"name": "flux-dev", "family": "flux-dev", "versions": versions(), "graphInputs": g, **data})
     if "step-math" in only:

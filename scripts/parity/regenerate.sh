@@ -12,11 +12,9 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/parity/requirements.txt
-# CLIP's BPE merges ship in open_clip's wheel (bpe_simple_vocab_16e6.txt.gz); only that file is read.
-wheel=.cache/parity/dl/open_clip_torch-3.3.0-py3-none-any.whl
-if [ ! -f "$wheel" ]; then
-  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps -d .cache/parity/dl open-clip-torch==3.3.0
-fi
+# ftfy, wcwidth and open_clip_torch (CLIP's bpe_simple_vocab_16e6.txt.gz and its SimpleTokenizer),
+# without their dependencies: open_clip's would pull torchvision and more, none of it used.
+"$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r scripts/parity/requirements-tokenizers.txt
 bash scripts/fetch-photos.sh
 # The exports and make-bundle use the node tree: npm ci must have run.
 [ -d node_modules ] || npm ci --no-audit --no-fund
