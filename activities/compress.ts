@@ -247,7 +247,7 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
         info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: job.seed,
-        bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
+        bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = {

@@ -17,8 +17,12 @@ import { loadModel, resolveSchedule } from '../src/pipeline/model-context.js';
 import { codingScheduleId, preset } from '../src/pipeline/presets.js';
 import { defaultJobId } from '../src/cli/submit.js';
 import { CompressImageInput } from '../src/orchestration/types.js';
+import { AUTO_CHUNK_BITS, chunkBitsFor } from '../src/pipeline/chunk-bits.js';
+import { makeBundle } from '../src/models/make-bundle.js';
+import { cpSync, writeFileSync } from 'node:fs';
 
 const FLUX = fileURLToPath(new URL('../models/test/flux-dev/', import.meta.url));
+const SD15 = fileURLToPath(new URL('../models/test/sd15/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'diffc-presets-'));
 const input = join(dir, 'in.png');
 
@@ -92,4 +96,27 @@ test('workflows take the preset: job schema, and a non-default preset gives anot
   const a = { prefix: 's3://p/', 'output-prefix': 's3://o/', seed: 0, model: 'default' } as Parameters<typeof defaultJobId>[0];
   assert.equal(defaultJobId({ ...a, preset: 'default' }), defaultJobId(a));
   assert.notEqual(defaultJobId({ ...a, preset: 'paper' }), defaultJobId(a));
+});
+
+test("chunk bits 'auto' are the RCC backend's (ts 10, cpu 14, cuda 20), resolved at encode time and written into the file", async () => {
+  assert.deepEqual(AUTO_CHUNK_BITS, { ts: 10, cpu: 14, cuda: 20 });
+  assert.equal(chunkBitsFor('auto', 'cuda'), 20);
+  assert.equal(chunkBitsFor('auto', 'cpu-avx2'), 14);
+  assert.equal(chunkBitsFor('auto', 'ts'), 10);
+  assert.equal(chunkBitsFor('auto'), 14);
+  assert.equal(chunkBitsFor(12, 'cuda'), 12, 'a model that pins its chunk bits keeps them');
+  // New bundles get 'auto' and the reference's schedule (Flux: paper-flow).
+  assert.deepEqual((await makeBundle(SD15, { family: 'sd15', id: 'x' }, false)).defaults, { maxChunkBits: 'auto', schedule: 'paper', reconMethod: 'flow', reconSteps: 16 });
+  assert.equal((await makeBundle(FLUX, { family: 'flux-dev', id: 'x' }, false)).defaults.schedule, 'paper-flow');
+  // A bundle saying 'auto', coded with the ts backend: B = 10 in the coding blob.
+  await image();
+  const bundle = join(dir, 'sd15-auto');
+  cpSync(SD15, bundle, { recursive: true });
+  const m = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { defaults: Record<string, unknown> };
+  m.defaults.maxChunkBits = 'auto';
+  writeFileSync(join(bundle, 'manifest.json'), JSON.stringify(m));
+  const dfc = join(dir, 'auto.dfc');
+  const c = await run(['compress', input, '-o', dfc, '--model', bundle, '--steps', '2', '--backend', 'ts', '-q']);
+  assert.equal(c.code, 0, c.err);
+  assert.equal(decodeCodingBlob(readDfc(readFileSync(dfc)).header.coding).params.maxChunkBits, 10);
 });

@@ -37,7 +37,8 @@ failing image is reported and the others still run (exit 1 if any failed).
   --steps N             code N steps of the schedule
   --schedule ID         coding schedule (default: the preset's, else the model's; even:N[:tmax],
                         list:t1,t2,..., paper or paper-flow)
-  --chunk-bits B        max RCC chunk bits (default: the preset's, else the model's)
+  --chunk-bits B        max RCC chunk bits (default: the preset's, else the model's; a model's
+                        'auto' is by RCC backend: ts 10, cpu 14, cuda 20)
   --preset P            named coding choices, below the flags here: default (the model's) |
                         paper (the reference implementation's: 16-bit chunks of 14 bits of KL
                         + 2 bits padding, exact posterior target, its 161-step schedule (Flux:
@@ -146,7 +147,7 @@ async function compressOne(
   const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
     info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
     prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
-    chunkBits: a['chunk-bits'], preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
+    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
   });
   const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);

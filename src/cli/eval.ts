@@ -94,7 +94,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
       const [latent] = await lm.model.encode([padded]);
       // The highest rate, budgeted over the whole file exactly as diffc compress does.
       const { params, recon, conditioning, seed, image, stop } = compressionSettings({
-        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!,
+        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name,
       });
       const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning);
       const stepAt: number[] = [];

@@ -68,7 +68,8 @@ export const Manifest = z.object({
     shift: z.number(),
   }),
   defaults: z.object({
-    maxChunkBits: z.number().int().min(1).max(24),
+    /** 'auto': chosen by the RCC backend at encode time (src/pipeline/chunk-bits.ts); the .dfc records the result. */
+    maxChunkBits: z.union([z.number().int().min(1).max(24), z.literal('auto')]),
     schedule: z.string().min(1),
     reconMethod: z.enum(['flow', 'ancestral', 'mse']),
     reconSteps: z.number().int().min(1),

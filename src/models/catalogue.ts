@@ -26,8 +26,8 @@ export interface CatalogueEntry {
   readonly manifest: Pick<Manifest, 'family' | 'prediction' | 'schedule' | 'latent' | 'defaults' | 'text' | 'refiner' | 'schedules'>;
 }
 
-/** Placeholder coding defaults for the ONNX families: not tuned by measurement yet. */
-const SD_DEFAULTS = { maxChunkBits: 12, schedule: 'even:32', reconMethod: 'flow', reconSteps: 16 } as const;
+/** Coding defaults of the pulled ONNX bundles: as make-bundle's (chunk bits by RCC backend, the reference's schedule). */
+const SD_DEFAULTS = { maxChunkBits: 'auto', schedule: 'paper', reconMethod: 'flow', reconSteps: 16 } as const;
 
 export const CATALOGUE: readonly CatalogueEntry[] = [
   {

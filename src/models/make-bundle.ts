@@ -40,24 +40,33 @@ function tokenizerFiles(role: FileRole, family: OnnxFamily): readonly string[] {
   return role === 'tokenizer_2' && family === 'flux-dev' ? ['tokenizer.json'] : ['vocab.json', 'merges.txt'];
 }
 
+/**
+ * New bundles' coding defaults. Chunk bits by the RCC backend at encode time ('auto':
+ * src/pipeline/chunk-bits.ts); the schedule the reference implementation chose by Algorithm 3
+ * on KL measured on the real model ('paper'; Flux 'paper-flow'). A schedule measured on these
+ * weights with this codec (`diffc schedule measure` + `optimize`) replaces it with
+ * `make-bundle --schedule list:...` (or per file, `diffc compress --schedule`).
+ */
+const MEASURED_DEFAULTS: Manifest['defaults'] = { maxChunkBits: 'auto', schedule: 'paper', reconMethod: 'flow', reconSteps: 16 };
+
 const GRAPH_FILE = /\.(onnx|onnx_data|onnx\.data|pb|data|bin)$/;
 
 const FAMILY: Record<OnnxFamily, Pick<Manifest, 'prediction' | 'schedule' | 'latent' | 'defaults'> & { text: NonNullable<Manifest['text']> }> = {
   sd15: {
     prediction: 'eps', schedule: { kind: 'ddpm', config: SD_SCHEDULE }, latent: { channels: 4, downsample: 8, scale: 0.18215, shift: 0 },
-    defaults: { maxChunkBits: 12, schedule: 'even:32', reconMethod: 'flow', reconSteps: 16 }, text: { maxLength: 77, hiddenSize: 768 },
+    defaults: MEASURED_DEFAULTS, text: { maxLength: 77, hiddenSize: 768 },
   },
   sd21: {
     prediction: 'v', schedule: { kind: 'ddpm', config: SD_SCHEDULE }, latent: { channels: 4, downsample: 8, scale: 0.18215, shift: 0 },
-    defaults: { maxChunkBits: 12, schedule: 'even:32', reconMethod: 'flow', reconSteps: 16 }, text: { maxLength: 77, hiddenSize: 1024 },
+    defaults: MEASURED_DEFAULTS, text: { maxLength: 77, hiddenSize: 1024 },
   },
   sdxl: {
     prediction: 'eps', schedule: { kind: 'ddpm', config: SD_SCHEDULE }, latent: { channels: 4, downsample: 8, scale: 0.13025, shift: 0 },
-    defaults: { maxChunkBits: 12, schedule: 'even:32', reconMethod: 'flow', reconSteps: 16 }, text: { maxLength: 77, hiddenSize: 2048, pooled: 1280 },
+    defaults: MEASURED_DEFAULTS, text: { maxLength: 77, hiddenSize: 2048, pooled: 1280 },
   },
   'flux-dev': {
     prediction: 'flow', schedule: { kind: 'flow', shift: FLUX_DEV_SHIFT, steps: 1000 }, latent: { channels: 16, downsample: 8, scale: 0.3611, shift: 0.1159 },
-    defaults: { maxChunkBits: 12, schedule: 'even:28', reconMethod: 'flow', reconSteps: 16 }, text: { maxLength: 512, hiddenSize: 4096, pooled: 768 },
+    defaults: { ...MEASURED_DEFAULTS, schedule: 'paper-flow' }, text: { maxLength: 512, hiddenSize: 4096, pooled: 768 },
   },
 };
 

@@ -26,7 +26,8 @@ export interface ModelInfo {
 }
 
 export interface CodingDefaults {
-  readonly maxChunkBits: number;
+  /** 'auto': by the RCC backend at encode time (src/pipeline/chunk-bits.ts). */
+  readonly maxChunkBits: number | 'auto';
   readonly schedule: string;
   readonly reconMethod: 'flow' | 'ancestral' | 'mse';
   readonly reconSteps: number;

@@ -12,6 +12,7 @@ import type { ModelInfo } from '../models/types.js';
 import type { CodingSchedule } from '../codec/schedule/timesteps.js';
 import { resolveConditioning } from './conditioning.js';
 import { preset, type PresetName } from './presets.js';
+import { chunkBitsFor } from './chunk-bits.js';
 
 export interface SettingsRequest {
   readonly info: ModelInfo;
@@ -27,6 +28,8 @@ export interface SettingsRequest {
   /** The final reconstruction's guidance (--denoise-guidance; default the model's, with or without a prompt). */
   readonly denoiseGuidance?: number;
   readonly chunkBits?: number;
+  /** The RCC backend's name, for models whose chunk bits are 'auto' (unknown: the CPU's). */
+  readonly backend?: string;
   /** Named coding choices (--preset; presets.ts): below explicit settings, above the model's defaults. The schedule is chosen before (codingScheduleId). */
   readonly preset?: PresetName;
   readonly method?: ReconMethod;
@@ -55,7 +58,7 @@ export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const { info, schedule } = r;
   const dims = r.latent.channels * r.latent.height * r.latent.width;
   const p = preset(r.preset ?? 'default', info.family);
-  const params = CodingParams.parse({ ...p.coding, maxChunkBits: r.chunkBits ?? p.coding.maxChunkBits ?? info.defaults.maxChunkBits, wideDeltas: wideDeltasFor(dims) });
+  const params = CodingParams.parse({ ...p.coding, maxChunkBits: r.chunkBits ?? p.coding.maxChunkBits ?? chunkBitsFor(info.defaults.maxChunkBits, r.backend), wideDeltas: wideDeltasFor(dims) });
   const recon = { method: r.method ?? info.defaults.reconMethod, steps: r.denoiseSteps ?? info.defaults.reconSteps };
   const prompt = r.prompt ? r.prompt : undefined;
   const conditioning = resolveConditioning(info.defaults, { prompt, guidance: r.guidance ?? p.guidance, denoiseGuidance: r.denoiseGuidance ?? p.denoiseGuidance });
