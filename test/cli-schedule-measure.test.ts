@@ -205,4 +205,8 @@ test('measure: same seed, same matrix; outputs are not overwritten without --for
   assert.equal(flags.coding_from, 'flags');
   assert.deepEqual([flags.coding.maxChunkBits, flags.coding.targetStdPercent, flags.coding.paddingQuarterBits], [10, 100, 4]);
   assert.equal((await run(['schedule', 'optimize', '--kl', kl, '--padding', '0.3'])).code, 2);
+  // --preset: compress --preset's settings (paper: 16-bit chunks planned for 14 bits, padding 2, exact target).
+  const paper = JSON.parse((await run(['schedule', 'optimize', '--kl', kl, '--json', '--model', 'default', '--preset', 'paper'])).out);
+  assert.deepEqual(paper.coding, { maxChunkBits: 16, paddingQuarterBits: 8, chunkKlQuarterBits: 56, targetStdPercent: 100 });
+  assert.equal((await run(['schedule', 'optimize', '--kl', kl, '--preset', 'paper'])).code, 2, '--preset needs --model');
 });

@@ -18,6 +18,8 @@ import { makeCodingSchedule } from '../codec/schedule/timesteps.js';
 import { loadModel, type LoadedModel } from '../pipeline/model-context.js';
 import { measureKl, modelPlanningParams, DEFAULT_GRID, MeasureError } from '../pipeline/measure-kl.js';
 import { GUIDANCE_RANGE } from '../pipeline/conditioning.js';
+import { PresetName } from '../pipeline/presets.js';
+import { resolveBackend } from '../rcc-backends/index.js';
 import { expandInputs, IMAGE_EXTENSIONS } from './inputs.js';
 import { assertWritable, writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
@@ -60,7 +62,11 @@ latent (large photos go through the model's tiles, so a call costs what one comp
   --seed X              seed of the forward noise, 0..2^53 (default 0)
   --prompt TEXT         text conditioning (models with a text encoder; as diffc compress --prompt)
   --guidance G          the coded chain's guidance, as diffc compress --guidance (default the
-                        model's; the file records the value used)
+                        preset's, else the model's; the file records the value used)
+  --preset P            diffc compress's coding choices to record and condition with: default |
+                        paper (docs/models.md); optimize plans with them
+  --backend B           RCC backend whose chunk bits to record, for models whose chunk bits are
+                        'auto': auto | cuda | cpu | ts (default auto: what compress picks here)
   --device D            model inference device: cpu | cuda (default $DIFFC_DEVICE, else cpu)
   --force               overwrite an existing output
   --json                print a JSON summary on stdout
@@ -85,6 +91,9 @@ for diffc compress --schedule, and with --json the expected bits of every step.
   --target T         last timestep of the schedule (default: the last candidate)
   --model M          plan with the coding settings diffc compress uses with this model; with
                      --kl, the file must have been measured with the same model (same hash)
+  --preset P         with --model: the settings of diffc compress --preset P (default | paper)
+  --backend B        with --model: the RCC backend compress will run (auto | cuda | cpu | ts),
+                     for models whose chunk bits are 'auto' (default auto: what it picks here)
 
 Coding settings (each flag overrides --model, which overrides the --kl file's recorded settings,
 which override the codec defaults: 16-bit chunks, padding 1, chunk KL = chunk bits, target 35 %):
@@ -99,6 +108,16 @@ which override the codec defaults: 16-bit chunks, padding 1, chunk KL = chunk bi
   --json             print one JSON object instead of text (with the cost of every step)
 `;
 
+const Backend = z.enum(['auto', 'cuda', 'cpu', 'ts']);
+
+/** The RCC backend's name diffc compress --backend B would run with here (what decides 'auto' chunk bits). */
+async function backendName(b: z.infer<typeof Backend>): Promise<string> {
+  if (b !== 'auto') return b;
+  const r = await resolveBackend('auto');
+  r.close?.();
+  return r.name;
+}
+
 const quarter = (flag: string) => z.coerce.number().min(-8).max(64).refine((v) => Number.isInteger(4 * v), { message: `${flag} must be a multiple of 0.25` });
 
 const OptimizeArgs = z.object({
@@ -107,6 +126,8 @@ const OptimizeArgs = z.object({
   grid: z.coerce.number().int().min(1).max(500).default(10),
   target: z.coerce.number().int().min(0).optional(),
   model: z.string().optional(),
+  preset: PresetName.optional(),
+  backend: Backend.default('auto'),
   'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
   padding: quarter('--padding').pipe(z.number().min(-8).max(8)).optional(),
   'chunk-kl': quarter('--chunk-kl').pipe(z.number().min(0).max(64)).optional(),
@@ -114,7 +135,8 @@ const OptimizeArgs = z.object({
   'side-info-bits': z.coerce.number().min(0).max(1000).optional(),
   'step-penalty': z.coerce.number().min(0).max(1e6).default(0),
   json: z.boolean().default(false),
-}).refine((a) => (a.kl === undefined) !== (a.analytic === undefined), { message: 'give exactly one of --kl FILE or --analytic SIZE' });
+}).refine((a) => (a.kl === undefined) !== (a.analytic === undefined), { message: 'give exactly one of --kl FILE or --analytic SIZE' })
+  .refine((a) => a.model !== undefined || a.preset === undefined, { message: '--preset needs --model' });
 
 const MeasureArgs = z.object({
   positionals: z.array(z.string()).min(1, 'give at least one photo or directory'),
@@ -131,6 +153,8 @@ const MeasureArgs = z.object({
   prompt: z.string().max(4096).optional(),
   guidance: z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
   device: z.enum(['cpu', 'cuda']).optional(),
+  preset: PresetName.optional(),
+  backend: Backend.default('auto'),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
@@ -149,6 +173,7 @@ async function measureCommand(argv: string[], out: Print, err: Print): Promise<n
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, grid: { type: 'string' }, timesteps: { type: 'string' },
       samples: { type: 'string' }, seed: { type: 'string' }, prompt: { type: 'string' }, guidance: { type: 'string' }, device: { type: 'string' },
+      preset: { type: 'string' }, backend: { type: 'string' },
       force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -164,7 +189,7 @@ async function measureCommand(argv: string[], out: Print, err: Print): Promise<n
     const progress = new Progress('measure', 0, a.quiet);
     const m = await measureKl(lm, files, {
       timesteps: a.timesteps, grid: a.grid, samples: a.samples, seed: a.seed,
-      prompt: a.prompt, guidance: a.guidance,
+      prompt: a.prompt, guidance: a.guidance, coding: { preset: a.preset, backend: await backendName(a.backend) },
       onProgress: (e) => progress.update(e.calls, `model calls; photo ${e.image + 1}/${e.images} ${e.file}`, e.totalCalls),
     }).catch((e: unknown) => {
       if (e instanceof MeasureError && e.code === 'timesteps') throw new UsageError(`--timesteps: ${e.message}`);
@@ -196,6 +221,7 @@ async function optimizeCommand(argv: string[], out: Print, err: Print): Promise<
     args: argv, strict: true,
     options: {
       kl: { type: 'string' }, analytic: { type: 'string' }, grid: { type: 'string' }, target: { type: 'string' }, model: { type: 'string' },
+      preset: { type: 'string' }, backend: { type: 'string' },
       'chunk-bits': { type: 'string' }, padding: { type: 'string' }, 'chunk-kl': { type: 'string' }, 'target-std': { type: 'string' },
       'side-info-bits': { type: 'string' }, 'step-penalty': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
@@ -255,7 +281,7 @@ async function optimizeWith(
       throw new CliError(`${a.kl} was measured with model ${matrix.model.id} (${matrix.model.hash}), not ${info.id} (${hash}): measure again with this model, or drop --model`);
     }
     if (matrix.timesteps[0] >= lm.model.table.length) throw new CliError(`timestep ${matrix.timesteps[0]} is outside model ${info.id}'s 0..${lm.model.table.length - 1}`);
-    fromModel = modelPlanningParams(lm);
+    fromModel = modelPlanningParams(lm, { preset: a.preset, backend: await backendName(a.backend) });
   }
   const override: Partial<PlanningParams> = {
     ...(a['chunk-bits'] !== undefined ? { maxChunkBits: a['chunk-bits'] } : {}),

@@ -20,6 +20,7 @@ import { compressionSettings } from './compress-settings.js';
 import { conditionedPredictors } from './conditioning.js';
 import { imageLatent, type Size } from './image-latent.js';
 import { resolveSchedule, type LoadedModel } from './model-context.js';
+import type { PresetName } from './presets.js';
 
 export type MeasureErrorCode = 'timesteps' | 'non-finite';
 
@@ -40,6 +41,8 @@ export interface MeasureOptions {
   /** Text prompt and the chain's guidance, as diffc compress --prompt / --guidance (default: the model's). */
   readonly prompt?: string;
   readonly guidance?: number;
+  /** The coding choices compress would use: --preset and, for models whose chunk bits are 'auto', the RCC backend's name. */
+  readonly coding?: CodingChoice;
   /** After each model call (a batch of candidates): photo index, model calls done, calls in all. */
   readonly onProgress?: (e: MeasureProgress) => void;
 }
@@ -70,22 +73,29 @@ export function checkCandidates(table: Float64Array, timesteps: readonly number[
   });
 }
 
+/** What picks diffc compress's coding settings besides the model: its --preset and RCC backend. */
+export interface CodingChoice {
+  readonly preset?: PresetName;
+  /** The backend's name ('ts', 'cpu', 'cuda', ...): it decides a model's 'auto' chunk bits. */
+  readonly backend?: string;
+}
+
 /**
- * What diffc compress derives for an image of this size with nothing overridden but the prompt
- * and guidance (compressionSettings: coding parameters, the chain's conditioning).
+ * What diffc compress derives for an image of this size with nothing overridden but the prompt,
+ * guidance and coding choice (compressionSettings: coding parameters, the chain's conditioning).
  */
-function compressDefaults(lm: LoadedModel, image: Size, padded: Size, prompt?: string, guidance?: number) {
+function compressDefaults(lm: LoadedModel, image: Size, padded: Size, c: CodingChoice, prompt?: string, guidance?: number) {
   const info = lm.model.info;
   return compressionSettings({
     info, schedule: resolveSchedule(lm, info.defaults.schedule), latent: lm.model.latentShape(padded.width, padded.height),
-    width: image.width, height: image.height, seed: 0, steps: 1, prompt, guidance,
+    width: image.width, height: image.height, seed: 0, steps: 1, prompt, guidance, preset: c.preset, backend: c.backend,
   });
 }
 
-/** The coding settings diffc compress uses with this model (compressionSettings, nothing overridden). */
-export function modelPlanningParams(lm: LoadedModel): PlanningParams {
+/** The coding settings diffc compress uses with this model (compressionSettings, nothing overridden but the choice). */
+export function modelPlanningParams(lm: LoadedModel, c: CodingChoice = {}): PlanningParams {
   const m = lm.model.info.sizeMultiple, size = { width: m, height: m };
-  const { params } = compressDefaults(lm, size, size);
+  const { params } = compressDefaults(lm, size, size, c);
   return { maxChunkBits: params.maxChunkBits, paddingQuarterBits: params.paddingQuarterBits, chunkKlQuarterBits: params.chunkKlQuarterBits, targetStdPercent: params.targetStdPercent };
 }
 
@@ -123,7 +133,7 @@ export async function measureKl(lm: LoadedModel, files: readonly string[], o: Me
   for (const [p, file] of files.entries()) {
     const { latent: x0, image, padded } = await imageLatent(lm, loadImage(file));
     // The chain's denoiser as diffc compress conditions it (prompt, guidance or the model's default).
-    const settings = compressDefaults(lm, image, padded, o.prompt, o.guidance);
+    const settings = compressDefaults(lm, image, padded, o.coding ?? {}, o.prompt, o.guidance);
     conditioning = { ...(settings.prompt !== undefined ? { prompt: settings.prompt } : {}), guidance: settings.conditioning.guidance };
     const { chain: predictor } = await conditionedPredictors(model, padded.width, padded.height, settings.prompt, settings.conditioning);
     const dims = latentSize(predictor.latent);
@@ -159,7 +169,9 @@ export async function measureKl(lm: LoadedModel, files: readonly string[], o: Me
     images: { count: photos, sizes },
     samples, seed, grid,
     conditioning,
-    coding: modelPlanningParams(lm),
+    coding: modelPlanningParams(lm, o.coding),
+    ...(o.coding?.preset !== undefined ? { preset: o.coding.preset } : {}),
+    ...(o.coding?.backend !== undefined ? { backend: o.coding.backend } : {}),
     modelCalls: calls,
     seconds: +((performance.now() - t0) / 1000).toFixed(3),
   });

@@ -45,6 +45,9 @@ export const KlMatrix = z.object({
   conditioning: z.object({ prompt: z.string().optional(), guidance: z.number().optional() }).optional(),
   /** The coding settings the model compresses with (the cost model's defaults for this file). */
   coding: PlanningParams.optional(),
+  /** What chose them besides the model: diffc compress's --preset, and the RCC backend for 'auto' chunk bits. */
+  preset: z.string().optional(),
+  backend: z.string().optional(),
   modelCalls: z.number().int().nonnegative().optional(),
   seconds: z.number().nonnegative().optional(),
 }).superRefine((m, ctx) => {
