@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, mkdi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { main } from '../src/cli/main.js';
+import { runCli } from './helpers/cli.js';
 import { saveImage, loadImage } from '../src/image/io.js';
 import { resize } from '../src/image/geometry.js';
 
@@ -16,11 +16,7 @@ const skip = existsSync(photo) ? false : (process.env.CI === 'true' ? false : 't
 const dir = mkdtempSync(join(tmpdir(), 'diffc-cli-'));
 const input = join(dir, 'in.png');
 
-async function run(args: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('compress -> decompress: byte-identical to --recon; info --json; progressive prefixes', { skip }, async () => {
   // A 150x100 crop-size photo keeps the test quick; odd sizes exercise padding and cropping.

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../src/cli/main.js';
+import { runCli } from './helpers/cli.js';
 import { saveImage } from '../src/image/io.js';
 import { readDfc, writeDfc } from '../src/codec/format/index.js';
 import { COMPRESS_HELP } from '../src/cli/compress.js';
@@ -31,11 +31,7 @@ const dir = mkdtempSync(join(tmpdir(), 'diffc-guidance-'));
 const input = join(dir, 'in.png');
 let n = 0;
 
-async function run(args: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 async function image(): Promise<void> {
   if (existsSync(input)) return;

@@ -8,18 +8,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../src/cli/main.js';
+import { runCli } from './helpers/cli.js';
 import { loadModel } from '../src/pipeline/model-context.js';
 import { ModelError } from '../src/models/errors.js';
 import { saveImage } from '../src/image/io.js';
 
 const TEST_MODELS = fileURLToPath(new URL('../models/test/', import.meta.url));
 
-async function run(args: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test('loadModel: the default model, ONNX bundle directories, and clear errors', async () => {
   const d = await loadModel(undefined);

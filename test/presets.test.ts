@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { main } from '../src/cli/main.js';
+import { runCli } from './helpers/cli.js';
 import { saveImage } from '../src/image/io.js';
 import { readDfc } from '../src/codec/format/index.js';
 import { decodeCodingBlob } from '../src/codec/codec.js';
@@ -26,11 +26,7 @@ const SD15 = fileURLToPath(new URL('../models/test/sd15/', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'diffc-presets-'));
 const input = join(dir, 'in.png');
 
-async function run(args: string[]) {
-  const out: string[] = [], err: string[] = [];
-  const code = await main(args, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 async function image(): Promise<void> {
   if (existsSync(input)) return;
