@@ -13,15 +13,18 @@
  * (payload bits over KL, minus 1). Models: 'default' (the embedded analytic source) and the tiny
  * real-architecture exports in models/test/parity/ (random weights: their KL is not a real
  * model's, so only the codec's side of the comparison carries over). Everything runs through the
- * CLI's own verbs, in process. Photos: .cache/photos (bash scripts/fetch-photos.sh), centre crops
- * of --size px.
+ * CLI's own verbs, in process. Photos: skimage's (scripts/fetch-photos.sh, run first), centre
+ * crops of --size px. With --json the last stdout line is one object: size, photos,
+ * target_timestep, backend, rows (model, way, bits_per_photo, steps_per_photo, timestep,
+ * kl_bits_per_photo, overhead, expected_bits, encode_s, measure_s).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
+import { execFile } from 'node:child_process';
 import sharp from 'sharp';
 import { main } from '../src/cli/main.js';
 
@@ -52,10 +55,11 @@ const modelPath = (m: string) => (m === 'default' ? 'default' : join(REPO, 'mode
 async function run(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'diffc-presets-'));
   try {
+    await promisify(execFile)('bash', [join(REPO, 'scripts', 'fetch-photos.sh')]); // idempotent: instant once fetched
     const photos: string[] = [];
     for (const name of a.photos!.split(',')) {
       const src = join(REPO, '.cache', 'photos', `${name}.png`);
-      if (!existsSync(src)) throw new Error(`${src} is missing: run bash scripts/fetch-photos.sh`);
+      if (!existsSync(src)) throw new Error(`${src} is not one of scripts/fetch-photos.sh's photos`);
       const out = join(dir, `${name}-${size}.png`);
       await sharp(src).resize(size, size, { fit: 'cover' }).png().toFile(out);
       photos.push(out);
