@@ -6,6 +6,7 @@ import { ByteReader, ByteWriter } from './format/bytes.js';
 import { DfcError, readDfc, writeDfc, type DfcConditioning, type DfcHeader } from './format/index.js';
 import { CodingParams, validatePlan, type ChunkPlan } from './chain/chunk-plan.js';
 import { encodeChains, decodeChains, type StopRule, type StepEvent, type EncodedChain } from './chain/run.js';
+import { alphaBarBefore } from './chain/chain-step.js';
 import { assemblePayload, PayloadReader } from './chain/payload.js';
 import { protocolPlan } from './chain/encoder.js';
 import type { ChainConfig, StepRecord } from './chain/chain-config.js';
@@ -112,19 +113,84 @@ export function chainConfig(s: Pick<CompressSettings, 'schedule' | 'params' | 'p
   return { schedule: s.schedule, params: s.params, key: { seedLo: seed.lo >>> 0, seedHi: seed.hi >>> 0 }, protocol: s.protocol };
 }
 
-export async function compressLatents(model: NoisePredictor, jobs: readonly CompressJob[], s: CompressSettings): Promise<Compressed[]> {
+/**
+ * Where an encode stands, resumable from here with the same latent and settings: the steps coded
+ * so far and the chain's latent after them. `complete`: nothing more will be coded under the
+ * job's stop rule (schedule end, step count, timestep, or the next step did not fit the budget).
+ */
+export interface EncodeState {
+  readonly step: number;
+  readonly records: readonly StepRecord[];
+  readonly state: Float32Array | null;
+  readonly complete: boolean;
+}
+
+export interface EncodeRange {
+  /** Code no further than this step index in this call (the job's stop rule still applies). */
+  readonly to?: number;
+  /** Asked between steps: true pauses where the chain is (a checkpoint due, a drain, a cancel). */
+  readonly pause?: () => boolean;
+  readonly onStep?: (e: StepEvent) => void;
+}
+
+/** The start of every encode: no steps, the prior. */
+export const ENCODE_START: EncodeState = { step: 0, records: [], state: null, complete: false };
+
+function checkJobs(model: NoisePredictor, jobs: readonly { latent: Float32Array }[], s: Pick<CompressSettings, 'params' | 'protocol'>): void {
   const dims = latentSize(model.latent);
   for (const j of jobs) if (j.latent.length !== dims) throw new RangeError(`latent has ${j.latent.length} values, model expects ${dims}`);
   if (s.params.sideInfo === 'protocol' && !s.protocol) throw new RangeError("sideInfo 'protocol' needs the model's protocol plans");
-  const chains = await encodeChains(model, jobs.map((j) => ({ x0: j.latent, cfg: chainConfig(s, j.seed), stop: j.stop })), s.backend, s.onStep);
-  return chains.map((chain, i) => {
-    const header = dfcHeader({
-      model, image: jobs[i].image, seed: jobs[i].seed, schedule: s.schedule, recon: s.recon,
-      coding: encodeCodingBlob(s.params, s.protocol !== undefined), stepsCoded: chain.records.length,
-      prompt: jobs[i].prompt, conditioning: s.conditioning,
-    });
-    return { bytes: writeDfc({ header, payload: chain.payload }), header, chain };
+}
+
+/** Whether a chain at `step` is over under its stop rule (the budget is judged by the driver). */
+function stopRuleReached(schedule: CodingSchedule, step: number, stop: StopRule | undefined): boolean {
+  if (step >= schedule.timesteps.length) return true;
+  if (stop?.steps !== undefined && step >= stop.steps) return true;
+  return stop?.timestep !== undefined && step > 0 && schedule.timesteps[step - 1] <= stop.timestep;
+}
+
+/**
+ * Codes each job's chain from its state (default: the start) until its stop rule, `range.to`, or
+ * `range.pause`. Resuming a state gives exactly the steps one uninterrupted call would have coded,
+ * so a chain coded in any split of ranges makes the same file (finishEncode).
+ */
+export async function encodeRange(
+  model: NoisePredictor, jobs: readonly (CompressJob & { readonly from?: EncodeState })[], s: CompressSettings, range: EncodeRange = {},
+): Promise<EncodeState[]> {
+  checkJobs(model, jobs, s);
+  const todo = jobs.map((j) => ({ j, from: j.from ?? ENCODE_START }));
+  const chains = await encodeChains(model, todo.map(({ j, from }) => ({
+    x0: j.latent, cfg: chainConfig(s, j.seed),
+    resume: from.step > 0 ? { step: from.step, records: from.records, state: from.state } : undefined,
+    // A complete chain codes nothing more: its stop is where it is.
+    stop: { ...j.stop, steps: from.complete ? from.step : Math.min(j.stop?.steps ?? Infinity, range.to ?? Infinity), pause: range.pause },
+  })), s.backend, range.onStep ?? s.onStep);
+  return chains.map((c, i) => ({
+    step: c.records.length, records: c.records, state: c.state,
+    complete: todo[i].from.complete || c.budgetSpent || stopRuleReached(s.schedule, c.records.length, jobs[i].stop),
+  }));
+}
+
+/** The .dfc of an encode's steps so far (complete or not: every prefix is a valid file). */
+export function finishEncode(model: NoisePredictor, job: Omit<CompressJob, 'latent' | 'stop'>, s: Omit<CompressSettings, 'backend' | 'onStep'>, st: EncodeState): Compressed {
+  const dims = latentSize(model.latent);
+  const { bytes: payload, bitsPerStep } = assemblePayload(s.params, dims, st.records, s.protocol);
+  const header = dfcHeader({
+    model, image: job.image, seed: job.seed, schedule: s.schedule, recon: s.recon,
+    coding: encodeCodingBlob(s.params, s.protocol !== undefined), stepsCoded: st.records.length,
+    prompt: job.prompt, conditioning: s.conditioning,
   });
+  const n = st.records.length;
+  const chain: EncodedChain = {
+    records: st.records, payload, bitsPerStep, state: st.state, alphaBar: n === 0 ? 0 : s.schedule.alphaBars[n - 1], budgetSpent: st.complete,
+  };
+  return { bytes: writeDfc({ header, payload }), header, chain };
+}
+
+/** One pass: encodeRange from the start to each job's stop rule, then finishEncode. */
+export async function compressLatents(model: NoisePredictor, jobs: readonly CompressJob[], s: CompressSettings): Promise<Compressed[]> {
+  const states = await encodeRange(model, jobs, s);
+  return states.map((st, i) => finishEncode(model, jobs[i], s, st));
 }
 
 export interface DecodeContext {
@@ -180,19 +246,62 @@ export function openDfc(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeCon
   return { file, cfg, dims: latentSize(l) };
 }
 
-export async function decompressLatents(model: NoisePredictor, files: readonly Uint8Array[], ctx: DecodeContext, opts: DecompressOptions = {}): Promise<Decompressed[]> {
-  const d = opts.denoiser;
-  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
-  const opened = files.map((b) => openDfc(b, model, ctx));
-  const decoded = await withCorruptAsDfcError(() => decodeChains(model, opened.map((o) => ({
-    payload: o.file.payload, cfg: o.cfg, dims: o.dims, stepsCoded: o.file.header.stepsCoded, upto: opts.uptoSteps,
+/** Where a decode stands: `step` chain steps decoded, the latent after them (null: none yet). */
+export interface DecodeState {
+  readonly step: number;
+  readonly state: Float32Array | null;
+}
+
+export interface DecodeRange {
+  /** Decode only the first N coded steps of each file (progressive; default all). */
+  readonly uptoSteps?: number;
+  /** Decode no further than this step index in this call. */
+  readonly to?: number;
+  readonly pause?: () => boolean;
+}
+
+/** The number of steps a decode of `bytes` to `uptoSteps` goes through (parse checks included). */
+export function decodeTarget(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext, uptoSteps?: number): number {
+  const { file } = openDfc(bytes, model, ctx);
+  return Math.min(file.header.stepsCoded, uptoSteps ?? file.header.stepsCoded);
+}
+
+/**
+ * Decodes each file's chain from its state (default: the start) to its target (all coded steps,
+ * or `uptoSteps`), stopping early at `range.to` or `range.pause`. A decode split into any ranges
+ * reaches the same state as one uninterrupted call.
+ */
+export async function decodeRange(
+  model: NoisePredictor, files: readonly { readonly bytes: Uint8Array; readonly from?: DecodeState }[], ctx: DecodeContext, range: DecodeRange = {},
+): Promise<DecodeState[]> {
+  const opened = files.map((f) => openDfc(f.bytes, model, ctx));
+  files.forEach(({ from }, i) => {
+    // A checkpoint of another file or another prefix: the caller's error, not a corrupt payload.
+    const target = Math.min(opened[i].file.header.stepsCoded, range.uptoSteps ?? Infinity);
+    if (from && from.step > target) throw new RangeError(`cannot resume at step ${from.step}: only ${target} steps to decode`);
+    if (from && from.step > 0 && from.state?.length !== opened[i].dims) throw new RangeError(`a resume state at step ${from.step} must hold ${opened[i].dims} values`);
+  });
+  const decoded = await withCorruptAsDfcError(() => decodeChains(model, opened.map((o, i) => ({
+    payload: o.file.payload, cfg: o.cfg, dims: o.dims, stepsCoded: o.file.header.stepsCoded, upto: range.uptoSteps,
+    resume: files[i].from, to: range.to, pause: range.pause,
   }))));
   decoded.forEach((d) => {
     if (d.overrun > 4) throw new DfcError('corrupt', `payload ended ${d.overrun} bytes early`);
   });
+  return decoded.map((d) => ({ step: d.steps, state: d.state }));
+}
+
+/** The final reconstruction of decoded chains: the latents a one-pass decode gives. */
+export async function finishDecode(
+  model: NoisePredictor, files: readonly { readonly bytes: Uint8Array; readonly at: DecodeState }[], ctx: DecodeContext,
+  opts: Omit<DecompressOptions, 'uptoSteps'> = {},
+): Promise<Decompressed[]> {
+  const d = opts.denoiser;
+  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
+  const opened = files.map((f) => openDfc(f.bytes, model, ctx));
   const latents = await reconstructBatch(
     opts.denoiser ?? model,
-    decoded.map((d, i) => ({ state: d.state, alphaBar: d.alphaBar, key: opened[i].cfg.key })),
+    files.map((f, i) => ({ state: f.at.state, alphaBar: alphaBarBefore(opened[i].cfg.schedule, f.at.step), key: opened[i].cfg.key })),
     opened[0]?.dims ?? 0,
     {
       method: opts.method ?? opened[0]?.file.header.recon.method ?? 'flow',
@@ -201,7 +310,15 @@ export async function decompressLatents(model: NoisePredictor, files: readonly U
       key: { seedLo: 0, seedHi: 0 },
     },
   );
-  return decoded.map((d, i) => ({ header: opened[i].file.header, latent: latents[i], stepsDecoded: d.steps }));
+  return files.map((f, i) => ({ header: opened[i].file.header, latent: latents[i], stepsDecoded: f.at.step }));
+}
+
+/** One pass: decodeRange to the target, then finishDecode. */
+export async function decompressLatents(model: NoisePredictor, files: readonly Uint8Array[], ctx: DecodeContext, opts: DecompressOptions = {}): Promise<Decompressed[]> {
+  const d = opts.denoiser;
+  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
+  const states = await decodeRange(model, files.map((bytes) => ({ bytes })), ctx, { uptoSteps: opts.uptoSteps });
+  return finishDecode(model, files.map((bytes, i) => ({ bytes, at: states[i] })), ctx, opts);
 }
 
 /** The coded symbols of the first `steps` steps, read without running the model. */

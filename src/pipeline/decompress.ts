@@ -4,8 +4,8 @@
  * header's guidance and the final reconstruction with its denoise guidance (a file without the
  * conditioning field: its family's legacy values, docs/format.md §3.8).
  */
-import { decompressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
-import { readDfc } from '../codec/format/index.js';
+import { decodeRange, decodeTarget, finishDecode, stepBits, stepsWithinBpp, type DecodeState } from '../codec/codec.js';
+import { readDfc, type DfcHeader } from '../codec/format/index.js';
 import type { ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { cropTo } from '../image/geometry.js';
 import type { RgbImage } from '../image/types.js';
@@ -31,7 +31,21 @@ export interface Decoded {
   readonly conditioning: FileConditioning;
 }
 
-export async function decodeDfc(lm: LoadedModel, bytes: Uint8Array, opts: DecodeOptions = {}): Promise<Decoded> {
+/**
+ * A decode in resumable parts: `steps` runs the chain from a state (a checkpoint) over a range,
+ * `finish` reconstructs and VAE-decodes. decodeDfc runs both in one pass; the decompressImage
+ * activities run the chain in checkpointed ranges, so both give the same pixels.
+ */
+export interface DecodeSession {
+  readonly header: DfcHeader;
+  /** Chain steps this decode goes through (the file's, or the prefix uptoStep/uptoBpp picks). */
+  readonly stepsTarget: number;
+  readonly conditioning: FileConditioning;
+  steps(from?: DecodeState, range?: { readonly to?: number; readonly pause?: () => boolean }): Promise<DecodeState>;
+  finish(at: DecodeState): Promise<Decoded>;
+}
+
+export async function openDecode(lm: LoadedModel, bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodeSession> {
   const header = readDfc(bytes).header;
   const d = lm.model.info.downsample;
   const W = header.latent.width * d, H = header.latent.height * d;
@@ -43,7 +57,24 @@ export async function decodeDfc(lm: LoadedModel, bytes: Uint8Array, opts: Decode
   if (opts.uptoBpp !== undefined) {
     upto = stepsWithinBpp(bytes.length, stepBits(bytes, chain, ctx), header.image.width * header.image.height, opts.uptoBpp);
   }
-  const [dec] = await decompressLatents(chain, [bytes], ctx, { uptoSteps: upto, method: opts.method, denoiseSteps: opts.denoiseSteps, denoiser });
-  const [rgb] = await lm.model.decode([dec.latent], W, H);
-  return { image: cropTo(rgb, header.image.width, header.image.height), steps: dec.stepsDecoded, stepsCoded: header.stepsCoded, conditioning };
+  const stepsTarget = decodeTarget(bytes, chain, ctx, upto);
+  return {
+    header, stepsTarget, conditioning,
+    async steps(from, range = {}) {
+      const [at] = await decodeRange(chain, [{ bytes, from }], ctx, { uptoSteps: stepsTarget, to: range.to, pause: range.pause });
+      return at;
+    },
+    async finish(at) {
+      if (at.step !== stepsTarget) throw new RangeError(`finish needs the chain decoded to step ${stepsTarget}, not ${at.step}`);
+      const [dec] = await finishDecode(chain, [{ bytes, at }], ctx, { method: opts.method, denoiseSteps: opts.denoiseSteps, denoiser });
+      const [rgb] = await lm.model.decode([dec.latent], W, H);
+      return { image: cropTo(rgb, header.image.width, header.image.height), steps: dec.stepsDecoded, stepsCoded: header.stepsCoded, conditioning };
+    },
+  };
+}
+
+/** .dfc -> image in one pass. */
+export async function decodeDfc(lm: LoadedModel, bytes: Uint8Array, opts: DecodeOptions = {}): Promise<Decoded> {
+  const session = await openDecode(lm, bytes, opts);
+  return session.finish(await session.steps());
 }

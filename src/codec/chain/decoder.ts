@@ -12,9 +12,22 @@ export class ChainDecoder {
   private stepIndex = 0;
   private readonly reader: PayloadReader;
 
-  constructor(payload: Uint8Array, private readonly cfg: ChainConfig, private readonly dims: number, private readonly stepsCoded: number) {
+  /**
+   * `from`: resume at that step with that state (an earlier decode of the same file reached it);
+   * the symbols before it are read again (no model call) to put the reader at its step.
+   */
+  constructor(
+    payload: Uint8Array, private readonly cfg: ChainConfig, private readonly dims: number, private readonly stepsCoded: number,
+    from?: { readonly step: number; readonly state: Float32Array | null },
+  ) {
     if (stepsCoded > cfg.schedule.timesteps.length) throw new RangeError(`${stepsCoded} steps coded but the schedule has ${cfg.schedule.timesteps.length}`);
     this.reader = new PayloadReader(payload, cfg.params, dims);
+    if (!from || from.step === 0) return;
+    if (from.step > stepsCoded) throw new RangeError(`cannot resume at step ${from.step}: only ${stepsCoded} steps to decode`);
+    if (!from.state || from.state.length !== dims) throw new RangeError(`a resume state at step ${from.step} must hold ${dims} values`);
+    for (let j = 0; j < from.step; j++) this.reader.readIndices(this.reader.readPlan(cfg.protocol ? protocolPlan(cfg.protocol, j) : undefined));
+    this.stepIndex = from.step;
+    this.state = from.state.slice();
   }
 
   get step(): number {

@@ -39,6 +39,8 @@ export interface EncodedChain {
   /** The latent at the last coded step (what the decoder will hold), null if none. */
   readonly state: Float32Array | null;
   readonly alphaBar: number;
+  /** The next step did not fit the bit budget: the chain is over at `records`. */
+  readonly budgetSpent: boolean;
 }
 
 export interface EncodeJob {
@@ -57,6 +59,7 @@ export async function encodeChains(
   const bits = jobs.map(() => 0);
   const finished = jobs.map(() => false);
   const kept = jobs.map(() => 0);
+  const overBudget = jobs.map(() => false);
   const states: (Float32Array | null)[] = jobs.map(() => null);
   // Replay resumed records through the cost tracker so budgets count them.
   encs.forEach((e, i) => {
@@ -82,6 +85,7 @@ export async function encodeChains(
       const budget = jobs[i].stop?.maxBits;
       if (budget !== undefined && bits[i] + b > budget) {
         finished[i] = true; // this step does not fit: the payload keeps the prefix before it
+        overBudget[i] = true;
         return;
       }
       bits[i] += b;
@@ -94,7 +98,7 @@ export async function encodeChains(
     const records = e.steps.slice(0, kept[i]);
     const { bytes, bitsPerStep } = assemblePayload(jobs[i].cfg.params, jobs[i].x0.length, records, jobs[i].cfg.protocol);
     const n = records.length;
-    return { records, payload: bytes, bitsPerStep, state: states[i], alphaBar: n === 0 ? 0 : jobs[i].cfg.schedule.alphaBars[n - 1] };
+    return { records, payload: bytes, bitsPerStep, state: states[i], alphaBar: n === 0 ? 0 : jobs[i].cfg.schedule.alphaBars[n - 1], budgetSpent: overBudget[i] };
   });
 }
 
@@ -105,6 +109,12 @@ export interface DecodeJob {
   readonly stepsCoded: number;
   /** Decode only this many steps (progressive prefix). */
   readonly upto?: number;
+  /** Continue from this point of the chain (an earlier decode's result), not from the prior. */
+  readonly resume?: { readonly step: number; readonly state: Float32Array | null };
+  /** Decode no further than this step index in this call. */
+  readonly to?: number;
+  /** Asked between steps: true pauses the chain where it is (resumable from the result). */
+  readonly pause?: () => boolean;
 }
 
 export interface DecodedChain {
@@ -115,9 +125,10 @@ export interface DecodedChain {
 }
 
 export async function decodeChains(model: NoisePredictor, jobs: readonly DecodeJob[]): Promise<DecodedChain[]> {
-  const decs = jobs.map((j) => new ChainDecoder(j.payload, j.cfg, j.dims, Math.min(j.stepsCoded, j.upto ?? j.stepsCoded)));
+  const decs = jobs.map((j) => new ChainDecoder(j.payload, j.cfg, j.dims, Math.min(j.stepsCoded, j.upto ?? j.stepsCoded), j.resume));
+  const stopped = (i: number) => decs[i].done || (jobs[i].to !== undefined && decs[i].step >= jobs[i].to!) || (jobs[i].pause?.() ?? false);
   for (;;) {
-    const live = decs.map((_, i) => i).filter((i) => !decs[i].done);
+    const live = decs.map((_, i) => i).filter((i) => !stopped(i));
     if (live.length === 0) break;
     const x0hats = await predictX0(model, live.map((i) => decs[i].request()));
     live.forEach((i, j) => decs[i].advance(x0hats[j]));
