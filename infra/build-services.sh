@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build and cache the development services: the Temporal CLI (whose `server start-dev` is a
-# complete single-process Temporal) and MinIO (S3-compatible object store).
+# complete single-process Temporal) and MinIO (S3-compatible object store), and fetch ElasticMQ
+# (SQS-compatible, for the `diffc trigger sqs` tests; infra/elasticmq.sh, from Maven Central).
 #
-#   infra/build-services.sh [temporal|minio ...]     default: both
+#   infra/build-services.sh [temporal|minio|elasticmq ...]     default: all three
 #
 # Binaries go to $DIFFC_SERVICES_BIN (default ${DIFFC_CACHE:-$HOME/.cache/diffc}/bin), named
 # with their version (temporal-v1.5.1, minio-v0.0.0-...) plus a plain symlink (temporal, minio).
@@ -26,8 +27,6 @@ JOBS="${DIFFC_BUILD_JOBS:-1}"
 die() { echo "build-services: $*" >&2; exit 1; }
 log() { echo "build-services: $*" >&2; }
 
-command -v go >/dev/null 2>&1 || die "Go is not installed (need go >= 1.25 on PATH); see docs/dev-services.md"
-
 # build NAME MODULE VERSION
 build() {
   local name="$1" module="$2" version="$3"
@@ -37,6 +36,7 @@ build() {
     ln -sfn "$name-$version" "$BIN_DIR/$name"
     return 0
   fi
+  command -v go >/dev/null 2>&1 || die "Go is not installed (need go >= 1.25 on PATH); see docs/dev-services.md"
   mkdir -p "$BIN_DIR"
   local gobin
   gobin="$(mktemp -d "$BIN_DIR/.build-$name.XXXXXX")"
@@ -57,12 +57,14 @@ build() {
 }
 
 want=("$@")
-[[ ${#want[@]} -gt 0 ]] || want=(temporal minio)
+[[ ${#want[@]} -gt 0 ]] || want=(temporal minio elasticmq)
 for w in "${want[@]}"; do
   case "$w" in
     temporal) build temporal "$TEMPORAL_MODULE" "$TEMPORAL_VERSION" ;;
     minio) build minio "$MINIO_MODULE" "$MINIO_VERSION" ;;
-    *) die "unknown service '$w' (expected temporal or minio)" ;;
+    # A JVM server, not a Go build: Maven resolves it into its own cache dir (seconds once cached).
+    elasticmq) bash "$(dirname "$0")/elasticmq.sh" fetch ;;
+    *) die "unknown service '$w' (expected temporal, minio or elasticmq)" ;;
   esac
 done
 log "binaries in $BIN_DIR"

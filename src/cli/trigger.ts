@@ -1,6 +1,7 @@
 /**
  * `diffc trigger serve`: the HTTP receiver for bucket event notifications (MinIO webhook, S3 via
  * SNS or EventBridge) that hands each created object to its output's compressImage workflow.
+ * `diffc trigger sqs`: the same hand-over for events delivered to an SQS queue.
  * `diffc trigger sweep`: a Temporal Schedule that runs bulkArchive over the prefix to catch
  * events that were lost. Neither touches S3 (the workers do), so neither takes S3 settings.
  */
@@ -12,12 +13,15 @@ import { createTriggerService, upsertSweepSchedule } from '../orchestration/trig
 import { splitPrefixUrl } from '../orchestration/locations.js';
 import { log } from '../orchestration/runtime.js';
 import { splitList, triggerConfigFromEnv } from '../trigger/index.js';
+import { sqsConfigFromEnv } from '../trigger/sqs-config.js';
+import { createSqsTrigger, sqsClientFor } from '../trigger/sqs-service.js';
 import { parseOrUsage, type Print } from './args.js';
 import { commandFlags, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { UsageError } from './errors.js';
 import { GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 
 export const TRIGGER_HELP = `diffc trigger serve --buckets B[,B...] [--prefix K/] [options]
+diffc trigger sqs --queue-url URL --buckets B[,B...] [--dlq-url URL] [--prefix K/] [options]
 diffc trigger sweep --prefix s3://bucket/K/ [--output-prefix P] [--every "1 hour"] [options]
 
 serve: listens for S3 event notifications on POST /events (GET /healthz for probes). Each object
@@ -41,6 +45,30 @@ itself (the workers do) and needs no S3 credentials. Runs until SIGTERM.
   --output-prefix P   where outputs go; never triggers (default $DIFFC_OUTPUT_PREFIX or dfc/)
   secrets only from the environment: DIFFC_TRIGGER_SECRET and/or DIFFC_TRIGGER_HMAC_SECRET (16+ chars)
 
+sqs: long-polls an SQS queue that S3 notifies (directly, through SNS, or through EventBridge) and
+hands each created object over exactly as serve does (same buckets, prefix, suffixes, output keys,
+workflow ids). A message is deleted only once every event in it was handed over; when a start
+fails the message is left and comes back after its visibility timeout (the queue's RedrivePolicy
+moves it to the dead-letter queue after maxReceiveCount receives). A poison message (not JSON, not
+an S3 event, a bucket not in --buckets, no version) is sent to --dlq-url at once with attributes
+diffc-poison-code and diffc-poison-reason, then deleted; without --dlq-url it is left for the
+RedrivePolicy. The s3:TestEvent S3 sends on setup is deleted. While a message is worked on, its
+visibility is renewed every third of --visibility-seconds. SIGTERM stops polling, waits up to
+--drain-seconds for messages in flight, makes the rest visible again, and exits 0. AWS
+credentials: the SDK's default chain (env, profile, IRSA); no S3 credentials.
+
+  --queue-url URL         required: the queue ($DIFFC_SQS_QUEUE_URL)
+  --dlq-url URL           where poison goes at once ($DIFFC_SQS_DLQ_URL; default: left for the RedrivePolicy)
+  --endpoint URL          an SQS-compatible server ($AWS_ENDPOINT_URL_SQS; default AWS)
+  --region R              (default $AWS_REGION, else the queue URL's, else us-east-1 with --endpoint)
+  --buckets B,B           required: the only buckets whose events are accepted ($DIFFC_TRIGGER_BUCKETS)
+  --prefix K/, --output-prefix P   as serve ($DIFFC_TRIGGER_PREFIX, $DIFFC_OUTPUT_PREFIX or dfc/)
+  --wait-seconds N        long-poll wait, 0..20 (default $DIFFC_SQS_WAIT_SECONDS or 20)
+  --batch-size N          messages per receive, 1..10 (default $DIFFC_SQS_BATCH_SIZE or 10)
+  --concurrency N         messages in flight (default $DIFFC_SQS_CONCURRENCY or 16)
+  --visibility-seconds N  visibility timeout while worked on (default $DIFFC_SQS_VISIBILITY_SECONDS or 60)
+  --drain-seconds N       on SIGTERM, time for messages in flight (default $DIFFC_SQS_DRAIN_SECONDS or 20)
+
 sweep: creates or updates a Temporal Schedule running bulkArchive over --prefix every --every
 (e.g. "15 minutes"); an object whose .dfc records its current version with these settings is
 skipped. Give it the receiver's prefix and output prefix, so both name outputs alike and nothing
@@ -51,7 +79,7 @@ is compressed twice. Prints the schedule id.
   --every D           interval, e.g. "30 minutes", "1 hour" (default "1 hour")
   --concurrency N     compressions in flight per sweep (default 8)
 
-Both: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default'),
+serve, sqs and sweep: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default'),
 --prompt TEXT, --guidance G, --denoise-guidance G (as diffc compress; default the model's).
 
   --temporal-address H:P   Temporal frontend (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)
@@ -83,6 +111,12 @@ const ServeArgs = z.object({
   port: z.coerce.number().int().min(0).max(65535).optional(), host: z.string().optional(), buckets: z.string().optional(),
   prefix: z.string().optional(), 'output-prefix': z.string().optional(), ...Rate,
 }).strict();
+const SqsArgs = z.object({
+  'queue-url': z.string().optional(), 'dlq-url': z.string().optional(), endpoint: z.string().optional(), region: z.string().optional(),
+  buckets: z.string().optional(), prefix: z.string().optional(), 'output-prefix': z.string().optional(),
+  'wait-seconds': z.coerce.number().optional(), 'batch-size': z.coerce.number().optional(), concurrency: z.coerce.number().optional(),
+  'visibility-seconds': z.coerce.number().optional(), 'drain-seconds': z.coerce.number().optional(), ...Rate,
+}).strict();
 const SweepArgs = z.object({
   prefix: z.string({ required_error: '--prefix is required' }).regex(/^s3:\/\//, 'sweep needs an s3:// prefix'),
   // Default: the receiver's ($DIFFC_OUTPUT_PREFIX or dfc/, read when the command runs), so a
@@ -110,6 +144,8 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
       port: { type: 'string' }, host: { type: 'string' }, buckets: { type: 'string' }, prefix: { type: 'string' }, 'output-prefix': { type: 'string' },
       every: { type: 'string' }, concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
       model: { type: 'string' }, prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' }, ...TEMPORAL_OPTIONS, help: { type: 'boolean', short: 'h' },
+      'queue-url': { type: 'string' }, 'dlq-url': { type: 'string' }, endpoint: { type: 'string' }, region: { type: 'string' },
+      'wait-seconds': { type: 'string' }, 'batch-size': { type: 'string' }, 'visibility-seconds': { type: 'string' }, 'drain-seconds': { type: 'string' },
     },
   });
   if (values.help) {
@@ -135,6 +171,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     await client.connection.close();
     return 0;
   }
+  if (sub === 'sqs') return sqsCommand(flags, temporal);
   if (sub === 'sweep') {
     const a = parseOrUsage(SweepArgs, flags);
     const loc = splitPrefixUrl(a.prefix);
@@ -151,5 +188,40 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
       await client.connection.close();
     }
   }
-  throw new UsageError(`unknown trigger command '${sub}' (serve or sweep)\n\n${TRIGGER_HELP}`);
+  throw new UsageError(`unknown trigger command '${sub}' (serve, sqs or sweep)\n\n${TRIGGER_HELP}`);
+}
+
+/** `diffc trigger sqs`: consumes until SIGTERM/SIGINT, drains, exits 0. */
+async function sqsCommand(flags: Record<string, unknown>, temporal: ReturnType<typeof serviceConfig>): Promise<number> {
+  const a = parseOrUsage(SqsArgs, flags);
+  const cfg = sqsConfigFromEnv(process.env, {
+    queueUrl: a['queue-url'], dlqUrl: a['dlq-url'], endpoint: a.endpoint, region: a.region,
+    buckets: splitList(a.buckets), prefix: a.prefix, outputPrefix: a['output-prefix'],
+    waitSeconds: a['wait-seconds'], batchSize: a['batch-size'], concurrency: a.concurrency,
+    visibilitySeconds: a['visibility-seconds'], drainSeconds: a['drain-seconds'],
+  });
+  // Handlers first, so a SIGTERM at any point (even while connecting) ends in a drain and exit 0.
+  let consumer: ReturnType<typeof createSqsTrigger> | undefined;
+  let stopRequested = false;
+  const stop = () => {
+    stopRequested = true;
+    consumer?.stop();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const sqs = sqsClientFor(cfg);
+  let client: Awaited<ReturnType<typeof connectClient>> | undefined;
+  try {
+    client = await connectClient(temporal);
+    consumer = createSqsTrigger(client, cfg, temporal, jobDefaults(a), sqs);
+    await consumer.checkQueues();
+    if (stopRequested) consumer.stop();
+    await consumer.run();
+    return 0;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    sqs.destroy();
+    await client?.connection.close();
+  }
 }
