@@ -7,28 +7,29 @@
  *
  *   prepareSource (io)   pin the source version; check its header; skip check (no model, no pixels)
  *   encodeLatent (gpu)   read the pinned source, decode, pad, VAE-encode; latent, job info, checkpoint
- *   encodeSteps (gpu)    code steps from the checkpoint, checkpointing every N steps / M seconds
- *   assembleDfc (gpu)    write the .dfc in one conditional put, then drop the work objects
+ *   encodeSteps (gpu)    code steps from the checkpoint (encodeRange), checkpointing every N steps / M seconds
+ *   assembleDfc (gpu)    write the .dfc (finishEncode) in one conditional put, then drop the work objects
+ * Every gpu activity heartbeats from a timer for its whole life, model load included.
  *   discardWork (io)     cancelled, failed or superseded runs: drop the work objects, never the output
  *
- * The encode mirrors `diffc compress` (src/cli/compress.ts) step for step, so the .dfc is
- * byte-identical to the CLI's for the same image, rate and seed.
+ * The encode is the codec's resumable one (encodeRange/finishEncode, the same functions
+ * compressLatents runs in one pass for `diffc compress`), so the .dfc is byte-identical to the
+ * CLI's for the same image, rate and seed.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { decodeImage, readImageHeader, type ImageHeader } from '../src/image/io.js';
 import { CodingParams } from '../src/codec/chain/chunk-plan.js';
-import { chainConfig, dfcHeader, encodeCodingBlob } from '../src/codec/codec.js';
-import { encodeChains, type EncodedChain } from '../src/codec/chain/run.js';
-import type { EncoderCheckpoint } from '../src/codec/chain/encoder.js';
+import { ENCODE_START, encodeRange, finishEncode, type CompressJob, type CompressSettings, type EncodeState } from '../src/codec/codec.js';
 import type { StepRecord } from '../src/codec/chain/chain-config.js';
 import { assemblePayload } from '../src/codec/chain/payload.js';
-import { readDfc, writeDfc, type DfcConditioning, type DfcHeader } from '../src/codec/format/index.js';
+import { readDfc, type DfcConditioning, type DfcHeader } from '../src/codec/format/index.js';
 import type { ReconMethod } from '../src/codec/diffusion/reconstruct.js';
 import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { codingScheduleId } from '../src/pipeline/presets.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { imageLatent } from '../src/pipeline/image-latent.js';
-import { keepAlive } from './keep-alive.js';
+import { keepAlive, type KeepAlive } from './keep-alive.js';
+import { checkInput, readWork, WORK_FORMATS } from './work-format.js';
 import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
 import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
 import {
@@ -38,7 +39,7 @@ import {
 import { activity } from './failures.js';
 import { judgeOutput, outputMetadata, readOutputFacts, type OutputFacts } from './existing-output.js';
 import { sameSource, versionOf } from '../src/orchestration/source-version.js';
-import { withStore, json, parse, f32ToBytes, bytesToF32 } from './store-io.js';
+import { withStore, json, f32ToBytes, bytesToF32 } from './store-io.js';
 
 /** What encodeLatent records next to the latent: enough to rebuild the coding setup. */
 interface JobInfo {
@@ -60,10 +61,14 @@ interface JobInfo {
 
 /** A chain checkpoint as stored: step index, records so far, the noisy latent (base64 float32). */
 interface StoredCheckpoint {
+  /** Absent in checkpoints written before formats were versioned: 1. */
+  readonly version?: number;
   readonly step: number;
   readonly records: readonly StepRecord[];
   readonly state: string | null;
   readonly payloadBits: number;
+  /** The chain is over under its stop rule (absent: judged from the step count, as before). */
+  readonly complete?: boolean;
 }
 
 /** run.json in every work folder: who owns it, so `diffc work gc` can ask Temporal whether that run is closed. */
@@ -77,9 +82,9 @@ export interface WorkRunInfo {
 }
 
 /** The workflow run this activity was scheduled by. */
-function thisRun(): { workflowId: string; runId: string } {
+export function thisRun(): { workflowId: string; runId: string } {
   const run = Context.current().info.workflowExecution;
-  if (!run) throw new Error('compress activities run only inside a compressImage workflow run (they keep their work per run)');
+  if (!run) throw new Error('work-folder activities run only inside a workflow run (they keep their work per run)');
   return run;
 }
 
@@ -225,10 +230,15 @@ export async function prepareSource(job: CompressImageInput): Promise<PreparedSo
 /**
  * Reads the pinned source (the whole file, here on the gpu worker where the pixels are needed),
  * decodes and pads it, VAE-encodes it, and writes the latent, the job info and an empty
- * checkpoint. A source whose pinned version is gone or replaced supersedes the run.
+ * checkpoint, heartbeating from a timer throughout (a cold worker loads the model first). A
+ * source whose pinned version is gone or replaced supersedes the run.
  */
-export async function encodeLatent({ job, source }: PinnedJob): Promise<PreparedJob> {
-  return activity(async () => {
+export async function encodeLatent(input: PinnedJob): Promise<PreparedJob> {
+  const { job, source } = input;
+  return activity(() => alive({ phase: 'latent' }, async (beats) => {
+    checkInput(input, 'encodeLatent');
+    log('info', 'encode-latent', { output: job.output, attempt: Context.current().info.attempt });
+    const t0 = Date.now();
     const lm = await workerModel(job.model);
     const info = lm.model.info;
     let bytes: Uint8Array | null;
@@ -251,124 +261,151 @@ export async function encodeLatent({ job, source }: PinnedJob): Promise<Prepared
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = {
-        version: 1, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget,
+        version: WORK_FORMATS.job, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget,
         ...(prompt !== undefined ? { prompt } : {}), conditioning,
       };
       await store.put(k.latent, f32ToBytes(latent));
       await store.put(k.job, json(jobInfo));
-      const empty: StoredCheckpoint = { step: 0, records: [], state: null, payloadBits: 0 };
-      await store.put(k.chain, json(empty));
-      return { stepsTarget, width: img.width, height: img.height };
+      await store.put(k.chain, json(storedCheckpoint(ENCODE_START, 0)));
+      return { stepsTarget, width: img.width, height: img.height, seconds: (Date.now() - t0) / 1000, stallSeconds: beats.stallSeconds() };
     });
-  });
+  }));
+}
+
+/**
+ * Runs f with timer heartbeats of `details()` for its whole life (model load included), and the
+ * stall measurement the workflow sizes heartbeat timeouts from.
+ */
+export async function alive<T>(details: unknown | (() => unknown), f: (beats: KeepAlive) => Promise<T>): Promise<T> {
+  const beats = keepAlive(Context.current(), typeof details === 'function' ? (details as () => unknown) : () => details);
+  try {
+    return await f(beats);
+  } finally {
+    beats.stop();
+  }
 }
 
 /** The coding setup of a prepared job, rebuilt from its job info (deterministic). */
 async function setup(store: ObjectStore, job: CompressImageInput) {
   const lm = await workerModel(job.model);
   const k = workKeys(job.output);
-  const info = parse<JobInfo>(await store.get(k.job));
+  const info = readWork<JobInfo>('job', await store.get(k.job), k.job);
   const x0 = bytesToF32(await store.get(k.latent));
   const schedule = resolveSchedule(lm, info.schedule);
   const protocol = protocolFor(lm, info.padded.width, info.padded.height, schedule, info.params);
   // The chain's denoiser, as conditionedPredictors binds it for diffc compress (no reconstruction runs here).
   const predictor = await lm.model.predictor(info.padded.width, info.padded.height, { prompt: info.prompt, guidance: info.conditioning?.guidance });
-  const cfg = chainConfig({ schedule, params: info.params, protocol }, info.seed);
-  return { lm, info, x0, schedule, protocol, predictor, cfg };
+  const settings: Omit<CompressSettings, 'backend'> = { schedule, params: info.params, recon: info.recon, conditioning: info.conditioning, protocol };
+  const codecJob: CompressJob = { latent: x0, image: info.image, seed: info.seed, stop: info.stop, prompt: info.prompt };
+  return { info, predictor, settings, codecJob };
 }
 
-function toCheckpoint(c: StoredCheckpoint): EncoderCheckpoint {
-  return { step: c.step, records: c.records, state: c.state === null ? null : bytesToF32(Buffer.from(c.state, 'base64')) };
+function readCheckpoint(bytes: Uint8Array, key: string): EncodeState {
+  const c = readWork<StoredCheckpoint>('chain', bytes, key);
+  return { step: c.step, records: c.records, state: c.state === null ? null : bytesToF32(Buffer.from(c.state, 'base64')), complete: c.complete ?? false };
 }
 
-function fromChain(chain: EncodedChain): StoredCheckpoint {
+function storedCheckpoint(st: EncodeState, payloadBits: number): StoredCheckpoint {
   return {
-    step: chain.records.length, records: chain.records,
-    state: chain.state ? Buffer.from(f32ToBytes(chain.state)).toString('base64') : null,
-    payloadBits: chain.bitsPerStep.reduce((a, b) => a + b, 0),
+    version: WORK_FORMATS.chain, step: st.step, records: st.records,
+    state: st.state ? Buffer.from(f32ToBytes(st.state)).toString('base64') : null, payloadBits, complete: st.complete,
   };
 }
 
 /**
- * Codes chain steps up to `to` from the last checkpoint, heartbeating every step and on a timer
- * in between (keepAlive: long RCC steps on big photos), and writing a checkpoint every
- * `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops
- * early, after a checkpoint, when the bit budget is spent, when the worker drains (SIGTERM: the
- * workflow schedules the rest, picked up by another worker) or when the activity is cancelled.
+ * Codes chain steps up to `to` from the last checkpoint, heartbeating from a timer for its whole
+ * life (model load, setup, long RCC steps) and with each step, and writing a checkpoint every
+ * `checkpointEvery` steps or `checkpointSeconds`, whichever comes first. Stops early, after a
+ * checkpoint, when the bit budget is spent, when the worker drains (SIGTERM: the workflow
+ * schedules the rest, picked up by another worker) or when the activity is cancelled.
  */
-export async function encodeSteps({ job, to }: EncodeStepsInput): Promise<EncodeStepsResult> {
-  return activity(() => withStore(outStore(job), async (store) => {
+export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsResult> {
+  const { job, to } = input;
+  let beatStep: number | null = null;
+  return activity(() => withStore(outStore(job), (store) => alive(() => ({ step: beatStep }), async (beats) => {
+    checkInput(input, 'encodeSteps');
     const ctx = Context.current();
-    let beatStep: number | null = null;
-    const stopBeats = keepAlive(ctx, () => ({ step: beatStep }));
-    try {
-      const { info, x0, predictor, cfg } = await setup(store, job);
-      const k = workKeys(job.output);
-      let ck = parse<StoredCheckpoint>(await store.get(k.chain));
-      beatStep = ck.step;
-      const target = Math.min(to, info.stepsTarget);
-      const rcc = await workerBackend();
-      log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
-      while (ck.step < target) {
-        const stepTo = Math.min(ck.step + job.checkpointEvery, target);
-        const deadline = Date.now() + checkpointSeconds(job.checkpointSeconds) * 1000;
-        let paused = false;
-        const pause = () => (paused = Date.now() >= deadline || isDraining() || ctx.cancellationSignal.aborted);
-        const [chain] = await encodeChains(predictor, [{ x0, cfg, resume: toCheckpoint(ck), stop: { ...info.stop, steps: stepTo, pause } }], rcc, (e) => {
+    const { info, predictor, settings, codecJob } = await setup(store, job);
+    const k = workKeys(job.output);
+    let ck = readCheckpoint(await store.get(k.chain), k.chain);
+    beatStep = ck.step;
+    const target = Math.min(to, info.stepsTarget);
+    const backend = await workerBackend();
+    const timing = stepTiming();
+    log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
+    while (ck.step < target && !ck.complete) {
+      const deadline = Date.now() + checkpointSeconds(job.checkpointSeconds) * 1000;
+      let coded = 0;
+      // The deadline pauses only after a step, so a tiny checkpoint interval still moves the chain.
+      const pause = () => (coded > 0 && Date.now() >= deadline) || isDraining() || ctx.cancellationSignal.aborted;
+      let bits = 0;
+      const [next] = await encodeRange(predictor, [{ ...codecJob, from: ck }], { ...settings, backend }, {
+        to: Math.min(ck.step + job.checkpointEvery, target), pause,
+        onStep: (e) => {
           metrics.steps++;
           metrics.payloadBits += e.bits;
+          bits = e.totalBits;
+          coded++;
+          timing.step();
           log('debug', 'step', { output: job.output, step: e.step });
           beatStep = e.step + 1;
           ctx.heartbeat({ step: beatStep });
-        });
-        const next = fromChain(chain);
-        const budgetSpent = !paused && next.step < stepTo;
-        if (next.step > ck.step) {
-          ck = next;
-          await store.put(k.chain, json(ck));
-          metrics.checkpoints++;
-          metrics.lastCheckpointAt = Date.now();
-          log('info', 'checkpoint', { output: job.output, step: ck.step });
-        }
-        if (budgetSpent) return { step: ck.step, done: true, payloadBits: ck.payloadBits };
-        if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
-        if (isDraining()) {
-          log('info', 'drain-handoff', { output: job.output, step: ck.step });
-          break;
-        }
+        },
+      });
+      if (next.step > ck.step || next.complete !== ck.complete) {
+        ck = next;
+        await store.put(k.chain, json(storedCheckpoint(ck, bits)));
+        metrics.checkpoints++;
+        metrics.lastCheckpointAt = Date.now();
+        log('info', 'checkpoint', { output: job.output, step: ck.step });
       }
-      return { step: ck.step, done: ck.step >= info.stepsTarget, payloadBits: ck.payloadBits };
-    } finally {
-      stopBeats();
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
+      if (isDraining()) {
+        log('info', 'drain-handoff', { output: job.output, step: ck.step });
+        break;
+      }
     }
-  }));
+    const done = ck.complete || ck.step >= info.stepsTarget;
+    return { step: ck.step, done, payloadBits: payloadBitsOf(ck, settings, codecJob.latent.length), ...timing.result(), stallSeconds: beats.stallSeconds() };
+  })));
+}
+
+/** The payload bits of a checkpoint's steps (what the budget counts). */
+function payloadBitsOf(st: EncodeState, s: Omit<CompressSettings, 'backend'>, dims: number): number {
+  return assemblePayload(s.params, dims, st.records, s.protocol).bitsPerStep.reduce((a, b) => a + b, 0);
+}
+
+/** Mean seconds per step over this attempt's steps (the first one's model warm-up included). */
+function stepTiming() {
+  let n = 0;
+  const t0 = Date.now();
+  return {
+    step: () => void n++,
+    result: () => (n > 0 ? { stepSeconds: (Date.now() - t0) / 1000 / n } : {}),
+  };
 }
 
 /**
  * Writes the .dfc from the final checkpoint in one conditional put (see putOutput), with the
  * metadata that lets a later skip check judge it from a HEAD, then removes this run's work.
  */
-export async function assembleDfc({ job, source, outputEtag }: PinnedJob): Promise<CompressImageResult> {
-  return activity(() => withStore(outStore(job), async (store) => {
+export async function assembleDfc(input: PinnedJob): Promise<CompressImageResult> {
+  const { job, source, outputEtag } = input;
+  return activity(() => withStore(outStore(job), (store) => alive({ phase: 'assemble' }, async () => {
+    checkInput(input, 'assembleDfc');
     const k = workKeys(job.output);
     if (!(await store.head(k.chain))) {
       // A retry after this run's put and clean-up: the output is there and the work is gone.
       if (!(await store.head(job.output))) throw new Error(`no checkpoint at ${k.chain} and no output at ${job.output}`);
       return resultOf(job.output, await store.get(job.output));
     }
-    const { info, x0, schedule, protocol, predictor } = await setup(store, job);
-    const ck = parse<StoredCheckpoint>(await store.get(k.chain));
-    const { bytes: payload } = assemblePayload(info.params, x0.length, ck.records, protocol);
-    const header = dfcHeader({ // as compressLatents
-      model: predictor, image: info.image, seed: info.seed, schedule, recon: info.recon,
-      coding: encodeCodingBlob(info.params, protocol !== undefined), stepsCoded: ck.records.length,
-      prompt: info.prompt, conditioning: info.conditioning,
-    });
-    const bytes = writeDfc({ header, payload });
+    const { predictor, settings, codecJob } = await setup(store, job);
+    const ck = readCheckpoint(await store.get(k.chain), k.chain);
+    const { bytes, header } = finishEncode(predictor, codecJob, settings, ck);
     const result = await putOutput(store, job, source, outputEtag, bytes, outputMetadata(header, source));
     await deleteWorkFolder(store, k.prefix);
     return result;
-  }));
+  })));
 }
 
 const PUT_ROUNDS = 4;

@@ -1,4 +1,4 @@
 export { prepareSource, encodeLatent, encodeSteps, assembleDfc, discardWork } from './compress.js';
-export { decodeToImage } from './decompress.js';
+export { decodeSteps, decodeFinish, discardDecodeWork, decodeToImage } from './decompress.js';
 export { resolveModelHash } from './model.js';
 export { planBatch, writeManifestPart, finishManifest, closedChildren } from './bulk.js';

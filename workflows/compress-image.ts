@@ -3,7 +3,8 @@
  * Orchestration only (deterministic, no I/O): pin and check the source on the io queue, encode
  * the latent and code the chain in step ranges on the gpu queue (each range one heartbeating,
  * checkpointing activity, so a lost worker costs at most one checkpoint interval), assemble the
- * file in one conditional put.
+ * file in one conditional put. Every gpu activity heartbeats; its timeouts come from the image
+ * size and the step time measured so far.
  *
  * One run per output at a time (the workflow id is compressWorkflowId(output store, output)),
  * and each run keeps its work in a folder of its own, so runs never mix. How a run ends:
@@ -23,7 +24,8 @@ import {
   ActivityCancellationType, CancellationScope, continueAsNew, defineQuery, isCancellation, log, proxyActivities, setHandler,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { CompressImageInput, CompressImageResult, CompressProgress, SourceVersion } from '../src/orchestration/types.js';
+import { ACTIVITY_INPUT_FORMAT as INPUT_FORMAT, type CompressImageInput, type CompressImageResult, type CompressProgress, type EncodeStepsInput, type PinnedJob, type SourceVersion } from '../src/orchestration/types.js';
+import { gpuTimeouts, measured, type GpuWork, type MeasuredWork } from '../src/orchestration/timeouts.js';
 import { sourceVersionSignal } from './signals.js';
 import { reportingToParent } from './report-to-parent.js';
 import { isNewerVersion } from '../src/orchestration/source-version.js';
@@ -46,17 +48,20 @@ function activitiesFor(job: CompressImageInput) {
     cancellationType,
     retry: { maximumAttempts: 8, initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
-  const steps = proxyActivities<typeof activities>({
+  // Every gpu activity that touches the image heartbeats from a timer, so a dead worker is noticed
+  // within one heartbeat timeout whatever it was doing; both timeouts are sized from the work
+  // measured so far (src/orchestration/timeouts.ts). A retry resumes from the checkpoint.
+  const sized = (work: GpuWork, w: MeasuredWork) => proxyActivities<typeof activities>({
     taskQueue: job.queues.gpu,
-    startToCloseTimeout: '2 hours',
-    // A dead worker is noticed within one heartbeat timeout; the retry resumes from the checkpoint.
-    heartbeatTimeout: `${job.heartbeatTimeoutSeconds} seconds`,
+    ...gpuTimeouts(work, w, job.heartbeatTimeoutSeconds),
     cancellationType,
     retry: { maximumAttempts: 20, initialInterval: '1 second', maximumInterval: '30 seconds' },
   });
   return {
     resolveModelHash: gpu.resolveModelHash, prepareSource: io.prepareSource, discardWork: io.discardWork,
-    encodeLatent: gpu.encodeLatent, assembleDfc: gpu.assembleDfc, encodeSteps: steps.encodeSteps,
+    encodeLatent: (w: MeasuredWork, p: PinnedJob) => sized({ kind: 'latent' }, w).encodeLatent(p),
+    encodeSteps: (w: MeasuredWork, i: EncodeStepsInput, steps: number) => sized({ kind: 'steps', steps }, w).encodeSteps(i),
+    assembleDfc: (w: MeasuredWork, p: PinnedJob) => sized({ kind: 'assemble' }, w).assembleDfc(p),
   };
 }
 
@@ -113,21 +118,25 @@ async function compressOnce(job: CompressImageInput): Promise<CompressImageResul
       }
       if (src.superseded !== undefined) return supersededResult(job, src.superseded);
       version = src.source;
-      const pinned = { job: j, source: src.source, outputEtag: src.outputEtag };
+      const pinned: PinnedJob = { format: INPUT_FORMAT, job: j, source: src.source, outputEtag: src.outputEtag };
+      let work: MeasuredWork = { pixels: src.width * src.height };
       progress = { phase: 'latent', step: 0, stepsTarget: 0 };
-      const prepared = await a.encodeLatent(pinned);
+      const prepared = await a.encodeLatent(work, pinned);
       if (prepared.superseded !== undefined) return supersededResult(job, prepared.superseded);
+      work = measured(work, prepared);
       progress = { phase: 'steps', step: 0, stepsTarget: prepared.stepsTarget };
       let step = 0;
       let done = prepared.stepsTarget === 0;
       while (!done) {
-        const r = await a.encodeSteps({ job: j, to: Math.min(step + job.stepsPerActivity, prepared.stepsTarget) });
+        const to = Math.min(step + job.stepsPerActivity, prepared.stepsTarget);
+        const r = await a.encodeSteps(work, { format: INPUT_FORMAT, job: j, to }, to - step);
         step = r.step;
         done = r.done;
+        work = measured(work, r);
         progress = { phase: 'steps', step, stepsTarget: prepared.stepsTarget };
       }
       progress = { phase: 'assemble', step, stepsTarget: prepared.stepsTarget };
-      const written = await a.assembleDfc(pinned);
+      const written = await a.assembleDfc(work, pinned);
       progress = written.superseded ? { ...progress, phase: 'superseded' } : { phase: 'done', step, stepsTarget: prepared.stepsTarget };
       return written;
     });

@@ -8,6 +8,13 @@ import { PresetName } from '../pipeline/presets.js';
 // Not node:crypto: workflow code imports this module, and the workflow bundle cannot load node: modules.
 import { sha256Hex } from './sha256.js';
 
+/**
+ * The activity-input format the workflows of this build schedule (`format` on each input;
+ * activities/work-format.ts refuses a newer one). Bump it with any change an older worker would
+ * misread, together with that activity's reader.
+ */
+export const ACTIVITY_INPUT_FORMAT = 1;
+
 export const StoreUrl = z.string().regex(/^(file|s3):/, 'a store must be a file:///dir or s3://bucket/prefix URL');
 
 /** Task queue names. Workflow tasks and light I/O run on `io`; the model and the RCC on `gpu`. */
@@ -109,6 +116,8 @@ const CompressFields = {
   sourceVersion: SourceVersion.optional(),
   /** The hash of `model`, resolved once on a gpu worker (io workers hold no models); absent: the workflow resolves it. */
   modelHash: ModelHashHex.optional(),
+  /** The activity-input format the scheduling workflow speaks (activities/work-format.ts); set by workflows, absent: 1. */
+  format: z.number().int().positive().optional(),
 };
 
 const oneRate = (a: { bpp?: number; steps?: number }) => a.bpp === undefined || a.steps === undefined;
@@ -147,16 +156,21 @@ export type PreparedJob = Superseded | {
   readonly stepsTarget: number;
   readonly width: number;
   readonly height: number;
+  /** Seconds the latent took (model load included on a cold worker), and the worst event-loop stall seen. */
+  readonly seconds?: number;
+  readonly stallSeconds?: number;
 };
 
 /** What encodeLatent and assembleDfc need besides the job: prepareSource's pins. */
 export interface PinnedJob {
+  readonly format?: number;
   readonly job: CompressImageInput;
   readonly source: SourceVersion;
   readonly outputEtag: string | null;
 }
 
 export interface EncodeStepsInput {
+  readonly format?: number;
   readonly job: CompressImageInput;
   /** Code up to this step index (exclusive), resuming from the checkpoint. */
   readonly to: number;
@@ -168,6 +182,9 @@ export interface EncodeStepsResult {
   /** The chain is finished: target reached, schedule ended or the bit budget is spent. */
   readonly done: boolean;
   readonly payloadBits: number;
+  /** Mean seconds per step coded in this attempt, and the worst event-loop stall (timeouts.ts sizes from them). */
+  readonly stepSeconds?: number;
+  readonly stallSeconds?: number;
 }
 
 export interface CompressImageResult {
@@ -204,8 +221,42 @@ export const DecompressImageInput = z.object({
   denoiseGuidance: Guidance.optional(),
   model: z.string().min(1).default('default'),
   queues: TaskQueues.default({}),
+  /** Chain steps per decodeSteps activity (default 16), checkpointed every N steps or M seconds (default 4, 60), as encoding. */
+  stepsPerActivity: z.number().int().positive().optional(),
+  checkpointEvery: z.number().int().positive().optional(),
+  checkpointSeconds: z.number().positive().optional(),
+  heartbeatTimeoutSeconds: z.number().min(1).max(3600).optional(),
+  format: z.number().int().positive().optional(),
 }).strict().refine((a) => a.uptoBpp === undefined || a.uptoStep === undefined, { message: 'give at most one of uptoBpp, uptoStep' });
 export type DecompressImageInput = z.infer<typeof DecompressImageInput>;
+
+/** A decode's checkpointing, the defaults of EncodeSettings (workflows fill them in; older inputs lack them). */
+export const DECODE_DEFAULTS = { stepsPerActivity: 16, checkpointEvery: 4, checkpointSeconds: 60, heartbeatTimeoutSeconds: 120 } as const;
+
+export interface DecodeStepsInput {
+  readonly format?: number;
+  readonly job: DecompressImageInput;
+  /** Decode up to this step index (exclusive), resuming from the checkpoint. */
+  readonly to: number;
+}
+
+export interface DecodeStepsResult {
+  readonly step: number;
+  /** Chain steps this decode goes through (the file's, or the uptoStep/uptoBpp prefix). */
+  readonly stepsTarget: number;
+  readonly done: boolean;
+  /** Reconstruction steps the finish runs (the header's). */
+  readonly reconSteps: number;
+  readonly width: number;
+  readonly height: number;
+  readonly stepSeconds?: number;
+  readonly stallSeconds?: number;
+}
+
+export interface DecodeFinishInput {
+  readonly format?: number;
+  readonly job: DecompressImageInput;
+}
 
 export interface DecompressImageResult {
   readonly output: string;
