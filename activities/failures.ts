@@ -5,13 +5,15 @@
  * bulk job's manifest) records it at once instead of after every retry. Everything else (the
  * store unavailable, a worker crash, ONNX runtime trouble) is retried by Temporal.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { ZodError } from 'zod';
 import { ImageError } from '../src/image/errors.js';
 import { StorageError } from '../src/storage/index.js';
 import { DfcError } from '../src/codec/format/errors.js';
 import { ModelError } from '../src/models/errors.js';
 import { metrics } from '../src/orchestration/runtime.js';
+import { activityStarted, type ActivityResult } from '../src/orchestration/metrics.js';
+import { currentActivity } from '../src/orchestration/activity-context.js';
 
 const PERMANENT_STORAGE = new Set(['not-found', 'invalid', 'auth', 'exists', 'changed']);
 // non-finite: the same graph gives the same NaN on every retry.
@@ -27,16 +29,26 @@ export function permanentFailure(e: unknown): ApplicationFailure | undefined {
   return undefined;
 }
 
-/** Runs an activity body with in-flight accounting and the permanent/transient split above. */
+/**
+ * Runs an activity body with in-flight accounting (worker totals, and by activity type), its
+ * duration and result, and the permanent/transient split above. Per-job gauges the body set are
+ * removed when it ends.
+ */
 export async function activity<T>(f: () => Promise<T>): Promise<T> {
   metrics.activitiesInFlight++;
   metrics.activitiesTotal++;
+  const ended = activityStarted(currentActivity()?.activityType ?? 'unknown');
+  let result: ActivityResult = 'ok';
   try {
     return await f();
   } catch (e) {
     metrics.activityFailures++;
-    throw permanentFailure(e) ?? e;
+    const permanent = permanentFailure(e);
+    const nonRetryable = permanent ?? (e instanceof ApplicationFailure && e.nonRetryable ? e : undefined);
+    result = e instanceof CancelledFailure ? 'cancelled' : nonRetryable ? 'permanent' : 'retryable';
+    throw permanent ?? e;
   } finally {
     metrics.activitiesInFlight--;
+    ended(result);
   }
 }

@@ -20,6 +20,7 @@ import {
 import type { CompressImageInput } from '../src/orchestration/types.js';
 import { compressImage } from './compress-image.js';
 import { itemDoneSignal } from './signals.js';
+import { reportBulk } from './bulk-metrics.js';
 
 export const summaryQuery = defineQuery<BulkSummary>('summary');
 
@@ -34,6 +35,10 @@ export async function bulkArchive(job: BulkArchiveInput, state: BulkState = FIRS
   const inFlight = new Set(state.inFlight);
   const outcomes: Outcome[] = [];
   let phase: BulkSummary['phase'] = 'running';
+  let cursor = state.cursor;
+  let pending: PlannedItem[] = [];
+  // Progress gauges (no commands): see bulk-metrics.ts.
+  const report = (active = true) => reportBulk(job.jobId, { totals, inFlight: inFlight.size, pending: pending.length, listingComplete: cursor === null, active });
   const count = (o: Outcome) => {
     outcomes.push(o);
     totals = o.status === 'ok' || o.status === 'skipped'
@@ -43,13 +48,12 @@ export async function bulkArchive(job: BulkArchiveInput, state: BulkState = FIRS
   // Registered before the first await: reports buffered while the run started are not lost.
   setHandler(itemDoneSignal, (o) => {
     if (o.workflowId !== undefined && inFlight.delete(o.workflowId)) count(o);
+    report();
   });
   setHandler(summaryQuery, () => ({ ...totals, phase, inFlight: inFlight.size }));
 
   const modelHash = state.modelHash ?? job.modelHash ?? (await gpu.resolveModelHash(job.model)).hash;
   const page = Math.min(MAX_PAGE, job.objectsPerRun, Math.max(2 * job.concurrency, 100));
-  let cursor = state.cursor;
-  let pending: PlannedItem[] = [];
   let started = 0;
 
   /** Writes every outcome recorded so far; reports arriving during a write are written next. */
@@ -93,15 +97,18 @@ export async function bulkArchive(job: BulkArchiveInput, state: BulkState = FIRS
         if (started >= job.objectsPerRun || workflowInfo().continueAsNewSuggested) {
           await flush();
           // No await between the flush and this: a report arriving now fails this task and is replayed into it.
+          report(false);
           return await continueAsNew<typeof bulkArchive>(job, { cursor, totals, inFlight: [...inFlight], modelHash });
         }
         const plan = await io.planBatch({ job, cursor, limit: page, modelHash });
         for (const o of plan.known) count(o);
         pending = [...plan.run];
         cursor = plan.next;
+        report();
       }
       if (outcomes.length >= PART_OUTCOMES) await flush();
       if (inFlight.size === 0 && pending.length === 0 && cursor === null) break;
+      report();
       const room = () => inFlight.size < job.concurrency && (pending.length > 0 || cursor !== null);
       const moved = await condition(() => room() || inFlight.size === 0 || outcomes.length >= PART_OUTCOMES, `${job.stallCheckSeconds} seconds`);
       if (!moved && inFlight.size > 0) {
@@ -114,6 +121,7 @@ export async function bulkArchive(job: BulkArchiveInput, state: BulkState = FIRS
     await flush();
     const manifest = await io.finishManifest({ job, totals, phase: 'done' });
     phase = 'done';
+    report(false);
     return { ...totals, phase, inFlight: 0, manifest };
   } catch (e) {
     if (!isCancellation(e)) throw e;
@@ -123,6 +131,7 @@ export async function bulkArchive(job: BulkArchiveInput, state: BulkState = FIRS
       await flush();
       await io.finishManifest({ job, totals, phase: 'cancelled' });
     });
+    report(false);
     throw e;
   }
 }

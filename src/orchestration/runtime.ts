@@ -5,6 +5,7 @@
 import { loadModel, type LoadedModel } from '../pipeline/model-context.js';
 import { resolveBackend, BACKEND_NAMES, type BackendName } from '../rcc-backends/index.js';
 import type { RccBackend } from '../codec/rcc/select.js';
+import { currentActivity } from './activity-context.js';
 
 const models = new Map<string, Promise<LoadedModel>>();
 let backendP: Promise<RccBackend> | undefined;
@@ -51,7 +52,10 @@ export function beginDrain(): void {
 }
 export const isDraining = (): boolean => draining;
 
-/** Counters read by the worker's /metrics endpoint (Prometheus text). */
+/**
+ * Per-worker totals read by the worker's /metrics endpoint (Prometheus text). The labelled series
+ * (by model, activity type, job) and the calls that feed both are in metrics.ts.
+ */
 export const metrics = {
   steps: 0,
   payloadBits: 0,
@@ -66,9 +70,15 @@ export const metrics = {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** One JSON line on stderr; DIFFC_LOG_LEVEL (default info) filters. */
+/**
+ * One JSON line on stderr; DIFFC_LOG_LEVEL (default info) filters. A line written inside an
+ * activity names its workflow, run, activity type and attempt, so one job's lines can be found
+ * across workers; explicit fields win.
+ */
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   const min = LEVELS[(process.env.DIFFC_LOG_LEVEL as LogLevel) ?? 'info'] ?? LEVELS.info;
   if (LEVELS[level] < min) return;
-  process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level, msg, pid: process.pid, ...fields })}\n`);
+  const a = currentActivity();
+  const ids = a ? { workflowId: a.workflowId, runId: a.runId, activityType: a.activityType, attempt: a.attempt } : {};
+  process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level, msg, pid: process.pid, ...ids, ...fields })}\n`);
 }
