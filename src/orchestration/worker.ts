@@ -7,6 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import * as activities from '../../activities/index.js';
 import { connectionOptions, type TemporalConfig } from './config.js';
+import { IllegalStateError } from '@temporalio/common';
+import type { LogEntry } from '@temporalio/worker';
+import { log } from './runtime.js';
+import { setSdkMetricsUrl } from './metrics.js';
 
 /** The workflows module the worker bundles: the .ts source under tsx, the compiled .js from dist/. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL(`../../workflows/index.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
@@ -37,14 +41,60 @@ export interface DiffcWorkers {
 
 let runtimeInstalled = false;
 
-/** The SDK's own logs: warnings and errors only unless DIFFC_TEMPORAL_LOG_LEVEL says otherwise. */
+/** An SDK log entry (workflow code's `log` included, with its workflow and run ids) as a diffc JSON line. */
+function sdkLogLine(entry: LogEntry): void {
+  const level = entry.level === 'TRACE' ? 'debug' : (entry.level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error');
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entry.meta ?? {})) {
+    fields[k] = typeof v === 'bigint' ? v.toString() : v instanceof Error ? { name: v.name, message: v.message } : v;
+  }
+  log(level, entry.message, { ...fields, source: 'temporal-sdk' });
+}
+
+/** Tries for a free loopback port for the SDK's exporter when DIFFC_TEMPORAL_METRICS_PORT names none. */
+const PORT_TRIES = 8;
+
+/**
+ * The process's Temporal runtime: the SDK's logs as diffc JSON lines (warnings and errors only
+ * unless DIFFC_TEMPORAL_LOG_LEVEL says otherwise), and its Prometheus exporter on 127.0.0.1, whose
+ * text the worker's /metrics appends to diffc's (health.ts), so nothing else needs exposing.
+ * DIFFC_TEMPORAL_METRICS_PORT fixes its port (default: a free one; -1: no SDK metrics). Runtime.install
+ * binds synchronously and throws when the port is taken, so a random port is simply tried again.
+ */
 function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const level = (process.env.DIFFC_TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel;
+  const logger = new DefaultLogger(level, sdkLogLine);
+  // Core's own lines too, instead of its console format.
+  const logging = { forward: {}, filter: { core: level, other: 'ERROR' as const } };
+  const fixed = process.env.DIFFC_TEMPORAL_METRICS_PORT;
+  const ports = fixed ? [Number(fixed)] : Array.from({ length: PORT_TRIES }, () => 32768 + Math.floor(Math.random() * 28000));
+  let why = `DIFFC_TEMPORAL_METRICS_PORT=${fixed}`;
+  for (const port of ports) {
+    if (!(Number.isInteger(port) && port > 0 && port < 65536)) break;
+    try {
+      Runtime.install({
+        logger,
+        telemetryOptions: {
+          logging,
+          metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+        },
+      });
+      setSdkMetricsUrl(`http://127.0.0.1:${port}/metrics`);
+      return;
+    } catch (e) {
+      why = (e as Error).message;
+      // Already instantiated by an earlier connection in this process: keep it (no SDK metrics).
+      if (e instanceof IllegalStateError) return void log('warn', 'temporal-sdk-metrics-off', { reason: why });
+      if (!/in use/i.test(why)) break;
+    }
+  }
+  log('warn', 'temporal-sdk-metrics-off', { reason: why });
   try {
-    Runtime.install({ logger: new DefaultLogger((process.env.DIFFC_TEMPORAL_LOG_LEVEL ?? 'WARN') as LogLevel) });
+    Runtime.install({ logger, telemetryOptions: { logging } });
   } catch {
-    // Already instantiated by an earlier connection in this process: keep its logger.
+    // Instantiated meanwhile: keep it.
   }
 }
 
