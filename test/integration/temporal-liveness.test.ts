@@ -70,14 +70,14 @@ async function stopAll(ws: readonly WorkerProcess[]) {
 test('kill -9 during encodeLatent: the other worker retries it within the heartbeat timeout; the .dfc equals diffc compress', opts, async () => {
   const storeDir = join(dir, 'latent');
   await mkdir(storeDir, { recursive: true });
-  // Large enough that decoding and VAE-encoding it takes a while, so the kill lands inside.
-  await saveImage(testImage(3000, 2000, 5), join(storeDir, 'in.png'));
+  // Large enough that reading, decoding and VAE-encoding it takes a while (~0.1 s), so the kill lands inside (checked: attempt 2 ran on the other worker).
+  await saveImage(testImage(1200, 800, 5), join(storeDir, 'in.png'));
   const reference = join(dir, 'latent-ref.dfc');
-  assert.equal(await main(['compress', join(storeDir, 'in.png'), '-o', reference, '--steps', '2', '--seed', '4', '-q'], () => {}, () => {}), 0);
+  assert.equal(await main(['compress', join(storeDir, 'in.png'), '-o', reference, '--steps', '1', '--seed', '4', '-q'], () => {}, () => {}), 0);
   const { queues, ws } = await twoWorkers('latent');
   try {
     const h = await startCompressImage(client!, {
-      store: pathToFileURL(storeDir).href, source: 'in.png', output: 'in.dfc', steps: 2, seed: 4, heartbeatTimeoutSeconds: HEARTBEAT_S,
+      store: pathToFileURL(storeDir).href, source: 'in.png', output: 'in.dfc', steps: 1, seed: 4, heartbeatTimeoutSeconds: HEARTBEAT_S,
     }, { queues, workflowId: `latent-${process.pid}` });
     const { w: victim, line } = await firstOf(ws, (l) => l.msg === 'encode-latent', 'encode-latent');
     victim.proc.kill('SIGKILL');
@@ -101,7 +101,7 @@ test('kill -9 during encodeLatent: the other worker retries it within the heartb
 test('kill -9 during a long decode: the retry resumes at the checkpoint within the heartbeat timeout; pixels equal diffc decompress', opts, async () => {
   const storeDir = join(dir, 'decode');
   await mkdir(storeDir, { recursive: true });
-  await saveImage(testImage(1024, 768, 9), join(dir, 'decode-src.png'));
+  await saveImage(testImage(512, 384, 9), join(dir, 'decode-src.png'));
   const dfc = join(storeDir, 'in.dfc');
   assert.equal(await main(['compress', join(dir, 'decode-src.png'), '-o', dfc, '--steps', '25', '--seed', '8', '-q'], () => {}, () => {}), 0);
   const reference = join(dir, 'decode-ref.png');
