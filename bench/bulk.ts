@@ -9,7 +9,12 @@
  * activity and with one activity for the whole chain, side by side on one worker.
  *
  * Last line (JSON): objects_per_min_1, objects_per_min_2, scaling_efficiency
- * (= per_min_2 / (2 x per_min_1)), per_activity_overhead_ms.
+ * (= per_min_2 / (2 x per_min_1)), per_activity_overhead_ms, and what the workers' /metrics showed
+ * while the bulk jobs ran (each worker's health port, scraped every half second; the series seen
+ * are printed before it): metrics_scrapes, metrics_scrapes_failed, metrics_sdk_series (temporal_* names),
+ * metrics_job_series (per-job diffc_job_* label sets), metrics_bulk_series (diffc_bulk_* label
+ * sets), metrics_schedule_to_start_ms (mean activity schedule-to-start, gpu queue),
+ * metrics_max_job_step, metrics_bulk_eta_max_s.
  *
  * --mixed: instead, objects of mixed sizes (every 6th one 4x4 times larger) through one worker
  * with two gpu slots, and how idle those slots were: 1 - (gpu activity time summed over every
@@ -28,6 +33,7 @@ import { encodeImage } from '../src/image/io.js';
 import { openStore, s3ConfigFromEnv } from '../src/storage/index.js';
 import { parseTemporalConfig } from '../src/orchestration/config.js';
 import { connectClient, startBulkArchive, startCompressImage } from '../src/orchestration/client.js';
+import { MetricsWatch } from './metrics-watch.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, objects: { type: 'string' }, size: { type: 'string' }, bpp: { type: 'string' }, 'in-flight-per-worker': { type: 'string' }, 'gpu-concurrency': { type: 'string' }, mixed: { type: 'boolean' } } });
@@ -58,9 +64,11 @@ const bucket = `s3://${minio.env.S3_BUCKET}`;
 const queues = { io: `bench-io-${process.pid}`, gpu: `bench-gpu-${process.pid}` };
 const client = await connectClient(parseTemporalConfig({ address: temporal.address, queues }));
 const workers: ChildProcess[] = [];
+const watch = new MetricsWatch(queues);
 
 function startWorker(core: number): Promise<ChildProcess> {
-  const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port=-1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', '4', '--gpu-concurrency', GPU_CONCURRENCY];
+  // Health port 0: a free one, which the worker logs; its /metrics is scraped while jobs run.
+  const args = [join(REPO, 'bin', 'diffc.js'), 'worker', '--queues', 'gpu,io', '--health-port', '0', '--health-host', '127.0.0.1', '--queue-io', queues.io, '--queue-gpu', queues.gpu, '--io-concurrency', '4', '--gpu-concurrency', GPU_CONCURRENCY];
   const cmd = haveTaskset ? 'taskset' : process.execPath;
   const full = haveTaskset ? ['-c', String(core % cores), process.execPath, ...args] : args;
   const p = spawn(cmd, full, {
@@ -70,15 +78,23 @@ function startWorker(core: number): Promise<ChildProcess> {
   workers.push(p);
   return new Promise((resolve, reject) => {
     let buf = '';
+    let watched = false; // once: a stopped worker's later output must not put it back
     p.stderr!.on('data', (d: Buffer) => {
       buf += d.toString();
+      const port = watched ? undefined : /"msg":"health-listening"[^\n]*"port":(\d+)/.exec(buf)?.[1];
+      if (port) {
+        watch.add(p, Number(port));
+        watched = true;
+      }
       if (buf.includes('"msg":"worker-ready"')) resolve(p);
+      if (buf.length > 1e6) buf = buf.slice(-1e5); // a long run's logs: keep the tail only
     });
     p.once('exit', (c) => reject(new Error(`worker exited (${c}) before ready: ${buf.slice(-2000)}`)));
   });
 }
 
 async function stopWorkers(): Promise<void> {
+  for (const p of workers) watch.remove(p);
   await Promise.all(workers.splice(0).map((p) => new Promise<void>((r) => {
     if (p.exitCode !== null) return r();
     p.once('exit', () => r());
@@ -157,7 +173,7 @@ try {
     const h = await startBulkArchive(client, {
       store: bucket, prefix: 'bench/in/', outputPrefix: `bench/out${count}/`, bpp: BPP, concurrency: PER_WORKER * count, jobId: `bench${count}`,
     }, { queues });
-    const s = await h.result();
+    const s = await watch.during(() => h.result());
     const secs = (performance.now() - t0) / 1000;
     if (s.ok !== N) throw new Error(`run with ${count} worker(s): ${s.ok} ok, ${s.failed} failed`);
     perMin.push((N / secs) * 60);
@@ -217,6 +233,7 @@ try {
     `running ${(split.run / split.n).toFixed(1)} ms, completion -> next scheduled ${(split.decide / split.n).toFixed(1)} ms`);
   await stopWorkers();
 
+  for (const line of watch.report()) say(line);
   const result = {
     objects: N, size: `${W}x${H}`, bpp: BPP, pinned: haveTaskset, in_flight_per_worker: PER_WORKER, gpu_concurrency: Number(GPU_CONCURRENCY),
     objects_per_min_1: +perMin[0].toFixed(2), objects_per_min_2: +perMin[1].toFixed(2),
@@ -226,6 +243,7 @@ try {
     // the co-located Temporal + MinIO took (in cores) during each phase.
     worker_utilization_1: +util[0].toFixed(3), worker_utilization_2: +util[1].toFixed(3),
     service_cores_1: +serviceCores[0].toFixed(3), service_cores_2: +serviceCores[1].toFixed(3),
+    ...watch.summary(),
   };
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
   }
