@@ -31,7 +31,8 @@ import { imageLatent } from '../src/pipeline/image-latent.js';
 import { keepAlive, type KeepAlive } from './keep-alive.js';
 import { checkInput, readWork, WORK_FORMATS } from './work-format.js';
 import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
-import { checkpointSeconds, isDraining, log, metrics, workerBackend, workerModel } from '../src/orchestration/runtime.js';
+import { checkpointSeconds, isDraining, log, workerBackend, workerModel } from '../src/orchestration/runtime.js';
+import { jobProgress, observeCheckpoint, observeStep } from '../src/orchestration/metrics.js';
 import {
   workPrefix, type CompressImageInput, type CompressImageResult, type EncodeStepsInput, type EncodeStepsResult,
   type PinnedJob, type PreparedJob, type PreparedSource, type SourceVersion, type Superseded,
@@ -332,6 +333,9 @@ export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsR
     const target = Math.min(to, info.stepsTarget);
     const backend = await workerBackend();
     const timing = stepTiming();
+    const ref = { model: job.model };
+    jobProgress(ref, ck.step, info.stepsTarget);
+    let lastStepAt = performance.now();
     log('info', 'encode-steps', { output: job.output, from: ck.step, to: target, attempt: ctx.info.attempt });
     while (ck.step < target && !ck.complete) {
       const deadline = Date.now() + checkpointSeconds(job.checkpointSeconds) * 1000;
@@ -342,8 +346,10 @@ export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsR
       const [next] = await encodeRange(predictor, [{ ...codecJob, from: ck }], { ...settings, backend }, {
         to: Math.min(ck.step + job.checkpointEvery, target), pause,
         onStep: (e) => {
-          metrics.steps++;
-          metrics.payloadBits += e.bits;
+          const now = performance.now();
+          observeStep(ref, (now - lastStepAt) / 1000, e.bits);
+          lastStepAt = now;
+          jobProgress(ref, e.step + 1, info.stepsTarget);
           bits = e.totalBits;
           coded++;
           timing.step();
@@ -354,9 +360,10 @@ export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsR
       });
       if (next.step > ck.step || next.complete !== ck.complete) {
         ck = next;
+        const t = performance.now();
         await store.put(k.chain, json(storedCheckpoint(ck, bits)));
-        metrics.checkpoints++;
-        metrics.lastCheckpointAt = Date.now();
+        observeCheckpoint(ref, (performance.now() - t) / 1000);
+        lastStepAt += performance.now() - t; // the next step's time is its own, not the put's
         log('info', 'checkpoint', { output: job.output, step: ck.step });
       }
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;

@@ -17,7 +17,8 @@ import { encodeImage } from '../src/image/io.js';
 import { formatForPath } from '../src/image/formats.js';
 import { decodeDfc, openDecode, type DecodeSession } from '../src/pipeline/decompress.js';
 import type { DecodeState } from '../src/codec/codec.js';
-import { checkpointSeconds, isDraining, log, metrics, workerModel } from '../src/orchestration/runtime.js';
+import { checkpointSeconds, isDraining, log, workerModel } from '../src/orchestration/runtime.js';
+import { jobProgress, observeCheckpoint } from '../src/orchestration/metrics.js';
 import {
   DECODE_DEFAULTS, workPrefix, type DecodeFinishInput, type DecodeStepsInput, type DecodeStepsResult, type DecompressImageInput, type DecompressImageResult,
 } from '../src/orchestration/types.js';
@@ -99,6 +100,8 @@ export async function decodeSteps(input: DecodeStepsInput): Promise<DecodeStepsR
     log('info', 'decode-steps', { output: job.output, from: at.step, to: target, attempt: ctx.info.attempt });
     const t0 = Date.now();
     let coded = 0;
+    const ref = { model: job.model };
+    jobProgress(ref, at.step, session.stepsTarget);
     while (at.step < target) {
       const deadline = Date.now() + seconds * 1000;
       const before = at.step;
@@ -109,17 +112,20 @@ export async function decodeSteps(input: DecodeStepsInput): Promise<DecodeStepsR
         // only after a step, so a tiny checkpoint interval still moves the chain.
         pause: () => {
           beatStep = before + calls;
+          // Progress only: the step counters and histogram count coded (encode) steps.
+          if (calls > 0) jobProgress(ref, beatStep, session.stepsTarget);
           return (calls++ > 0 && Date.now() >= deadline) || isDraining() || ctx.cancellationSignal.aborted;
         },
       });
+      jobProgress(ref, at.step, session.stepsTarget);
       coded += at.step - before;
       beatStep = at.step;
       ctx.heartbeat({ step: at.step });
       if (at.step > before) {
         ck = { ...ck, step: at.step, state: at.state ? Buffer.from(f32ToBytes(at.state)).toString('base64') : null };
+        const t = performance.now();
         await store.put(key, json(ck));
-        metrics.checkpoints++;
-        metrics.lastCheckpointAt = Date.now();
+        observeCheckpoint(ref, (performance.now() - t) / 1000);
         log('info', 'decode-checkpoint', { output: job.output, step: at.step });
       }
       if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
