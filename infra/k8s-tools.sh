@@ -13,7 +13,7 @@
 # Tools, pinned (kustomize v5.8.1 builds with Go >= 1.24; v5.8.3 wants Go 1.27), under ${DIFFC_CACHE:-$HOME/.cache/diffc}/k8s (DIFFC_K8S_TOOLS moves it):
 #   kustomize          sigs.k8s.io/kustomize/kustomize/v5, built with `go install`
 #   kubernetes-validate  PyPI package bundling the Kubernetes OpenAPI schemas, in its own venv
-#   CRD schemas        openAPIV3Schema of KEDA's ScaledObject / TriggerAuthentication and
+#   CRD schemas        openAPIV3Schema of KEDA's ScaledObject / ScaledJob / TriggerAuthentication and
 #                      prometheus-operator's ServiceMonitor, taken from the Go modules' CRD YAML
 #                      (`go mod download`) and turned into JSON Schema (k8s-validate.py), plus
 #                      the parameter names of KEDA's Temporal scaler from its Go source.
@@ -34,7 +34,7 @@ REPO_ROOT="$(cd "$INFRA_DIR/.." && pwd)"
 TOOLS="${DIFFC_K8S_TOOLS:-${DIFFC_CACHE:-$HOME/.cache/diffc}/k8s}"
 KUSTOMIZE="$TOOLS/bin/kustomize-$KUSTOMIZE_VERSION"
 VENV="$TOOLS/venv-kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
-CRD_DIR="$TOOLS/crds-v2-keda-$KEDA_VERSION-prom-$PROM_OPERATOR_VERSION"
+CRD_DIR="$TOOLS/crds-v3-keda-$KEDA_VERSION-prom-$PROM_OPERATOR_VERSION"
 VALIDATOR="$INFRA_DIR/k8s-validate.py"
 
 die() { echo "k8s-tools: $*" >&2; exit 1; }
@@ -81,6 +81,7 @@ install_crds() {
   tmp="$(mktemp -d "$TOOLS/.crds.XXXXXX")"
   "$VENV/bin/python" "$VALIDATOR" extract-crds "$tmp" \
     "$keda/config/crd/bases/keda.sh_scaledobjects.yaml" \
+    "$keda/config/crd/bases/keda.sh_scaledjobs.yaml" \
     "$keda/config/crd/bases/keda.sh_triggerauthentications.yaml" \
     "$prom/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" \
     || { rm -rf "$tmp"; die "extracting the CRD schemas failed"; }

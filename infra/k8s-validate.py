@@ -99,7 +99,7 @@ def scaler_errors(d, crds):
     def known(typ):
         path = os.path.join(crds, f'scaler-{typ}.json')
         return json.load(open(path)) if os.path.exists(path) else None
-    if d['kind'] == 'ScaledObject':
+    if d['kind'] in ('ScaledObject', 'ScaledJob'):
         for i, t in enumerate((d.get('spec') or {}).get('triggers') or []):
             k = known(t.get('type'))
             if k is None:
@@ -146,6 +146,13 @@ def validate(args):
             problems = sorted(jsonschema.Draft202012Validator(schema).iter_errors(d), key=lambda e: list(e.absolute_path))
             errors.extend({'object': ident, 'error': f'{where(e)}: {e.message}'} for e in problems)
             errors.extend({'object': ident, 'error': e} for e in scaler_errors(d, args.crds))
+            if d['kind'] == 'ScaledJob':
+                # The CRD types jobTargetRef loosely in places; check it as the Job KEDA creates.
+                job = {'apiVersion': 'batch/v1', 'kind': 'Job', 'metadata': {'name': meta.get('name', 'x')}, 'spec': (d.get('spec') or {}).get('jobTargetRef') or {}}
+                try:
+                    kubernetes_validate.validate(job, args.k8s_version, strict=True)
+                except kubernetes_validate.ValidationError as e:
+                    errors.append({'object': ident, 'error': f'spec.jobTargetRef (as a Job): {where(e)}: {e.message}'})
             kinds[d['kind']] = kinds.get(d['kind'], 0) + 1
             continue
         try:

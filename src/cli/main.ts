@@ -12,6 +12,7 @@ import { workerCommand } from './worker.js';
 import { submitCommand } from './submit.js';
 import { triggerCommand } from './trigger.js';
 import { workCommand } from './work.js';
+import { workerDeploymentCommand } from './worker-deployment.js';
 import { UsageError, CliError, EXIT } from './errors.js';
 import type { Print } from './args.js';
 import { DfcError } from '../codec/format/index.js';
@@ -40,6 +41,7 @@ cluster (Temporal; see README "Running on a cluster"):
   submit              compress an object, a prefix or a manifest in S3 as workflows; follow them
   trigger             serve: start compressions from bucket event notifications; sweep: schedule
   work gc             remove the work folders of closed runs (terminated runs leave theirs)
+  worker-deployment   Worker Versioning: set-current | ramp | describe the workers' build ids
 
 Run 'diffc <command> --help' for a command's options.
 Exit codes: 0 success, 1 failure (bad input, I/O), 2 usage error.
@@ -77,6 +79,8 @@ export async function main(argv: string[], out: Print = (s) => process.stdout.wr
         return await triggerCommand(rest, out);
       case 'work':
         return await workCommand(rest, out, err);
+      case 'worker-deployment':
+        return await workerDeploymentCommand(rest, out);
       case 'schedule':
         if (rest[0] === undefined || rest[0] === '--help') {
           out(SCHEDULE_HELP);

@@ -4,7 +4,7 @@
  * process may serve both (`diffc worker --queues gpu,io`).
  */
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptors, type LogLevel } from '@temporalio/worker';
 import * as activities from '../../activities/index.js';
 import { connectionOptions, type TemporalConfig } from './config.js';
 import { IllegalStateError } from '@temporalio/common';
@@ -26,6 +26,23 @@ export interface WorkerOptions {
   maxConcurrentActivities?: Partial<Record<QueueRole, number>>;
   /** How long SIGTERM's drain waits for in-flight activities before cancelling them. */
   shutdownGraceTime?: string;
+  /**
+   * Worker Versioning: this process is version { deploymentName, buildId } of a Worker
+   * Deployment, and takes only the tasks Temporal routes to that version. Absent: unversioned.
+   */
+  deployment?: WorkerDeployment;
+}
+
+export interface WorkerDeployment {
+  deploymentName: string;
+  buildId: string;
+}
+
+/** Activities running in this process now, and when the last one ended (exit-when-idle). */
+export interface ActivityIdleness {
+  inFlight(): number;
+  /** ms timestamp (Date.now()) of the last activity's end, or of createWorkers when none ran. */
+  lastActiveAt(): number;
 }
 
 export interface DiffcWorkers {
@@ -37,6 +54,7 @@ export interface DiffcWorkers {
   shutdown(): void;
   /** Runs f with the workers running, then shuts them down (tests). */
   runUntil<T>(f: () => Promise<T>): Promise<T>;
+  readonly activity: ActivityIdleness;
 }
 
 let runtimeInstalled = false;
@@ -104,6 +122,33 @@ export async function createWorkers(cfg: TemporalConfig, opts: WorkerOptions = {
   const own = opts.connection === undefined;
   const connection = opts.connection ?? (await NativeConnection.connect(connectionOptions(cfg)));
   const workers = new Map<QueueRole, Worker>();
+  // Counted around every activity of every role, whatever implementations were injected.
+  let inFlight = 0;
+  let lastActiveAt = Date.now();
+  const counting = (): ActivityInterceptors => ({
+    inbound: {
+      async execute(input, next) {
+        inFlight++;
+        try {
+          return await next(input);
+        } finally {
+          inFlight--;
+          lastActiveAt = Date.now();
+        }
+      },
+    },
+  });
+  const versioning = opts.deployment
+    ? {
+      workerDeploymentOptions: {
+        version: { deploymentName: opts.deployment.deploymentName, buildId: opts.deployment.buildId },
+        useWorkerVersioning: true as const,
+        // Only for a workflow type workflows/versioning.ts does not annotate (none today):
+        // PINNED keeps such a run on the code it started with.
+        defaultVersioningBehavior: 'PINNED' as const,
+      },
+    }
+    : {};
   try {
     for (const role of roles) {
       workers.set(role, await Worker.create({
@@ -116,6 +161,8 @@ export async function createWorkers(cfg: TemporalConfig, opts: WorkerOptions = {
         // rather than the SDK's default of most of the heartbeat timeout.
         defaultHeartbeatThrottleInterval: '3 seconds',
         maxHeartbeatThrottleInterval: '5 seconds',
+        interceptors: { activity: [counting] },
+        ...versioning,
       }));
     }
   } catch (e) {
@@ -138,6 +185,7 @@ export async function createWorkers(cfg: TemporalConfig, opts: WorkerOptions = {
   };
   return {
     workers, connection, run, shutdown,
+    activity: { inFlight: () => inFlight, lastActiveAt: () => lastActiveAt },
     async runUntil(f) {
       const running = run();
       try {
@@ -148,4 +196,18 @@ export async function createWorkers(cfg: TemporalConfig, opts: WorkerOptions = {
       }
     },
   };
+}
+
+/**
+ * Calls onIdle once when no activity has run in `workers` for `seconds` (counted from the last
+ * activity's end, or from createWorkers). A running activity never counts as idle, however long
+ * it takes. Returns a stop function.
+ */
+export function whenIdle(workers: Pick<DiffcWorkers, 'activity'>, seconds: number, onIdle: () => void): () => void {
+  const timer = setInterval(() => {
+    if (workers.activity.inFlight() > 0 || Date.now() - workers.activity.lastActiveAt() < seconds * 1000) return;
+    clearInterval(timer);
+    onIdle();
+  }, Math.max(50, Math.min(1000, seconds * 250)));
+  return () => clearInterval(timer);
 }

@@ -12,6 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
+import { DEFAULT_GRACE_SECONDS } from '../../src/cli/worker.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOOLS = join(REPO, 'infra', 'k8s-tools.sh');
@@ -55,7 +56,13 @@ const named = (objs: Obj[], kind: string, name: string) => {
   assert.ok(o, `${kind}/${name} is rendered`);
   return o;
 };
-const podSpec = (d: Obj): Obj => d.spec.template.spec;
+/** A Deployment's pod template, or a ScaledJob's (the Jobs KEDA starts). */
+const template = (d: Obj): Obj => (d.kind === 'ScaledJob' ? d.spec.jobTargetRef.template : d.spec.template);
+const podSpec = (d: Obj): Obj => template(d).spec;
+/** Everything that runs diffc pods continuously: Deployments and the gpu ScaledJob. */
+const workloads = (objs: Obj[]): Obj[] => objs.filter((o) => o.kind === 'Deployment' || o.kind === 'ScaledJob');
+/** Every container running `diffc worker`, in every workload. */
+const workerPods = (objs: Obj[]): Obj[] => workloads(objs).filter((d) => podSpec(d).containers.some((c: Obj) => c.args?.[0] === 'worker'));
 const allContainers = (d: Obj): Obj[] => [...(podSpec(d).initContainers ?? []), ...podSpec(d).containers];
 const mainContainer = (d: Obj): Obj => podSpec(d).containers[0];
 const configValue = (objs: Obj[], key: string): string | undefined => ofKind(objs, 'ConfigMap').map((c) => c.data?.[key]).find((v) => v !== undefined);
@@ -72,7 +79,7 @@ test('the overlays are dev and prod', () => {
 for (const overlay of OVERLAYS) {
   describe(`overlay ${overlay}`, () => {
     const objs = () => rendered.get(overlay)!;
-    const gpu = () => named(objs(), 'Deployment', 'diffc-gpu-worker');
+    const gpu = () => named(objs(), 'ScaledJob', 'diffc-gpu-worker');
     const io = () => named(objs(), 'Deployment', 'diffc-io-worker');
     const trigger = () => named(objs(), 'Deployment', 'diffc-trigger');
 
@@ -82,7 +89,7 @@ for (const overlay of OVERLAYS) {
       assert.equal(r.status, 0);
       assert.equal(r.objects, objs().length);
       assert.ok(r.objects >= 15, `${r.objects} objects`);
-      for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'ScaledObject', 'ServiceMonitor', 'ConfigMap', 'ServiceAccount']) assert.ok(r.kinds[kind], `${kind} validated`);
+      for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'ScaledObject', 'ScaledJob', 'ServiceMonitor', 'ConfigMap', 'ServiceAccount']) assert.ok(r.kinds[kind], `${kind} validated`);
     });
 
     test('GPU worker: task queue gpu, nvidia.com/gpu limits, GPU node affinity and tolerations', () => {
@@ -119,7 +126,7 @@ for (const overlay of OVERLAYS) {
     });
 
     test('probes: liveness on /healthz, readiness on /readyz (models loaded) for workers', () => {
-      for (const d of ofKind(objs(), 'Deployment')) {
+      for (const d of workloads(objs())) {
         for (const c of podSpec(d).containers) {
           assert.ok(c.livenessProbe, `${d.metadata.name}/${c.name} liveness`);
           assert.ok(c.readinessProbe, `${d.metadata.name}/${c.name} readiness`);
@@ -142,23 +149,29 @@ for (const overlay of OVERLAYS) {
       assert.ok(podSpec(io()).terminationGracePeriodSeconds >= interval, 'io grace >= one checkpoint interval');
     });
 
-    test("the worker's own shutdown grace ends before the pod's, and leaves a gpu step range time to checkpoint", () => {
+    test("every worker's own shutdown grace (--grace, else the CLI default) ends before its pod's, with room to checkpoint", () => {
       const interval = Number(configValue(objs(), 'DIFFC_CHECKPOINT_SECONDS') ?? 60);
-      for (const d of [gpu(), io()]) {
-        const args: string[] = mainContainer(d).args;
-        const i = args.indexOf('--grace');
-        assert.ok(i >= 0, `${d.metadata.name} passes --grace (the CLI's default, 300 s, is longer than any pod grace here)`);
-        const sdk = Number(args[i + 1]), pod = podSpec(d).terminationGracePeriodSeconds;
-        assert.ok(sdk + 20 <= pod, `${d.metadata.name}: --grace ${sdk} + 20 s to exit <= terminationGracePeriodSeconds ${pod}`);
+      const pods = workerPods(objs());
+      assert.deepEqual(pods.map((d) => d.metadata.name).sort(), ['diffc-gpu-worker', 'diffc-io-worker']);
+      for (const d of pods) {
+        for (const c of podSpec(d).containers.filter((k: Obj) => k.args?.[0] === 'worker')) {
+          const args: string[] = c.args;
+          const i = args.indexOf('--grace');
+          const sdk = i >= 0 ? Number(args[i + 1]) : DEFAULT_GRACE_SECONDS;
+          const pod = podSpec(d).terminationGracePeriodSeconds ?? 30;
+          assert.ok(sdk > 0 && sdk < pod, `${d.metadata.name}: --grace ${sdk} < terminationGracePeriodSeconds ${pod}`);
+          // Time for the process to exit after the SDK gives up (connection close, logs).
+          assert.ok(sdk + 20 <= pod, `${d.metadata.name}: --grace ${sdk} + 20 s to exit <= terminationGracePeriodSeconds ${pod}`);
+          // A step range notices the drain at its next step and checkpoints within one interval.
+          if (args[args.indexOf('--queues') + 1]?.includes('gpu')) assert.ok(sdk >= interval + 30, `${d.metadata.name}: --grace ${sdk} >= checkpoint interval ${interval} + 30`);
+        }
       }
-      const gpuGrace = Number(mainContainer(gpu()).args[mainContainer(gpu()).args.indexOf('--grace') + 1]);
-      assert.ok(gpuGrace >= interval + 30, `gpu --grace ${gpuGrace} >= checkpoint interval ${interval} + 30`);
     });
 
     test('no inline secrets: no Secret objects; credentials only through secretKeyRef to the documented Secrets', () => {
       assert.deepEqual(ofKind(objs(), 'Secret'), []);
       const secretish = /SECRET|PASSWORD|TOKEN|ACCESS_KEY|API_KEY|PRIVATE/;
-      for (const d of ofKind(objs(), 'Deployment')) {
+      for (const d of workloads(objs())) {
         for (const c of allContainers(d)) {
           for (const e of c.env ?? []) {
             if (secretish.test(e.name)) assert.ok(e.valueFrom?.secretKeyRef, `${d.metadata.name}/${c.name} ${e.name} comes from a Secret`);
@@ -180,7 +193,7 @@ for (const overlay of OVERLAYS) {
     });
 
     test('images are pinned by tag or digest, never latest, and the kustomize image name is replaced', () => {
-      for (const d of ofKind(objs(), 'Deployment')) {
+      for (const d of workloads(objs())) {
         for (const c of allContainers(d)) {
           const m = /^([^@]+?)(?::([\w][\w.-]*))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(c.image);
           assert.ok(m, `${c.image} parses`);
@@ -205,7 +218,7 @@ for (const overlay of OVERLAYS) {
     test('pods run as non-root with a read-only root filesystem, no token, no privilege escalation', () => {
       const ns = named(objs(), 'Namespace', 'diffc');
       assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'restricted');
-      for (const d of ofKind(objs(), 'Deployment')) {
+      for (const d of workloads(objs())) {
         const s = podSpec(d);
         assert.equal(s.automountServiceAccountToken, false, d.metadata.name);
         assert.equal(s.securityContext.runAsNonRoot, true, d.metadata.name);
@@ -222,7 +235,7 @@ for (const overlay of OVERLAYS) {
           assert.ok(c.resources?.limits?.memory, `${d.metadata.name}/${c.name} has a memory limit`);
         }
       }
-      const diffcPods = ofKind(objs(), 'Deployment').filter((d) => d.metadata.name.startsWith('diffc-'));
+      const diffcPods = workloads(objs()).filter((d) => d.metadata.name.startsWith('diffc-'));
       // The trigger has an account of its own, so a cloud identity for S3 on `diffc` never reaches it.
       for (const d of diffcPods) assert.equal(podSpec(d).serviceAccountName, d.metadata.name === 'diffc-trigger' ? 'diffc-trigger' : 'diffc');
       // Least privilege: the accounts are bound to nothing.
@@ -234,8 +247,8 @@ for (const overlay of OVERLAYS) {
     test('every referenced ConfigMap, PVC and Service target exists in the overlay', () => {
       const cms = new Set(ofKind(objs(), 'ConfigMap').map((c) => c.metadata.name));
       const pvcs = new Set(ofKind(objs(), 'PersistentVolumeClaim').map((c) => c.metadata.name));
-      for (const d of ofKind(objs(), 'Deployment')) {
-        for (const c of allContainers(d)) for (const e of c.envFrom ?? []) if (e.configMapRef) assert.ok(cms.has(e.configMapRef.name), `${e.configMapRef.name} exists`);
+      for (const d of workloads(objs())) {
+        for (const c of allContainers(d)) for (const e of c.envFrom ?? []) if (e.configMapRef && !e.configMapRef.optional) assert.ok(cms.has(e.configMapRef.name), `${e.configMapRef.name} exists`);
         for (const c of allContainers(d)) {
           for (const e of c.env ?? []) {
             const ref = e.valueFrom?.configMapKeyRef;
@@ -293,26 +306,56 @@ for (const overlay of OVERLAYS) {
       }
     });
 
-    test('KEDA: one Temporal ScaledObject per worker on its task queue; GPU scales from 0', () => {
+    test('KEDA: io is a ScaledObject on its queue; gpu a ScaledJob on the gpu activity backlog, from 0', () => {
       const sos = ofKind(objs(), 'ScaledObject');
-      for (const [d, queue] of [[gpu(), 'gpu'], [io(), 'io']] as const) {
-        const so = sos.find((s) => s.spec.scaleTargetRef.name === d.metadata.name);
-        assert.ok(so, `${d.metadata.name} is scaled`);
-        assert.equal(d.spec.replicas, undefined, `${d.metadata.name} leaves replicas to KEDA`);
-        const t = so.spec.triggers[0];
+      const so = sos.find((x) => x.spec.scaleTargetRef.name === io().metadata.name);
+      assert.ok(so, 'diffc-io-worker is scaled');
+      assert.equal(io().spec.replicas, undefined, 'diffc-io-worker leaves replicas to KEDA');
+      assert.ok(so.spec.cooldownPeriod >= 60, 'cool-down of a minute or more');
+      assert.equal(so.spec.scaleTargetRef.envSourceContainerName ?? mainContainer(io()).name, mainContainer(io()).name);
+      // No ScaledObject (an HPA) may own the gpu workers: it would scale busy pods away.
+      assert.equal(ofKind(objs(), 'Deployment').find((d) => d.metadata.name === 'diffc-gpu-worker'), undefined);
+      assert.equal(sos.find((x) => /gpu/.test(x.spec.scaleTargetRef.name)), undefined);
+      for (const [scaler, d, queue, types] of [[so, io(), 'io', 'workflow,activity'], [gpu(), gpu(), 'gpu', 'activity']] as const) {
+        const t = scaler.spec.triggers[0];
         assert.equal(t.type, 'temporal');
         assert.equal(t.metadata.taskQueue, queue);
+        assert.equal(t.metadata.queueTypes, types);
         const c = mainContainer(d);
         assert.equal(c.args[c.args.indexOf('--queues') + 1], queue);
-        assert.ok(so.spec.cooldownPeriod >= 60, 'cool-down of a minute or more');
-        assert.ok(so.spec.maxReplicaCount >= 1);
+        assert.ok(scaler.spec.maxReplicaCount >= 1);
         // The endpoint comes from the target's environment: the ConfigMap the worker reads.
         if (t.metadata.endpointFromEnv) assert.ok(configValue(objs(), t.metadata.endpointFromEnv), `${t.metadata.endpointFromEnv} is set`);
-        assert.equal(so.spec.scaleTargetRef.envSourceContainerName ?? c.name, c.name);
       }
-      assert.equal(sos.find((s) => s.spec.scaleTargetRef.name === 'diffc-gpu-worker')!.spec.minReplicaCount, 0);
+      assert.equal(gpu().spec.envSourceContainerName, mainContainer(gpu()).name);
+      assert.equal(gpu().spec.minReplicaCount ?? 0, 0, 'no GPU held while there is no work');
       if (configValue(objs(), 'TEMPORAL_TLS_CERT')) {
-        for (const so of sos) assert.ok(so.spec.triggers[0].authenticationRef, `${so.metadata.name} uses the TLS TriggerAuthentication`);
+        for (const x of [...sos, gpu()]) assert.ok(x.spec.triggers[0].authenticationRef, `${x.metadata.name} uses the TLS TriggerAuthentication`);
+      }
+    });
+
+    test('gpu ScaledJob: busy Jobs are never scaled away; idle ones end themselves', () => {
+      const sj = gpu(), c = mainContainer(sj), args: string[] = c.args;
+      // Backlog counts only tasks nobody took: accurate = backlog - Jobs still starting.
+      assert.equal(sj.spec.scalingStrategy.strategy, 'accurate');
+      // The default rollout deletes running Jobs when the ScaledJob changes (a new image).
+      assert.equal(sj.spec.rollout.strategy, 'gradual');
+      const idle = Number(args[args.indexOf('--exit-when-idle') + 1]);
+      assert.ok(args.includes('--exit-when-idle') && idle >= 60, `--exit-when-idle ${idle}: a GPU pod waits for more work before it ends`);
+      assert.equal(podSpec(sj).restartPolicy, 'Never', 'an idle exit (0) ends the Job, it does not restart the pod');
+      assert.equal(sj.spec.jobTargetRef.backoffLimit, 0);
+      assert.equal(sj.spec.jobTargetRef.activeDeadlineSeconds, undefined, 'no deadline kills a busy Job');
+      assert.equal(sj.spec.triggers[0].metadata.targetQueueSize, String(c.args.includes('--gpu-concurrency') ? c.args[c.args.indexOf('--gpu-concurrency') + 1] : 1), 'one Job per gpu slot of backlog');
+    });
+
+    test('Worker Versioning: workers read DIFFC_DEPLOYMENT_NAME / DIFFC_BUILD_ID from an optional diffc-build ConfigMap', () => {
+      for (const d of workerPods(objs())) {
+        const ref = mainContainer(d).envFrom.find((e: Obj) => e.configMapRef?.name.startsWith('diffc-build'));
+        assert.ok(ref, `${d.metadata.name} imports diffc-build`);
+        const cm = ofKind(objs(), 'ConfigMap').find((x) => x.metadata.name === ref.configMapRef.name);
+        // Absent: unversioned workers (what both overlays ship today, docs/deploy.md).
+        if (!cm) assert.equal(ref.configMapRef.optional, true);
+        else assert.match(cm.data.DIFFC_BUILD_ID, /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/);
       }
     });
 
@@ -337,7 +380,7 @@ for (const overlay of OVERLAYS) {
       const sm = ofKind(objs(), 'ServiceMonitor')[0];
       const svc = ofKind(objs(), 'Service').find((s) => matches(sm.spec.selector.matchLabels, s.metadata.labels));
       assert.ok(svc, 'the ServiceMonitor selects a Service');
-      for (const d of [gpu(), io()]) assert.ok(matches(svc.spec.selector, d.spec.template.metadata.labels), `${d.metadata.name} is scraped`);
+      for (const d of [gpu(), io()]) assert.ok(matches(svc.spec.selector, template(d).metadata.labels), `${d.metadata.name} is scraped`);
       assert.equal(sm.spec.endpoints[0].path, '/metrics');
       assert.ok(svc.spec.ports.some((p: Obj) => p.name === sm.spec.endpoints[0].port));
     });
