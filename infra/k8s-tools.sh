@@ -7,7 +7,7 @@
 #                                         that needs the network: Go module proxy and PyPI)
 #   infra/k8s-tools.sh render OVERLAY     kustomize build k8s/overlays/OVERLAY to stdout
 #   infra/k8s-tools.sh validate [FILE|-]  validate a multi-document YAML stream (default: every
-#                                         overlay, rendered); exit 1 on the first invalid object
+#                                         overlay and release, rendered); exit 1 on the first invalid object
 #   infra/k8s-tools.sh env                print the tool paths as KEY=VALUE lines (for the tests)
 #
 # Tools, pinned (kustomize v5.8.1 builds with Go >= 1.24; v5.8.3 wants Go 1.27), under ${DIFFC_CACHE:-$HOME/.cache/diffc}/k8s (DIFFC_K8S_TOOLS moves it):
@@ -116,6 +116,10 @@ validate() {
   local o
   for o in $(ls "$REPO_ROOT/k8s/overlays"); do
     render "$o" | "$VENV/bin/python" "$VALIDATOR" validate --k8s-version "$K8S_VERSION" --crds "$CRD_DIR" --name "overlay $o" -
+  done
+  # Versioned releases (the prod overlay + k8s/components/worker-build, docs/deploy.md).
+  for o in $(ls "$REPO_ROOT/k8s/releases" 2>/dev/null); do
+    "$KUSTOMIZE" build "$REPO_ROOT/k8s/releases/$o" | "$VENV/bin/python" "$VALIDATOR" validate --k8s-version "$K8S_VERSION" --crds "$CRD_DIR" --name "release $o" -
   done
 }
 
