@@ -9,44 +9,29 @@
  * workflow and run ids. Skips when the temporal binary is not built;
  * fails instead with DIFFC_REQUIRE_SERVICES=1.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
-import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { needs, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { temporalSuite } from '../helpers/temporal-suite.js';
 import { testImage } from '../helpers/workflows.js';
 import { dashboardExprs, exposedNames, metricNames, typeOfSample } from '../helpers/promql.js';
 import { saveImage } from '../../src/image/io.js';
 import { createWorkers } from '../../src/orchestration/worker.js';
 import { createHealthServer, type HealthState } from '../../src/orchestration/health.js';
 import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { connectClient, startBulkArchive, startCompressImage } from '../../src/orchestration/client.js';
+import { startBulkArchive, startCompressImage } from '../../src/orchestration/client.js';
 
 const { missing, opts } = await needs('temporal');
 
 let dir = '';
 let server: Temporal | undefined;
 let client: Client | undefined;
-
-before(async () => {
-  if (missing) {
-    if (opts.skip) return;
-    throw new Error(missing);
-  }
-  dir = await mkdtemp(join(tmpdir(), 'diffc-metrics-'));
-  server = await privateTemporal();
-  client = await connectClient(parseTemporalConfig({ address: server.address }));
-});
-
-after(async () => {
-  await client?.connection.close();
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+temporalSuite({ missing, opts }, 'diffc-metrics-', (t) => ({ dir, server, client } = t));
 
 /** Every JSON log line on stderr while f runs, parsed; debug and SDK info chatter are not passed through. */
 async function capturingLogs<T>(f: () => Promise<T>): Promise<{ result: T; logs: Record<string, unknown>[] }> {

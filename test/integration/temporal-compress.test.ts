@@ -6,21 +6,21 @@
  * replaced source supersedes the run, decompress equals the CLI, histories replay. Skips when the
  * temporal binary is not built; fails instead with DIFFC_REQUIRE_SERVICES=1.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { needs, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { temporalSuite } from '../helpers/temporal-suite.js';
 import { recordHistory, testImage, keysIn } from '../helpers/workflows.js';
 import { saveImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { createWorkers, WORKFLOWS_PATH } from '../../src/orchestration/worker.js';
 import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { connectClient, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
+import { startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
 import { progressQuery } from '../../workflows/index.js';
 import * as activities from '../../activities/index.js';
 import { workPrefix, type CompressProgress } from '../../src/orchestration/types.js';
@@ -31,22 +31,7 @@ const { missing, opts } = await needs('temporal');
 let dir = '';
 let server: Temporal | undefined;
 let client: Client | undefined;
-
-before(async () => {
-  if (missing) {
-    if (opts.skip) return;
-    throw new Error(missing);
-  }
-  dir = await mkdtemp(join(tmpdir(), 'diffc-wf-'));
-  server = await privateTemporal();
-  client = await connectClient(parseTemporalConfig({ address: server.address }));
-});
-
-after(async () => {
-  await client?.connection.close();
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+temporalSuite({ missing, opts }, 'diffc-wf-', (t) => ({ dir, server, client } = t));
 
 const cfg = (name: string) => parseTemporalConfig({ address: server!.address, queues: testQueues(name) });
 

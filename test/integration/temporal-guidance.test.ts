@@ -7,22 +7,22 @@
  * decompressImage (with and without a denoise-guidance override) equals `diffc decompress`.
  * Skips when the temporal binary is not built; fails instead with DIFFC_REQUIRE_SERVICES=1.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
-import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { needs, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { temporalSuite } from '../helpers/temporal-suite.js';
 import { testImage } from '../helpers/workflows.js';
 import { saveImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
 import { readDfc } from '../../src/codec/format/index.js';
 import { createWorkers, WORKFLOWS_PATH } from '../../src/orchestration/worker.js';
 import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { connectClient, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
+import { startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
 
 const { missing, opts } = await needs('temporal');
 const SD15 = fileURLToPath(new URL('../../models/test/sd15/', import.meta.url));
@@ -30,22 +30,7 @@ const SD15 = fileURLToPath(new URL('../../models/test/sd15/', import.meta.url));
 let dir = '';
 let server: Temporal | undefined;
 let client: Client | undefined;
-
-before(async () => {
-  if (missing) {
-    if (opts.skip) return;
-    throw new Error(missing);
-  }
-  dir = await mkdtemp(join(tmpdir(), 'diffc-wf-guidance-'));
-  server = await privateTemporal();
-  client = await connectClient(parseTemporalConfig({ address: server.address }));
-});
-
-after(async () => {
-  await client?.connection.close();
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+temporalSuite({ missing, opts }, 'diffc-wf-guidance-', (t) => ({ dir, server, client } = t));
 
 const quiet = () => {};
 

@@ -8,20 +8,19 @@
  * Two workers poll from the start; whichever logs the watched line is killed, so the retry is
  * timed from the kill to the other worker's first log line of the retried activity.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, mkdir, copyFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, mkdir, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Client } from '@temporalio/client';
-import { needs, privateTemporal, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { needs, testQueues, type Temporal } from '../helpers/dev-services.js';
+import { temporalSuite } from '../helpers/temporal-suite.js';
 import { WorkerProcess, type LogLine } from '../helpers/worker-process.js';
 import { testImage, keysIn } from '../helpers/workflows.js';
 import { saveImage } from '../../src/image/io.js';
 import { main } from '../../src/cli/main.js';
-import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { connectClient, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
+import { startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
 
 const { missing, opts } = await needs('temporal');
 const HEARTBEAT_S = 5;
@@ -29,22 +28,7 @@ const HEARTBEAT_S = 5;
 let dir = '';
 let server: Temporal | undefined;
 let client: Client | undefined;
-
-before(async () => {
-  if (missing) {
-    if (opts.skip) return;
-    throw new Error(missing);
-  }
-  dir = await mkdtemp(join(tmpdir(), 'diffc-liveness-'));
-  server = await privateTemporal();
-  client = await connectClient(parseTemporalConfig({ address: server.address }));
-});
-
-after(async () => {
-  await client?.connection.close();
-  await server?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+temporalSuite({ missing, opts }, 'diffc-liveness-', (t) => ({ dir, server, client } = t));
 
 const when = (l: LogLine) => Date.parse((l as unknown as { t: string }).t);
 
