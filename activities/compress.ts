@@ -342,7 +342,6 @@ export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsR
       let coded = 0;
       // The deadline pauses only after a step, so a tiny checkpoint interval still moves the chain.
       const pause = () => (coded > 0 && Date.now() >= deadline) || isDraining() || ctx.cancellationSignal.aborted;
-      let bits = 0;
       const [next] = await encodeRange(predictor, [{ ...codecJob, from: ck }], { ...settings, backend }, {
         to: Math.min(ck.step + job.checkpointEvery, target), pause,
         onStep: (e) => {
@@ -350,7 +349,6 @@ export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsR
           observeStep(ref, (now - lastStepAt) / 1000, e.bits);
           lastStepAt = now;
           jobProgress(ref, e.step + 1, info.stepsTarget);
-          bits = e.totalBits;
           coded++;
           timing.step();
           log('debug', 'step', { output: job.output, step: e.step });
@@ -361,7 +359,7 @@ export async function encodeSteps(input: EncodeStepsInput): Promise<EncodeStepsR
       if (next.step > ck.step || next.complete !== ck.complete) {
         ck = next;
         const t = performance.now();
-        await store.put(k.chain, json(storedCheckpoint(ck, bits)));
+        await store.put(k.chain, json(storedCheckpoint(ck, payloadBitsOf(ck, settings, codecJob.latent.length))));
         observeCheckpoint(ref, (performance.now() - t) / 1000);
         lastStepAt += performance.now() - t; // the next step's time is its own, not the put's
         log('info', 'checkpoint', { output: job.output, step: ck.step });
