@@ -15,7 +15,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { encodeImage } from '../src/image/io.js';
 import { formatForPath } from '../src/image/formats.js';
-import { decodeDfc, openDecode, type DecodeSession } from '../src/pipeline/decompress.js';
+import { decodeDfc, openDecode, type DecodeOptions, type DecodeSession, type Decoded } from '../src/pipeline/decompress.js';
 import type { DecodeState } from '../src/codec/codec.js';
 import { checkpointSeconds, isDraining, log, workerModel } from '../src/orchestration/runtime.js';
 import { jobProgress, observeCheckpoint } from '../src/orchestration/metrics.js';
@@ -67,7 +67,7 @@ async function openWork(store: ObjectStore, job: DecompressImageInput): Promise<
     }
     throw e;
   }
-  const session = await openDecode(lm, bytes, { uptoBpp: job.uptoBpp, uptoStep: job.uptoStep, denoiseGuidance: job.denoiseGuidance });
+  const session = await openDecode(lm, bytes, decodeOptions(job));
   if (!existing) {
     const { workflowId, runId } = thisRun();
     const run: WorkRunInfo = { version: 1, workflowId, runId, outputStore: store.url, output: job.output, createdAt: new Date().toISOString() };
@@ -150,12 +150,19 @@ export async function decodeFinish(input: DecodeFinishInput): Promise<Decompress
     checkInput(input, 'decodeFinish');
     log('info', 'decode-finish', { output: job.output, attempt: Context.current().info.attempt });
     const { session, ck } = await openWork(store, job);
-    const dec = await session.finish(stateOf(ck));
-    const out = await encodeImage(dec.image, formatForPath(job.output), {}, job.output);
-    await store.put(job.output, out);
-    return { output: job.output, bytes: out.length, width: dec.image.width, height: dec.image.height, steps: dec.steps, stepsCoded: dec.stepsCoded };
+    return putImage(store, job.output, await session.finish(stateOf(ck)));
   })));
 }
+
+/** The decoded image written to `output` in one put, in the format its name gives. */
+async function putImage(store: ObjectStore, output: string, dec: Decoded): Promise<DecompressImageResult> {
+  const out = await encodeImage(dec.image, formatForPath(output), {}, output);
+  await store.put(output, out);
+  return { output, bytes: out.length, width: dec.image.width, height: dec.image.height, steps: dec.steps, stepsCoded: dec.stepsCoded };
+}
+
+/** What a job asks of the decode (the prefix and the final guidance). */
+const decodeOptions = (job: DecompressImageInput): DecodeOptions => ({ uptoBpp: job.uptoBpp, uptoStep: job.uptoStep, denoiseGuidance: job.denoiseGuidance });
 
 /** The run's decode work folder goes (after the finish, or when the run is cancelled or fails). */
 export async function discardDecodeWork(job: DecompressImageInput): Promise<void> {
@@ -167,9 +174,7 @@ export async function decodeToImage(job: DecompressImageInput): Promise<Decompre
   return activity(async () => {
     const lm = await workerModel(job.model);
     const bytes = await withStore(job.store, (s) => s.get(job.source));
-    const dec = await decodeDfc(lm, bytes, { uptoBpp: job.uptoBpp, uptoStep: job.uptoStep, denoiseGuidance: job.denoiseGuidance });
-    const out = await encodeImage(dec.image, formatForPath(job.output), {}, job.output);
-    await withStore(outStore(job), (s) => s.put(job.output, out));
-    return { output: job.output, bytes: out.length, width: dec.image.width, height: dec.image.height, steps: dec.steps, stepsCoded: dec.stepsCoded };
+    const dec = await decodeDfc(lm, bytes, decodeOptions(job));
+    return withStore(outStore(job), (s) => putImage(s, job.output, dec));
   });
 }

@@ -291,13 +291,17 @@ export async function decodeRange(
   return decoded.map((d) => ({ step: d.steps, state: d.state }));
 }
 
+/** The final reconstruction's denoiser is the chain model bound to other guidance: same hash and latent. */
+function checkDenoiser(model: NoisePredictor, d: NoisePredictor | undefined): void {
+  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
+}
+
 /** The final reconstruction of decoded chains: the latents a one-pass decode gives. */
 export async function finishDecode(
   model: NoisePredictor, files: readonly { readonly bytes: Uint8Array; readonly at: DecodeState }[], ctx: DecodeContext,
   opts: Omit<DecompressOptions, 'uptoSteps'> = {},
 ): Promise<Decompressed[]> {
-  const d = opts.denoiser;
-  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
+  checkDenoiser(model, opts.denoiser);
   const opened = files.map((f) => openDfc(f.bytes, model, ctx));
   const latents = await reconstructBatch(
     opts.denoiser ?? model,
@@ -315,8 +319,7 @@ export async function finishDecode(
 
 /** One pass: decodeRange to the target, then finishDecode. */
 export async function decompressLatents(model: NoisePredictor, files: readonly Uint8Array[], ctx: DecodeContext, opts: DecompressOptions = {}): Promise<Decompressed[]> {
-  const d = opts.denoiser;
-  if (d && (latentSize(d.latent) !== latentSize(model.latent) || !bytesEqual(d.hash, model.hash))) throw new RangeError('the denoiser must be the chain model\'s (same model hash and latent)');
+  checkDenoiser(model, opts.denoiser);
   const states = await decodeRange(model, files.map((bytes) => ({ bytes })), ctx, { uptoSteps: opts.uptoSteps });
   return finishDecode(model, files.map((bytes, i) => ({ bytes, at: states[i] })), ctx, opts);
 }
