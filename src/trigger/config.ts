@@ -15,6 +15,10 @@ export const BucketName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/,
 const BUCKETS_NEEDED = 'set the buckets this receiver serves (DIFFC_TRIGGER_BUCKETS=a,b or --buckets a,b): ' +
   'an event for any other bucket is refused, so a holder of the secret cannot make it write elsewhere';
 
+/** Keys under the output prefix never trigger, so a watched prefix inside it would watch nothing. */
+export const prefixOutsideOutput = (c: { prefix?: string; outputPrefix?: string }): boolean => !(c.prefix && c.outputPrefix && c.prefix.startsWith(c.outputPrefix));
+export const PREFIX_INSIDE_OUTPUT = { message: 'prefix is inside outputPrefix, so every key would be filtered out as output', path: ['prefix'] };
+
 export const TriggerConfig = z.object({
   port: z.number().int().min(0).max(65535).default(8080),
   host: z.string().min(1).default('0.0.0.0'),
@@ -38,20 +42,22 @@ export const TriggerConfig = z.object({
     message: 'set a secret (DIFFC_TRIGGER_SECRET) or an HMAC secret (DIFFC_TRIGGER_HMAC_SECRET): the receiver never runs open',
     path: ['secret'],
   })
-  .refine((c) => !(c.prefix && c.outputPrefix && c.prefix.startsWith(c.outputPrefix)), {
-    message: 'prefix is inside outputPrefix, so every key would be filtered out as output',
-    path: ['prefix'],
-  });
+  .refine(prefixOutsideOutput, PREFIX_INSIDE_OUTPUT);
 
 export type TriggerConfig = z.infer<typeof TriggerConfig>;
 export type TriggerConfigInput = z.input<typeof TriggerConfig>;
 
 /** Validates `input`; throws TriggerError 'config' naming each bad field. */
 export function parseTriggerConfig(input: unknown): TriggerConfig {
-  const r = TriggerConfig.safeParse(input);
+  return parseConfig(TriggerConfig, input, 'trigger');
+}
+
+/** Parses `input` with `schema`; throws TriggerError 'config' naming each bad field (the receiver's and the SQS consumer's). */
+export function parseConfig<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, input: unknown, what: string): T {
+  const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
-  throw new TriggerError('config', `invalid trigger configuration: ${issues.join('; ')}`);
+  throw new TriggerError('config', `invalid ${what} configuration: ${issues.join('; ')}`);
 }
 
 /** 'a, b,,c' -> ['a', 'b', 'c']; undefined when nothing is left. */

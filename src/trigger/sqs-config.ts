@@ -5,7 +5,7 @@
  * access is AWS credentials, the SDK's default chain).
  */
 import { z } from 'zod';
-import { BucketName, splitList } from './config.js';
+import { BucketName, parseConfig, PREFIX_INSIDE_OUTPUT, prefixOutsideOutput, splitList } from './config.js';
 import { TriggerError } from './errors.js';
 
 const BUCKETS_NEEDED = 'set the buckets this consumer serves (DIFFC_TRIGGER_BUCKETS=a,b or --buckets a,b): ' +
@@ -39,20 +39,14 @@ export const SqsConfig = z.object({
   startTimeoutSeconds: z.number().positive().max(3600).default(30),
 }).strict()
   .refine((c) => c.dlqUrl === undefined || c.dlqUrl !== c.queueUrl, { message: 'the dead-letter queue must not be the queue itself', path: ['dlqUrl'] })
-  .refine((c) => !(c.prefix && c.outputPrefix && c.prefix.startsWith(c.outputPrefix)), {
-    message: 'prefix is inside outputPrefix, so every key would be filtered out as output',
-    path: ['prefix'],
-  });
+  .refine(prefixOutsideOutput, PREFIX_INSIDE_OUTPUT);
 
 export type SqsConfig = z.infer<typeof SqsConfig>;
 export type SqsConfigInput = z.input<typeof SqsConfig>;
 
 /** Validates `input`; throws TriggerError 'config' naming each bad field. */
 export function parseSqsConfig(input: unknown): SqsConfig {
-  const r = SqsConfig.safeParse(input);
-  if (r.success) return r.data;
-  const issues = r.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`);
-  throw new TriggerError('config', `invalid SQS trigger configuration: ${issues.join('; ')}`);
+  return parseConfig(SqsConfig, input, 'SQS trigger');
 }
 
 /**
