@@ -16,6 +16,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { encodeImage } from '../src/image/io.js';
 import { formatForPath } from '../src/image/formats.js';
 import { decodeDfc, openDecode, type DecodeOptions, type DecodeSession, type Decoded } from '../src/pipeline/decompress.js';
+import { modelSpecForFile } from '../src/pipeline/model-context.js';
 import type { DecodeState } from '../src/codec/codec.js';
 import { checkpointSeconds, isDraining, log, workerModel } from '../src/orchestration/runtime.js';
 import { jobProgress, observeCheckpoint } from '../src/orchestration/metrics.js';
@@ -49,7 +50,6 @@ const stateOf = (d: StoredDecode): DecodeState => ({ step: d.step, state: d.stat
 /** The pinned .dfc and its decode session, and the checkpoint (a new one, pinned now, on the first range). */
 async function openWork(store: ObjectStore, job: DecompressImageInput): Promise<{ session: DecodeSession; ck: StoredDecode; key: string }> {
   const k = workKeys(job.output);
-  const lm = await workerModel(job.model);
   const existing = await store.head(k.decode);
   let ck: StoredDecode | undefined = existing ? readWork<StoredDecode>('decode', await store.get(k.decode), k.decode) : undefined;
   let bytes: Uint8Array;
@@ -67,6 +67,7 @@ async function openWork(store: ObjectStore, job: DecompressImageInput): Promise<
     }
     throw e;
   }
+  const lm = await workerModel(await modelSpecForFile(job.model, bytes));
   const session = await openDecode(lm, bytes, decodeOptions(job));
   if (!existing) {
     const { workflowId, runId } = thisRun();
@@ -172,8 +173,8 @@ export async function discardDecodeWork(job: DecompressImageInput): Promise<void
 /** The whole decode in one activity, as runs started before decoding in ranges schedule it. */
 export async function decodeToImage(job: DecompressImageInput): Promise<DecompressImageResult> {
   return activity(async () => {
-    const lm = await workerModel(job.model);
     const bytes = await withStore(job.store, (s) => s.get(job.source));
+    const lm = await workerModel(await modelSpecForFile(job.model, bytes));
     const dec = await decodeDfc(lm, bytes, decodeOptions(job));
     return withStore(outStore(job), (s) => putImage(s, job.output, dec));
   });

@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Fetches public-domain test photos from Debian's python3-skimage package into .cache/photos/
-# (nothing is committed). Idempotent: reruns are instant once the photos are there.
+# Fetches public-domain test photos from Debian's python3-skimage package (nothing is committed):
+#   bash scripts/fetch-photos.sh            -> .cache/photos/  (tests; the default model's fitting photos)
+#   bash scripts/fetch-photos.sh --heldout  -> .cache/heldout/ (evaluation only: never used for
+#                                              fitting or tuning the default model)
+# Idempotent: reruns are instant once the photos are there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dest=.cache/photos
-want=(astronaut.png coffee.png chelsea.png rocket.jpg motorcycle_left.png camera.png)
+if [ "${1:-}" = "--heldout" ]; then
+  dest=.cache/heldout
+  want=(rocket.jpg camera.png ihc.png hubble_deep_field.jpg coins.png)
+else
+  dest=.cache/photos
+  want=(astronaut.png coffee.png chelsea.png rocket.jpg motorcycle_left.png camera.png)
+fi
 if [ -f "$dest/.complete" ]; then exit 0; fi
 mkdir -p .cache/debs "$dest"
 tmp=$(mktemp -d)

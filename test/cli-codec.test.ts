@@ -38,7 +38,7 @@ test('compress -> decompress: byte-identical to --recon; info --json; progressiv
   assert.equal(ij.bytes, readFileSync(dfc).length);
   assert.equal(ij.width, 150);
   assert.equal(ij.steps, cj.steps);
-  assert.ok(Math.abs(ij.bpp - cj.bpp) < 1e-4 && ij.model === 'diffc-default-dct-v1');
+  assert.ok(Math.abs(ij.bpp - cj.bpp) < 1e-4 && ij.model === 'diffc-default-lw-v2');
   assert.equal(ij.step_bits.length, cj.steps);
   // A prefix decodes to a different (lower-rate) image; --upto-bpp picks a prefix within budget.
   const half = Math.max(1, Math.floor(cj.steps / 2));

@@ -196,7 +196,7 @@ test('measure: same seed, same matrix; outputs are not overwritten without --for
   // optimize refuses a matrix measured with another model; plans with the file's settings without --model.
   const wrong = await run(['schedule', 'optimize', '--kl', kl, '--model', 'models/test/sd15']);
   assert.equal(wrong.code, 1);
-  assert.match(wrong.err, /measured with model diffc-default-dct-v1/);
+  assert.match(wrong.err, /measured with model diffc-default-lw-v2/);
   const fromFile = await run(['schedule', 'optimize', '--kl', kl, '--json']);
   assert.equal(fromFile.code, 0, fromFile.err);
   assert.equal(JSON.parse(fromFile.out).coding_from, 'kl-file');

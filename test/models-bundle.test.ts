@@ -20,8 +20,10 @@ test('the embedded default bundle loads as a general manifest; its hash is stabl
   assert.equal(b.manifest.family, 'analytic-dct');
   assert.deepEqual(b.hash, model.info.hash);
   // Written into every .dfc made with the default model: changing it orphans existing files.
-  // (It changed once, from 747fc595b441e795, when the predictor tiling was added: docs/tiling.md §5.)
-  assert.equal(b.hashHex, '1e602f1c6ff9c5fb');
+  // (It changed from 747fc595b441e795 when the predictor tiling was added, docs/tiling.md §5, and
+  // the default became diffc-default-lw-v2 in December 2026; the model it replaced,
+  // diffc-default-dct-v1 = 1e602f1c6ff9c5fb, stays embedded: test/default-model.test.ts.)
+  assert.equal(b.hashHex, '705952085400204f');
 });
 
 test('source does not take part in the hash; anything else does', async () => {

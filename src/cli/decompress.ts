@@ -10,7 +10,7 @@ import { runBatch } from './batch.js';
 import { mkdir } from 'node:fs/promises';
 import { expandInputs, outputIn, DFC_EXTENSIONS } from './inputs.js';
 import { ReconMethod } from '../codec/diffusion/reconstruct.js';
-import { loadModel, type LoadedModel } from '../pipeline/model-context.js';
+import { DEFAULT_MODEL, loadModel, modelSpecForFile, type LoadedModel } from '../pipeline/model-context.js';
 import { assertWritable } from './files.js';
 import { CliError } from './errors.js';
 import { parseOrUsage, type Print } from './args.js';
@@ -23,7 +23,8 @@ several inputs (or a directory or glob) -o names a directory and each file becom
 
   -o, --output PATH     output image, or directory for several inputs (existing files refused
                         unless --force)
-  --model M             model bundle directory or 'default' (must be the encoder's model)
+  --model M             model bundle directory, pulled id, or 'default' (must be the encoder's
+                        model; 'default' also decodes files of earlier embedded defaults)
   --upto-bpp X          decode only the longest chain prefix within X bits per pixel
   --upto-step N         decode only the first N coded steps
   --method M            flow | ancestral | mse (default: as written by the encoder)
@@ -70,17 +71,25 @@ export async function decompressCommand(argv: string[], out: Print, err: Print):
   const jobs = files.map((f) => ({ input: f, output: many ? outputIn(a.output, f, '.png') : a.output }));
   if (many) await mkdir(a.output, { recursive: true });
   for (const j of jobs) await assertWritable(j.output, a.force);
-  const lm = await loadModel(a.model, { device: a.device });
+  // Loaded once per model: 'default' follows each file to the embedded model that wrote it.
+  const models = new Map<string | undefined, Promise<LoadedModel>>();
+  const modelFor = async (bytes: Uint8Array): Promise<LoadedModel> => {
+    const spec = await modelSpecForFile(a.model, bytes);
+    let lm = models.get(spec);
+    if (!lm) models.set(spec, lm = loadModel(spec, { device: a.device }));
+    return lm;
+  };
+  if (a.model !== undefined && a.model !== DEFAULT_MODEL) await modelFor(new Uint8Array(0)); // a bad --model fails before any file
   try {
-    return await runBatch(jobs, many, a.json, out, err, (j) => decompressOne(lm, j, a), (j, r) => {
+    return await runBatch(jobs, many, a.json, out, err, (j) => decompressOne(modelFor, j, a), (j, r) => {
       if (!a.json && !a.quiet) err(`${j.output}: ${r.width}x${r.height} from ${r.steps}/${r.steps_coded} steps, ${r.decode_s}s`);
     });
   } finally {
-    await lm.model.close();
+    for (const lm of models.values()) await lm.then((m) => m.model.close(), () => undefined);
   }
 }
 
-async function decompressOne(lm: LoadedModel, j: { input: string; output: string }, a: z.infer<typeof Args>): Promise<Record<string, number | string | boolean>> {
+async function decompressOne(modelFor: (bytes: Uint8Array) => Promise<LoadedModel>, j: { input: string; output: string }, a: z.infer<typeof Args>): Promise<Record<string, number | string | boolean>> {
   const t0 = performance.now();
   let bytes: Uint8Array;
   try {
@@ -88,6 +97,7 @@ async function decompressOne(lm: LoadedModel, j: { input: string; output: string
   } catch (e) {
     throw new CliError(`cannot read ${j.input}: ${(e as Error).message}`);
   }
+  const lm = await modelFor(bytes);
   const dec = await decodeDfc(lm, bytes, {
     uptoStep: a['upto-step'], uptoBpp: a['upto-bpp'], method: a.method, denoiseSteps: a['denoise-steps'], denoiseGuidance: a['denoise-guidance'],
   });

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { loadImage } from '../image/io.js';
 import { padToMultiple, cropTo } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
+import { flatGrain, flatMask } from '../eval/grain.js';
 import { encodeAtBpp } from '../eval/baselines.js';
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
@@ -24,9 +25,11 @@ import { parseOrUsage, type Print } from './args.js';
 
 export const EVAL_HELP = `diffc eval <dir|image>... [options]
 
-For each image and rate: bpp, PSNR, MS-SSIM, encode/decode time for diffc, and JPEG, WebP and
-AVIF (sharp) at the bpp diffc reached. Writes <out>/results.csv, results.json and rd.svg; the last
-stdout line (with --json) is a per-codec summary of mean bpp and PSNR at each rate.
+For each image and rate: bpp, PSNR, MS-SSIM, grain (high-frequency energy in the original's flat
+regions, relative to the original's: 1 = as textured, above 1 = added grain; src/eval/grain.ts)
+and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) at the bpp diffc reached.
+Writes <out>/results.csv, results.json and rd.svg; the last stdout line (with --json) is a
+per-codec summary of mean bpp, PSNR, MS-SSIM and grain at each rate.
 
   --model M         model bundle directory or 'default'
   --bpp LIST        comma-separated target rates (default 0.05,0.1,0.2)
@@ -58,7 +61,7 @@ const Args = z.object({
   quiet: z.boolean().default(false),
 });
 
-interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; encode_s: number; decode_s: number; steps?: number; quality?: number }
+interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null; encode_s: number; decode_s: number; steps?: number; quality?: number }
 
 export async function evalCommand(argv: string[], out: Print, err: Print): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -86,6 +89,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     const img = await loadImage(file);
     const pixels = img.width * img.height;
     const name = basename(file);
+    const flat = flatMask(img);
     const { image: padded } = padToMultiple(img, info.sizeMultiple);
     const ctx = decodeContext(lm, padded.width, padded.height);
     let diffcBpp: number[] = a.bpp;
@@ -114,13 +118,13 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         const rec = cropTo(rgb, img.width, img.height);
         const bpp = (8 * bytes.length) / pixels;
         diffcBpp.push(bpp);
-        rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
+        rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
       }
     }
     for (const codec of a.codecs.filter((x) => x !== 'diffc') as ('jpeg' | 'webp' | 'avif')[]) {
       for (const [i, target] of a.bpp.entries()) {
         const r = await encodeAtBpp(img, codec, diffcBpp[i] > 0 ? diffcBpp[i] : target);
-        rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
+        rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), grain: flatGrain(img, r.decoded, flat), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
       }
     }
     progress.update(fi + 1, name);
@@ -129,12 +133,14 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   backend.close?.();
   await lm.model.close();
 
-  const summary: Record<string, { target_bpp: number; bpp: number; psnr: number; msssim: number }[]> = {};
+  const summary: Record<string, { target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null }[]> = {};
   for (const codec of a.codecs) {
     summary[codec] = a.bpp.map((target) => {
       const rs = rows.filter((r) => r.codec === codec && r.target_bpp === target);
       const mean = (f: (r: Row) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
-      return { target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4) };
+      const grains = rs.flatMap((r) => (r.grain === null ? [] : [r.grain]));
+      const grain = grains.length ? +(grains.reduce((a, b) => a + b, 0) / grains.length).toFixed(3) : null;
+      return { target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4), grain };
     });
   }
   const series = a.codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
@@ -143,7 +149,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary }, null, 2) + '\n'), a.force);
   await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs JPEG/WebP/AVIF`, metric: 'PSNR' })), a.force);
   if (!a.quiet) {
-    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}`);
+    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  grain ${p.grain?.toFixed(3) ?? '-'}`);
     err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg`);
   }
   if (a.json) out(JSON.stringify(summary));

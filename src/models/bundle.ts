@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { DdpmScheduleConfig, alphaBars } from '../codec/schedule/ddpm.js';
 import { shiftSigma, type FluxShiftConfig } from '../codec/schedule/flow.js';
 import { alphaBarFromFlowSigma } from '../codec/schedule/noise-level.js';
-import { canonicalJson, DEFAULT_MODEL_DIR } from './analytic-dct/bundle.js';
+import { canonicalJson, DEFAULT_MODEL_DIR, EMBEDDED_MODELS } from './analytic-dct/bundle.js';
 import { ModelError } from './errors.js';
 import { ModelTiling } from './tiling.js';
 
@@ -258,11 +258,13 @@ async function isBundleDir(p: string): Promise<boolean> {
 }
 
 /**
- * A --model value to a bundle directory: 'default' (or nothing) is the embedded model; a path
- * holding manifest.json is used as is; otherwise an id under the cache directory.
+ * A --model value to a bundle directory: 'default' (or nothing) is the embedded default; the id
+ * of an embedded model is that model; a path holding manifest.json is used as is; otherwise an
+ * id under the cache directory.
  */
 export async function resolveModel(nameOrDir: string | undefined, cacheDir = modelCacheDir()): Promise<string> {
   if (nameOrDir === undefined || nameOrDir === 'default') return DEFAULT_MODEL_DIR;
+  if (Object.hasOwn(EMBEDDED_MODELS, nameOrDir)) return EMBEDDED_MODELS[nameOrDir];
   if (await isBundleDir(nameOrDir)) return resolve(nameOrDir);
   const looksLikePath = nameOrDir.includes('/') || nameOrDir.includes('\\') || nameOrDir.startsWith('.');
   if (!looksLikePath) {
@@ -273,4 +275,18 @@ export async function resolveModel(nameOrDir: string | undefined, cacheDir = mod
     ? `no manifest.json in ${nameOrDir}`
     : `'${nameOrDir}' is neither a bundle directory nor a model in ${cacheDir} (try 'diffc models list', or 'diffc models pull ${nameOrDir}')`;
   throw new ModelError('not-found', hint);
+}
+
+let embeddedHashes: Promise<Map<string, string>> | undefined;
+
+/**
+ * The embedded model a .dfc's model hash names (its id), if any: decoding with 'default' follows
+ * a file to the embedded model that wrote it, so files of a replaced default still decode.
+ */
+export async function embeddedModelForHash(hash: Uint8Array): Promise<string | undefined> {
+  embeddedHashes ??= Promise.all(Object.entries(EMBEDDED_MODELS).map(async ([id, dir]) => {
+    const { raw } = await readManifest(dir);
+    return [Buffer.from(manifestHash(raw)).toString('hex'), id] as const;
+  })).then((pairs) => new Map(pairs));
+  return (await embeddedHashes).get(Buffer.from(hash).toString('hex'));
 }

@@ -3,7 +3,9 @@
  * coding schedules, protocol plans, and a DecodeContext for .dfc files.
  */
 import { resolve } from 'node:path';
-import { modelCacheDir, resolveModel } from '../models/bundle.js';
+import { embeddedModelForHash, modelCacheDir, resolveModel } from '../models/bundle.js';
+import { readDfcHeader } from '../codec/format/index.js';
+import { DEFAULT_MODEL_ID } from '../models/analytic-dct/bundle.js';
 import { loadDiffusionModel } from '../models/load.js';
 import { ModelError } from '../models/errors.js';
 import type { Device } from '../models/onnx/session.js';
@@ -42,6 +44,23 @@ export async function loadModel(spec: string | undefined, opts: LoadModelCliOpti
     if (e instanceof ModelError) throw new ModelError(e.code, `cannot load model '${spec ?? DEFAULT_MODEL}': ${e.message}`, { cause: e });
     throw e;
   }
+}
+
+/**
+ * The --model to decode a .dfc with: 'default' (or none) means the embedded model whose hash the
+ * file carries when it is one (a file of an earlier default), else the default; any other value
+ * stands. A file too short or corrupt for its header is left to the decoder to report.
+ */
+export async function modelSpecForFile<S extends string | undefined>(spec: S, bytes: Uint8Array): Promise<S | string> {
+  if (spec !== undefined && spec !== DEFAULT_MODEL) return spec;
+  let hash: Uint8Array;
+  try {
+    hash = readDfcHeader(bytes).model.hash;
+  } catch {
+    return spec;
+  }
+  const id = await embeddedModelForHash(hash);
+  return id === undefined || id === DEFAULT_MODEL_ID ? spec : id;
 }
 
 export function resolveSchedule(lm: LoadedModel, id: string): CodingSchedule {

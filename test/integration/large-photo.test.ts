@@ -98,7 +98,7 @@ test('3840x2160 photo: diffc compress --bpp 0.05 --recon, diffc decompress: deco
   assert.equal(info.code, 0, info.stderr);
   const ij = JSON.parse(info.stdout) as { bytes: number; model: string; step_bits: { step: number; bits: number }[] };
   assert.equal(ij.bytes, dfc.length);
-  assert.equal(ij.model, 'diffc-default-dct-v1');
+  assert.equal(ij.model, 'diffc-default-lw-v2');
   assert.equal(ij.step_bits.length, header.stepsCoded);
   const budget = BPP * W * H;
   assert.ok(8 * dfc.length <= budget, `${8 * dfc.length} bits exceed the budget of ${budget}`);

@@ -1,7 +1,7 @@
 /**
- * The embedded default model as a bundle (models/default/): the generic loader (../bundle.ts)
- * checks the manifest and params.json's sha256 and computes the model hash; this file turns the
- * verified params into a DctModel.
+ * The embedded models as bundles (models/default/, models/default-dct-v1/): the generic loader
+ * (../bundle.ts) checks the manifest and params.json's sha256 and computes the model hash; this
+ * file names them and turns verified params into a DctModel.
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -12,19 +12,32 @@ import { DctModelParams } from './params.js';
 import type { TileSpecInput } from '../../codec/tiling/index.js';
 
 /**
- * models/default/ of the package: three levels above this module in the sources, four in the
- * compiled dist/ (what the worker image runs), so the nearest one up the tree is used.
+ * models/ of the package: two levels above this module in the sources, three in the compiled
+ * dist/ (what the worker image runs), so the nearest one up the tree holding the default is used.
  */
-export const DEFAULT_MODEL_DIR = ((): string => {
+const EMBEDDED_ROOT = ((): string => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'models', 'default');
-    if (existsSync(join(candidate, 'manifest.json'))) return `${candidate}/`;
+    const candidate = join(dir, 'models');
+    if (existsSync(join(candidate, 'default', 'manifest.json'))) return candidate;
     const up = dirname(dir);
-    if (up === dir) return fileURLToPath(new URL('../../../models/default/', import.meta.url));
+    if (up === dir) return fileURLToPath(new URL('../../../models', import.meta.url));
     dir = up;
   }
 })();
+
+/**
+ * The embedded models by id, shipped with the package (no download): the default, and the
+ * models it replaced, kept so that their .dfc files still decode (docs/models.md §4).
+ */
+export const EMBEDDED_MODELS: Readonly<Record<string, string>> = {
+  'diffc-default-lw-v2': `${join(EMBEDDED_ROOT, 'default')}/`,
+  'diffc-default-dct-v1': `${join(EMBEDDED_ROOT, 'default-dct-v1')}/`,
+};
+
+/** The id 'default' (and no --model) means. */
+export const DEFAULT_MODEL_ID = 'diffc-default-lw-v2';
+export const DEFAULT_MODEL_DIR = EMBEDDED_MODELS[DEFAULT_MODEL_ID];
 
 /** Sorted-key JSON: the canonical form model hashes are computed over. */
 export function canonicalJson(v: unknown): string {

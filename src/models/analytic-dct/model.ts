@@ -1,9 +1,9 @@
 /**
- * The embedded default model: a closed-form Gaussian image prior that needs no download. The
- * "autoencoder" is box-downsampling + opponent colour (colour.ts); the prior is stationary with a
- * fitted power-law spectrum, diagonal in each channel's 2-D DCT, so the optimal denoiser at every
- * noise level is a per-coefficient Wiener gain: E[x0|x_t] = sqrt(ab) l / (ab l + 1 - ab) y.
- * It really compresses: rates and distortions on photos are meaningful, if modest.
+ * The embedded models: image priors that need no download. The "autoencoder" is box-downsampling
+ * + opponent colour (colour.ts). The prior has a fitted power-law spectrum; version 1 takes it as
+ * stationary, diagonal in each channel's 2-D DCT, so its denoiser at every noise level is a
+ * per-coefficient Wiener gain: E[x0|x_t] = sqrt(ab) l / (ab l + 1 - ab) y. Version 2 (the default)
+ * adapts the gains to local energy (local-wiener.ts) and back-projects its decode.
  */
 import type { NoisePredictor, DenoiseRequest, LatentShape } from '../../codec/model.js';
 import { Dct2 } from '../../codec/analytic/dct.js';
@@ -13,8 +13,9 @@ import { alphaBars, SD_SCHEDULE } from '../../codec/schedule/ddpm.js';
 import type { RgbImage } from '../../image/types.js';
 import type { CodingDefaults, DiffusionModel, ModelInfo } from '../types.js';
 import { guidanceDefaults, type GuidanceDefaults } from '../guidance.js';
-import { priorVariances, type DctModelParams } from './params.js';
-import { imageToLatent, latentToLowRes, upsampleBicubic } from './colour.js';
+import { priorVariances, type DctModelParams, type LocalWienerParams } from './params.js';
+import { imageToLatent, latentToLowRes, upsampleBackProjected } from './colour.js';
+import { LocalWiener, bandConstants } from './local-wiener.js';
 
 export interface DctModelOptions {
   readonly id: string;
@@ -67,6 +68,36 @@ class DctPredictor implements NoisePredictor {
   }
 }
 
+/** Version 2's predictor for one tile size: the locally adaptive denoiser per channel. */
+class LocalWienerPredictor implements NoisePredictor {
+  readonly prediction = 'x0' as const;
+  readonly maxBatch = 16;
+  readonly latent: LatentShape;
+  private readonly filter: LocalWiener;
+  private readonly bands: ReturnType<typeof bandConstants>[];
+  private readonly u: Float64Array;
+
+  constructor(readonly id: string, readonly hash: Uint8Array, private readonly lambda: Float64Array, h: number, w: number, spec: LocalWienerParams) {
+    this.latent = { channels: 3, height: h, width: w };
+    this.filter = new LocalWiener(h, w, spec);
+    this.bands = [0, 1, 2].map((c) => bandConstants(h, w, spec.levels, lambda, c * h * w));
+    this.u = new Float64Array(h * w);
+  }
+
+  async predict(batch: readonly DenoiseRequest[]): Promise<Float32Array[]> {
+    return batch.map((r) => {
+      const n = this.latent.height * this.latent.width, a = Math.sqrt(r.alphaBar), s2 = (1 - r.alphaBar) / r.alphaBar;
+      const out = new Float32Array(3 * n);
+      for (let c = 0; c < 3; c++) {
+        // u = x_t / sqrt(ab) = x0 + s n with s^2 = (1 - ab) / ab.
+        for (let i = 0; i < n; i++) this.u[i] = r.x[c * n + i] / a;
+        this.filter.denoise(this.u, s2, this.lambda, c * n, this.bands[c], out, c * n);
+      }
+      return out;
+    });
+  }
+}
+
 export class DctModel implements DiffusionModel {
   readonly info: ModelInfo;
   readonly table = alphaBars(SD_SCHEDULE);
@@ -100,22 +131,33 @@ export class DctModel implements DiffusionModel {
     const d = this.opts.params.downsample;
     return latents.map((l) => ({
       width, height, bitDepth: 8 as const,
-      data: upsampleBicubic(latentToLowRes(l, w, h, this.opts.params.scale), w, h, d),
+      data: upsampleBackProjected(latentToLowRes(l, w, h, this.opts.params.scale), w, h, d, this.rounds),
     }));
   }
 
-  /** Whole-latent Wiener filter up to one tile; above it, tiles of the bundle's tiling blended. */
+  private get rounds(): number {
+    return this.opts.params.version === 2 ? this.opts.params.backProjection : 0;
+  }
+
+  /** Whole-latent filter up to one tile; above it, tiles of the bundle's tiling blended. */
   predictor(width: number, height: number): Promise<NoisePredictor> {
     const key = `${width}x${height}`;
     let p = this.predictors.get(key);
     if (!p) {
       const latent = this.latentShape(width, height);
-      p = tiledPredictor(latent, this.opts.tiling, async (h, w) => new DctPredictor(this.opts.id, this.opts.hash, priorVariances(this.opts.params, h, w), h, w));
+      const prm = this.opts.params;
+      p = tiledPredictor(latent, this.opts.tiling, async (h, w) => prm.version === 2
+        ? new LocalWienerPredictor(this.opts.id, this.opts.hash, priorVariances(prm, h, w), h, w, prm.denoiser)
+        : new DctPredictor(this.opts.id, this.opts.hash, priorVariances(prm, h, w), h, w));
       this.predictors.set(key, p);
     }
     return p;
   }
 
+  /**
+   * The stationary prior's closed-form KL per step (protocol plans, the schedule optimiser). For
+   * version 2 it is an upper bound: the adaptive denoiser's error is below the Wiener MMSE.
+   */
   expectedStepKlBits(width: number, height: number, abT: number, abS: number): number {
     const { height: h, width: w } = this.latentShape(width, height);
     const lambda = this.wholeVariances(h, w);
