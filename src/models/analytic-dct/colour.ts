@@ -10,26 +10,15 @@ const S3 = 1 / Math.sqrt(3), S2 = 1 / Math.sqrt(2), S6 = 1 / Math.sqrt(6);
 
 /** RGB HWC image (dimensions multiples of d) -> CHW latent of size 3 x H/d x W/d. */
 export function imageToLatent(img: RgbImage, d: number, scale: number): Float32Array {
-  const { width: W, height: H, data } = img;
+  const { width: W, height: H } = img;
   if (W % d || H % d) throw new RangeError(`image ${W}x${H} is not a multiple of ${d}`);
-  const w = W / d, h = H / d, n = w * h;
+  const n = (W / d) * (H / d), box = boxDown(img.data, W, H, d);
   const out = new Float32Array(3 * n);
-  const inv = 1 / (d * d);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let r = 0, g = 0, b = 0;
-      for (let dy = 0; dy < d; dy++) {
-        let p = ((y * d + dy) * W + x * d) * 3;
-        for (let dx = 0; dx < d; dx++, p += 3) {
-          r += data[p]; g += data[p + 1]; b += data[p + 2];
-        }
-      }
-      r = r * inv - 0.5; g = g * inv - 0.5; b = b * inv - 0.5;
-      const i = y * w + x;
-      out[i] = scale * S3 * (r + g + b);
-      out[n + i] = scale * S2 * (r - b);
-      out[2 * n + i] = scale * S6 * (r - 2 * g + b);
-    }
+  for (let i = 0; i < n; i++) {
+    const r = box[3 * i] - 0.5, g = box[3 * i + 1] - 0.5, b = box[3 * i + 2] - 0.5;
+    out[i] = scale * S3 * (r + g + b);
+    out[n + i] = scale * S2 * (r - b);
+    out[2 * n + i] = scale * S6 * (r - 2 * g + b);
   }
   return out;
 }
@@ -118,7 +107,7 @@ export function upsampleBicubic(src: Float64Array, w: number, h: number, d: numb
 }
 
 /** HWC box means over d x d blocks of a W x H RGB image (float64, the latent's averaging). */
-function boxDown(img: Float32Array, W: number, H: number, d: number): Float64Array {
+function boxDown(img: ArrayLike<number>, W: number, H: number, d: number): Float64Array {
   const w = W / d, h = H / d, out = new Float64Array(w * h * 3), inv = 1 / (d * d);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
