@@ -11,7 +11,9 @@
  * latent values, 40-140 s a step on 2 loaded cores, about 15 steps to 0.05 bpp (30-60 min). The
  * step range heartbeats on a timer between steps (activities/keep-alive.ts), so the heartbeat
  * timeout, which is also how long the kill's hand-over waits, can stay short. Each test prints
- * its times.
+ * its times. With diffc-default-lw-v2 (25 steps to 0.05 bpp) the file takes about 13 min on 2
+ * cores, past the 10 min other integration files get, so it lives in long/, which
+ * `npm run test:integration` runs on its own with a longer file timeout.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,14 +25,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Client } from '@temporalio/client';
-import { WorkerProcess } from '../helpers/worker-process.js';
-import { needsAll, privateMinio, privateTemporal, s3EnvOf, testQueues, type Minio, type Temporal } from '../helpers/dev-services.js';
-import { readDfc } from '../../src/codec/format/index.js';
-import { openStore, s3ConfigFromEnv } from '../../src/storage/index.js';
-import { parseTemporalConfig } from '../../src/orchestration/config.js';
-import { connectClient, startCompressImage, startDecompressImage } from '../../src/orchestration/client.js';
+import { WorkerProcess } from '../../helpers/worker-process.js';
+import { needsAll, privateMinio, privateTemporal, s3EnvOf, testQueues, type Minio, type Temporal } from '../../helpers/dev-services.js';
+import { readDfc } from '../../../src/codec/format/index.js';
+import { openStore, s3ConfigFromEnv } from '../../../src/storage/index.js';
+import { parseTemporalConfig } from '../../../src/orchestration/config.js';
+import { connectClient, startCompressImage, startDecompressImage } from '../../../src/orchestration/client.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const PHOTO = join(REPO, '.cache', 'photos', 'astronaut.png');
 const W = 3840, H = 2160, BPP = 0.05, SEED = 7, CHUNK_BITS = 10;
 const HEARTBEAT_S = 30;
