@@ -40,6 +40,13 @@ test('compress -> decompress: byte-identical to --recon; info --json; progressiv
   assert.equal(ij.steps, cj.steps);
   assert.ok(Math.abs(ij.bpp - cj.bpp) < 1e-4 && ij.model === 'diffc-default-lw-v2');
   assert.equal(ij.step_bits.length, cj.steps);
+  // Each step's chunk plan: C chunks of 2^k candidates, within the latent's size and the chunk cap.
+  const dims = ij.latent.channels * ij.latent.height * ij.latent.width;
+  for (const s of ij.step_bits as { chunks: number; k: number; bits: number }[]) {
+    assert.ok(Number.isInteger(s.chunks) && s.chunks >= 1 && s.chunks <= dims, `chunks ${s.chunks}`);
+    assert.ok(Number.isInteger(s.k) && s.k >= 0 && s.k <= ij.coding.maxChunkBits, `k ${s.k}`);
+  }
+  assert.ok((ij.step_bits as { chunks: number }[]).at(-1)!.chunks > 1, 'the late steps need several chunks');
   // A prefix decodes to a different (lower-rate) image; --upto-bpp picks a prefix within budget.
   const half = Math.max(1, Math.floor(cj.steps / 2));
   const p1 = join(dir, 'p1.png');

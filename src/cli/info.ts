@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { readDfc } from '../codec/format/index.js';
-import { decodeCodingBlob, stepBits } from '../codec/codec.js';
+import { decodeCodingBlob, stepCoding } from '../codec/codec.js';
 import { loadModel, decodeContext, resolveSchedule } from '../pipeline/model-context.js';
 import { fileConditioning, type FileConditioning } from '../pipeline/conditioning.js';
 import { CliError } from './errors.js';
@@ -45,7 +45,7 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
   const { header: h, payload } = readDfc(bytes);
   const pixels = h.image.width * h.image.height;
   const { params, usesProtocol } = decodeCodingBlob(h.coding);
-  let steps: { step: number; timestep: number; bits: number; cumulative_bpp: number }[] | null = null;
+  let steps: { step: number; timestep: number; bits: number; cumulative_bpp: number; chunks: number; k: number }[] | null = null;
   let note: string | undefined;
   let cond: FileConditioning | undefined = h.conditioning ? { ...h.conditioning, legacy: false } : undefined;
   try {
@@ -54,12 +54,15 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
       cond = fileConditioning(h, lm.model.info.family);
       const d = lm.model.info.downsample;
       const W = h.latent.width * d, H = h.latent.height * d;
-      // Any of the file's predictors would do (stepBits reads symbols only); the chain's is the one it names.
-      const bits = stepBits(bytes, await lm.model.predictor(W, H, { prompt: h.prompt, guidance: cond.guidance }), decodeContext(lm, W, H));
+      // Any of the file's predictors would do (stepCoding reads symbols only); the chain's is the one it names.
+      const { bits, plans } = stepCoding(bytes, await lm.model.predictor(W, H, { prompt: h.prompt, guidance: cond.guidance }), decodeContext(lm, W, H));
       const sched = resolveSchedule(lm, h.schedule.id);
       const headerBits = 8 * bytes.length - bits.reduce((s, b) => s + b, 0);
       let cum = headerBits;
-      steps = bits.map((b, j) => ({ step: j + 1, timestep: sched.timesteps[j], bits: +b.toFixed(2), cumulative_bpp: +((cum += b) / pixels).toFixed(5) }));
+      steps = bits.map((b, j) => ({
+        step: j + 1, timestep: sched.timesteps[j], bits: +b.toFixed(2), cumulative_bpp: +((cum += b) / pixels).toFixed(5),
+        chunks: plans[j].chunks, k: plans[j].k,
+      }));
     } else {
       note = `per-step bits need model ${h.model.id} (${hex(h.model.hash)}); pass --model`;
     }
@@ -89,7 +92,12 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
   if (h.conditioning) out(`guidance ${h.conditioning.guidance} (chain), denoise guidance ${h.conditioning.denoiseGuidance}`);
   else if (cond) out(`guidance ${cond.guidance} (chain), denoise guidance ${cond.denoiseGuidance}: legacy file (no guidance in the header), its model family's legacy values`);
   else out(`guidance: legacy file (no guidance in the header): its model family's legacy values (SD 1/1, Flux 3.5/3.5); pass --model to tell`);
-  if (steps) for (const s of steps) out(`  step ${String(s.step).padStart(3)}  t=${String(s.timestep).padStart(4)}  ${s.bits.toFixed(1).padStart(9)} bits  -> ${s.cumulative_bpp.toFixed(4)} bpp`);
+  if (steps) {
+    for (const s of steps) {
+      out(`  step ${String(s.step).padStart(3)}  t=${String(s.timestep).padStart(4)}  ${s.bits.toFixed(1).padStart(9)} bits  -> ${s.cumulative_bpp.toFixed(4)} bpp  ` +
+        `(${s.chunks} chunk${s.chunks === 1 ? '' : 's'} of 2^${s.k})`);
+    }
+  }
   if (note) out(note);
   return 0;
 }

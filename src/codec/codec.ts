@@ -365,11 +365,16 @@ export function stepsWithinBpp(fileBytes: number, bitsPerStep: readonly number[]
   return steps;
 }
 
-/** Ideal code length of each coded step, from the symbols alone. */
-export function stepBits(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext): number[] {
+/** Each coded step's ideal code length and chunk plan, from the symbols alone. */
+export function stepCoding(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext): { bits: number[]; plans: ChunkPlan[] } {
   const { file, cfg, dims } = openDfc(bytes, model, ctx);
   const records = withCorruptAsDfcErrorSync(() => readStepSymbols(file.payload, cfg, dims, file.header.stepsCoded));
-  return assemblePayload(cfg.params, dims, records, cfg.protocol).bitsPerStep;
+  return { bits: assemblePayload(cfg.params, dims, records, cfg.protocol).bitsPerStep, plans: records.map((r) => r.plan) };
+}
+
+/** Ideal code length of each coded step, from the symbols alone. */
+export function stepBits(bytes: Uint8Array, model: NoisePredictor, ctx: DecodeContext): number[] {
+  return stepCoding(bytes, model, ctx).bits;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
