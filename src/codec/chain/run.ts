@@ -6,6 +6,7 @@
 import type { NoisePredictor } from '../model.js';
 import { predictX0 } from '../model.js';
 import type { RccBackend } from '../rcc/select.js';
+import { coalescingBackend } from '../rcc/coalesce.js';
 import { ChainEncoder, type EncoderCheckpoint } from './encoder.js';
 import { ChainDecoder } from './decoder.js';
 import { PayloadWriter, assemblePayload } from './payload.js';
@@ -54,6 +55,8 @@ export async function encodeChains(
   model: NoisePredictor, jobs: readonly EncodeJob[], backend: RccBackend,
   onStep?: (e: StepEvent) => void,
 ): Promise<EncodedChain[]> {
+  // Every live image's chunks of a step in one backend pass.
+  const rcc = jobs.length > 1 ? coalescingBackend(backend) : backend;
   const encs = jobs.map((j) => new ChainEncoder(j.x0, j.cfg, j.resume));
   const writers = jobs.map((j) => new PayloadWriter(j.cfg.params, j.x0.length));
   const bits = jobs.map(() => 0);
@@ -80,7 +83,7 @@ export async function encodeChains(
     if (live.length === 0) break;
     const x0hats = await predictX0(model, live.map((i) => encs[i].request()));
     await Promise.all(live.map(async (i, j) => {
-      const rec = await encs[i].advance(x0hats[j], backend);
+      const rec = await encs[i].advance(x0hats[j], rcc);
       const b = writers[i].writeStep(rec.plan, rec.indices, jobs[i].cfg.protocol?.[encs[i].step - 1]);
       const budget = jobs[i].stop?.maxBits;
       if (budget !== undefined && bits[i] + b > budget) {
