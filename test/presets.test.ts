@@ -95,8 +95,8 @@ test('workflows take the preset: job schema, and a non-default preset gives anot
 });
 
 test("chunk bits 'auto' are the RCC backend's (ts 10, cpu 14, cuda 20), resolved at encode time and written into the file", async () => {
-  assert.deepEqual(AUTO_CHUNK_BITS, { ts: 10, cpu: 14, cuda: 20 });
-  assert.equal(chunkBitsFor('auto', 'cuda'), 20);
+  assert.deepEqual(AUTO_CHUNK_BITS, { ts: 10, cpu: 14, cuda: 16 });
+  assert.equal(chunkBitsFor('auto', 'cuda'), 16);
   assert.equal(chunkBitsFor('auto', 'cpu-avx2'), 14);
   assert.equal(chunkBitsFor('auto', 'ts'), 10);
   assert.equal(chunkBitsFor('auto'), 14);
