@@ -104,6 +104,13 @@ test('eval on a folder writes CSV, JSON and SVG and prints a per-codec summary',
     for (const p of summary[codec]) assert.ok(p.bpp > 0 && Number.isFinite(p.psnr), `${codec} ${JSON.stringify(p)}`);
   }
   assert.ok(summary.diffc[1].psnr > summary.diffc[0].psnr);
+  // diffc's BD-rate against each baseline per metric: a number, or null where curves do not overlap.
+  assert.deepEqual(Object.keys(summary.bd_rate).sort(), ['avif', 'jpeg', 'webp']);
+  for (const [anchor, m] of Object.entries(summary.bd_rate as Record<string, Record<string, number | null>>)) {
+    assert.deepEqual(Object.keys(m).sort(), ['msssim', 'psnr'], anchor);
+    for (const v of Object.values(m)) assert.ok(v === null || Number.isFinite(v), `${anchor}: ${v}`);
+  }
+  assert.deepEqual(JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')).bd_rate, summary.bd_rate);
   for (const f of ['results.csv', 'results.json', 'rd.svg']) assert.ok(existsSync(join(outDir, f)), f);
   assert.match(readFileSync(join(outDir, 'rd.svg'), 'utf8'), /<svg/);
 });

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { loadImage } from '../image/io.js';
 import { padToMultiple, cropTo } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
+import { bdRateTable } from '../eval/bd-rate.js';
 import { flatGrain, flatMask } from '../eval/grain.js';
 import { encodeAtBpp } from '../eval/baselines.js';
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
@@ -29,7 +30,9 @@ For each image and rate: bpp, PSNR, MS-SSIM, grain (high-frequency energy in the
 regions, relative to the original's: 1 = as textured, above 1 = added grain; src/eval/grain.ts)
 and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) at the bpp diffc reached.
 Writes <out>/results.csv, results.json and rd.svg; the last stdout line (with --json) is a
-per-codec summary of mean bpp, PSNR, MS-SSIM and grain at each rate.
+per-codec summary of mean bpp, PSNR, MS-SSIM and grain at each rate, and bd_rate: diffc's
+BD-rate in percent against each baseline per metric (PCHIP over the codecs' mean points; null
+where the curves do not overlap or a codec has under 2 distinct points).
 
   --model M         model bundle directory or 'default'
   --bpp LIST        comma-separated target rates (default 0.05,0.1,0.2)
@@ -143,15 +146,18 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
       return { target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4), grain };
     });
   }
+  // diffc's BD-rate (PCHIP, src/eval/bd-rate.ts) against each baseline, per metric.
+  const bdRate = a.codecs.includes('diffc') ? bdRateTable(summary, 'diffc', [{ key: 'psnr' }, { key: 'msssim' }]) : null;
   const series = a.codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
   const enc = new TextEncoder();
   await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
-  await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary }, null, 2) + '\n'), a.force);
+  await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary, bd_rate: bdRate }, null, 2) + '\n'), a.force);
   await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs JPEG/WebP/AVIF`, metric: 'PSNR' })), a.force);
   if (!a.quiet) {
     for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  grain ${p.grain?.toFixed(3) ?? '-'}`);
+    for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of diffc vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
     err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg`);
   }
-  if (a.json) out(JSON.stringify(summary));
+  if (a.json) out(JSON.stringify(bdRate ? { ...summary, bd_rate: bdRate } : summary));
   return 0;
 }
