@@ -13,7 +13,10 @@ import { padToMultiple, cropTo } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
 import { bdRateTable } from '../eval/bd-rate.js';
 import { flatGrain, flatMask } from '../eval/grain.js';
-import { encodeAtBpp } from '../eval/baselines.js';
+import { encodeAtBpp, type BaselineCodec } from '../eval/baselines.js';
+import { findJxlTools, JxlUnavailableError } from '../eval/jxl.js';
+
+const CODEC_LABEL: Record<string, string> = { jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', jxl: 'JPEG XL' };
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
@@ -28,7 +31,8 @@ export const EVAL_HELP = `diffc eval <dir|image>... [options]
 
 For each image and rate: bpp, PSNR, MS-SSIM, grain (high-frequency energy in the original's flat
 regions, relative to the original's: 1 = as textured, above 1 = added grain; src/eval/grain.ts)
-and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) at the bpp diffc reached.
+and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) and JPEG XL (libjxl's cjxl and
+djxl, found in DIFFC_JXL_DIR or on PATH; left out with a note when absent) at the bpp diffc reached.
 Writes <out>/results.csv, results.json and rd.svg; the last stdout line (with --json) is a
 per-codec summary of mean bpp, PSNR, MS-SSIM and grain at each rate, and bd_rate: diffc's
 BD-rate in percent against each baseline per metric (PCHIP over the codecs' mean points; null
@@ -36,7 +40,7 @@ where the curves do not overlap or a codec has under 2 distinct points).
 
   --model M         model bundle directory or 'default'
   --bpp LIST        comma-separated target rates (default 0.05,0.1,0.2)
-  --codecs LIST     subset of diffc,jpeg,webp,avif (default all)
+  --codecs LIST     subset of diffc,jpeg,webp,avif,jxl (default all; jxl only if cjxl is found)
   --out DIR         output directory (default eval-out)
   --backend B       RCC backend: auto | cuda | cpu | ts
   --seed N          seed for every image (default 0)
@@ -45,7 +49,8 @@ where the curves do not overlap or a codec has under 2 distinct points).
   -q, --quiet       no progress on stderr
 `;
 
-const Codec = z.enum(['diffc', 'jpeg', 'webp', 'avif']);
+const Codec = z.enum(['diffc', 'jpeg', 'webp', 'avif', 'jxl']);
+const ALL_CODECS = 'diffc,jpeg,webp,avif,jxl';
 
 const Args = z.object({
   positionals: z.array(z.string()).min(1, 'give at least one image or directory'),
@@ -55,7 +60,7 @@ const Args = z.object({
     if (v.some((x) => !(x > 0 && x <= 64))) ctx.addIssue({ code: 'custom', message: `bad rate list '${s}'` });
     return [...new Set(v)].sort((x, y) => x - y);
   }),
-  codecs: z.string().default('diffc,jpeg,webp,avif').transform((s) => s.split(',')).pipe(z.array(Codec).min(1)),
+  codecs: z.string().default(ALL_CODECS).transform((s) => s.split(',')).pipe(z.array(Codec).min(1)),
   out: z.string().default('eval-out'),
   backend: z.enum(['auto', 'cuda', 'cpu', 'ts']).default('auto'),
   seed: z.coerce.number().int().nonnegative().max(2 ** 32 - 1).default(0),
@@ -79,6 +84,20 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     return 0;
   }
   const a = parseOrUsage(Args, { ...values, positionals });
+  if (a.codecs.includes('jxl')) {
+    try {
+      findJxlTools();
+    } catch (e) {
+      if (!(e instanceof JxlUnavailableError)) throw e;
+      // Asked for by name: an error; in the default set: left out, and said so.
+      if (values.codecs !== undefined) {
+        err(`diffc eval: ${e.message}`);
+        return 2;
+      }
+      a.codecs = a.codecs.filter((c) => c !== 'jxl');
+      if (!values.quiet) err(`diffc eval: jxl left out: ${e.message}`);
+    }
+  }
   const { files } = await expandInputs(a.positionals, IMAGE_EXTENSIONS);
   const log = (s: string) => { if (!a.quiet) err(s); };
   await mkdir(a.out, { recursive: true });
@@ -124,7 +143,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
       }
     }
-    for (const codec of a.codecs.filter((x) => x !== 'diffc') as ('jpeg' | 'webp' | 'avif')[]) {
+    for (const codec of a.codecs.filter((x) => x !== 'diffc') as BaselineCodec[]) {
       for (const [i, target] of a.bpp.entries()) {
         const r = await encodeAtBpp(img, codec, diffcBpp[i] > 0 ? diffcBpp[i] : target);
         rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), grain: flatGrain(img, r.decoded, flat), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
@@ -152,7 +171,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   const enc = new TextEncoder();
   await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
   await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary, bd_rate: bdRate }, null, 2) + '\n'), a.force);
-  await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs JPEG/WebP/AVIF`, metric: 'PSNR' })), a.force);
+  await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs ${a.codecs.filter((c) => c !== 'diffc').map((c) => CODEC_LABEL[c]).join('/')}`, metric: 'PSNR' })), a.force);
   if (!a.quiet) {
     for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  grain ${p.grain?.toFixed(3) ?? '-'}`);
     for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of diffc vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
