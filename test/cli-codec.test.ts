@@ -108,8 +108,12 @@ test('eval on a folder writes CSV, JSON and SVG and prints a per-codec summary',
   const baselines = Object.keys(summary).filter((k) => k !== 'diffc' && k !== 'bd_rate').sort();
   assert.ok(['avif', 'jpeg', 'webp'].every((c) => baselines.includes(c)), baselines.join());
   assert.deepEqual(Object.keys(summary.bd_rate).sort(), baselines);
+  // SSIMULACRA 2 and Butteraugli where their tools are (CI: always, scripts/fetch-eval-tools.sh).
+  const perceptual = ['butteraugli', 'ssimulacra2'].filter((k) => summary.diffc[0][k] !== null);
+  if (process.env.DIFFC_REQUIRE_EVAL_TOOLS === '1') assert.deepEqual(perceptual, ['butteraugli', 'ssimulacra2']);
+  for (const k of perceptual) for (const c of baselines) assert.ok(Number.isFinite(summary[c][0][k]), `${c} ${k}`);
   for (const [anchor, m] of Object.entries(summary.bd_rate as Record<string, Record<string, number | null>>)) {
-    assert.deepEqual(Object.keys(m).sort(), ['msssim', 'psnr'], anchor);
+    assert.deepEqual(Object.keys(m).sort(), [...perceptual, 'msssim', 'psnr'].sort(), anchor);
     for (const v of Object.values(m)) assert.ok(v === null || Number.isFinite(v), `${anchor}: ${v}`);
   }
   assert.deepEqual(JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')).bd_rate, summary.bd_rate);

@@ -1,19 +1,20 @@
 /**
  * The JPEG XL baseline (src/eval/jxl.ts, src/eval/baselines.ts) through libjxl's real cjxl/djxl
- * (Debian's libjxl-tools; `bash scripts/fetch-jxl.sh` then DIFFC_JXL_DIR=.cache/tools/bin).
- * Without the tools the codec tests skip saying so, unless DIFFC_REQUIRE_JXL=1 (CI), where they fail.
+ * (Debian's libjxl-tools; `bash scripts/fetch-eval-tools.sh` then DIFFC_TOOLS_DIR=.cache/tools/bin).
+ * Without the tools the codec tests skip saying so, unless DIFFC_REQUIRE_EVAL_TOOLS=1 (CI), where they fail.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { decodeJxl, encodeJxl, findJxlTools, jxlDistance, JxlUnavailableError } from '../src/eval/jxl.js';
+import { decodeJxl, encodeJxl, findJxlTools, jxlDistance } from '../src/eval/jxl.js';
+import { ToolUnavailableError } from '../src/eval/tools.js';
 import { encodeAtBpp } from '../src/eval/baselines.js';
 import { psnr } from '../src/eval/metrics.js';
 import { loadImage } from '../src/image/io.js';
 import { resize } from '../src/image/geometry.js';
 
 const local = new URL('../.cache/tools/bin', import.meta.url).pathname;
-const env = { ...process.env, ...(process.env.DIFFC_JXL_DIR || !existsSync(local) ? {} : { DIFFC_JXL_DIR: local }) };
+const env = { ...process.env, ...(process.env.DIFFC_TOOLS_DIR || !existsSync(local) ? {} : { DIFFC_TOOLS_DIR: local }) };
 let tools: ReturnType<typeof findJxlTools> | undefined;
 let why = '';
 try {
@@ -21,7 +22,7 @@ try {
 } catch (e) {
   why = (e as Error).message;
 }
-const skip = tools || process.env.DIFFC_REQUIRE_JXL === '1' ? false : `JPEG XL tests skipped: ${why}`;
+const skip = tools || process.env.DIFFC_REQUIRE_EVAL_TOOLS === '1' ? false : `JPEG XL tests skipped: ${why}`;
 const photo = new URL('../.cache/photos/astronaut.png', import.meta.url).pathname;
 
 test('the quality scale maps 1..100 to Butteraugli distances 25..0.1, decreasing', () => {
@@ -32,12 +33,12 @@ test('the quality scale maps 1..100 to Butteraugli distances 25..0.1, decreasing
 });
 
 test('missing tools: a typed error that says how to get them', () => {
-  assert.throws(() => findJxlTools({ DIFFC_JXL_DIR: '/nonexistent' }), (e: unknown) => e instanceof JxlUnavailableError && /libjxl-tools/.test(e.message) && /fetch-jxl/.test(e.message));
+  assert.throws(() => findJxlTools({ DIFFC_TOOLS_DIR: '/nonexistent' }), (e: unknown) => e instanceof ToolUnavailableError && /libjxl-tools/.test(e.message) && /fetch-eval-tools/.test(e.message));
 });
 
 test('JPEG XL at a matched rate: a real .jxl under the target that decodes to the image', { skip }, async () => {
   assert.ok(tools, why);
-  process.env.DIFFC_JXL_DIR ??= env.DIFFC_JXL_DIR; // encodeAtBpp finds the tools itself
+  process.env.DIFFC_TOOLS_DIR ??= env.DIFFC_TOOLS_DIR; // encodeAtBpp finds the tools itself
   const img = resize(await loadImage(photo), 192, 128);
   const r = await encodeAtBpp(img, 'jxl', 1.0);
   assert.equal(r.overshoot, false);

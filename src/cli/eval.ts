@@ -14,7 +14,10 @@ import { psnr, msssim } from '../eval/metrics.js';
 import { bdRateTable } from '../eval/bd-rate.js';
 import { flatGrain, flatMask } from '../eval/grain.js';
 import { encodeAtBpp, type BaselineCodec } from '../eval/baselines.js';
-import { findJxlTools, JxlUnavailableError } from '../eval/jxl.js';
+import { findJxlTools } from '../eval/jxl.js';
+import { ToolUnavailableError } from '../eval/tools.js';
+import type { RgbImage } from '../image/types.js';
+import { availableMetrics, LOWER_IS_BETTER, PERCEPTUAL_METRICS, type PerceptualMetric } from '../eval/perceptual.js';
 
 const CODEC_LABEL: Record<string, string> = { jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', jxl: 'JPEG XL' };
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
@@ -29,12 +32,16 @@ import { parseOrUsage, type Print } from './args.js';
 
 export const EVAL_HELP = `diffc eval <dir|image>... [options]
 
-For each image and rate: bpp, PSNR, MS-SSIM, grain (high-frequency energy in the original's flat
-regions, relative to the original's: 1 = as textured, above 1 = added grain; src/eval/grain.ts)
-and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) and JPEG XL (libjxl's cjxl and
-djxl, found in DIFFC_JXL_DIR or on PATH; left out with a note when absent) at the bpp diffc reached.
+For each image and rate: bpp, PSNR, MS-SSIM, SSIMULACRA 2 (ssimulacra2_rs; higher is better),
+Butteraugli (google/butteraugli; lower is better), grain (high-frequency energy in the original's
+flat regions, relative to the original's: 1 = as textured, above 1 = added grain;
+src/eval/grain.ts) and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) and JPEG XL
+(libjxl's cjxl/djxl) at the bpp diffc reached. The reference tools are found in DIFFC_TOOLS_DIR or
+on PATH (scripts/fetch-eval-tools.sh fetches them all); a missing one leaves its metric null or
+its codec out, with a note.
 Writes <out>/results.csv, results.json and rd.svg; the last stdout line (with --json) is a
-per-codec summary of mean bpp, PSNR, MS-SSIM and grain at each rate, and bd_rate: diffc's
+per-codec summary of mean bpp, PSNR, MS-SSIM, SSIMULACRA 2, Butteraugli and grain at each rate,
+and bd_rate: diffc's
 BD-rate in percent against each baseline per metric (PCHIP over the codecs' mean points; null
 where the curves do not overlap or a codec has under 2 distinct points).
 
@@ -69,7 +76,7 @@ const Args = z.object({
   quiet: z.boolean().default(false),
 });
 
-interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null; encode_s: number; decode_s: number; steps?: number; quality?: number }
+interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; ssimulacra2: number | null; butteraugli: number | null; grain: number | null; encode_s: number; decode_s: number; steps?: number; quality?: number }
 
 export async function evalCommand(argv: string[], out: Print, err: Print): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -88,7 +95,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     try {
       findJxlTools();
     } catch (e) {
-      if (!(e instanceof JxlUnavailableError)) throw e;
+      if (!(e instanceof ToolUnavailableError)) throw e;
       // Asked for by name: an error; in the default set: left out, and said so.
       if (values.codecs !== undefined) {
         err(`diffc eval: ${e.message}`);
@@ -100,6 +107,13 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   }
   const { files } = await expandInputs(a.positionals, IMAGE_EXTENSIONS);
   const log = (s: string) => { if (!a.quiet) err(s); };
+  const perceptual = availableMetrics();
+  for (const m of perceptual.missing) log(`diffc eval: metric left null: ${m}`);
+  const scores = async (ref: RgbImage, rec: RgbImage): Promise<Record<PerceptualMetric, number | null>> => {
+    const out = { ssimulacra2: null, butteraugli: null } as Record<PerceptualMetric, number | null>;
+    for (const m of PERCEPTUAL_METRICS) out[m] = (await perceptual.metrics[m]?.(ref, rec)) ?? null;
+    return out;
+  };
   await mkdir(a.out, { recursive: true });
   const lm = await loadModel(a.model);
   const info = lm.model.info;
@@ -140,13 +154,13 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         const rec = cropTo(rgb, img.width, img.height);
         const bpp = (8 * bytes.length) / pixels;
         diffcBpp.push(bpp);
-        rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
+        rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), ...(await scores(img, rec)), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
       }
     }
     for (const codec of a.codecs.filter((x) => x !== 'diffc') as BaselineCodec[]) {
       for (const [i, target] of a.bpp.entries()) {
         const r = await encodeAtBpp(img, codec, diffcBpp[i] > 0 ? diffcBpp[i] : target);
-        rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), grain: flatGrain(img, r.decoded, flat), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
+        rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), ...(await scores(img, r.decoded)), grain: flatGrain(img, r.decoded, flat), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
       }
     }
     progress.update(fi + 1, name);
@@ -155,25 +169,31 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   backend.close?.();
   await lm.model.close();
 
-  const summary: Record<string, { target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null }[]> = {};
+  const summary: Record<string, { target_bpp: number; bpp: number; psnr: number; msssim: number; ssimulacra2: number | null; butteraugli: number | null; grain: number | null }[]> = {};
   for (const codec of a.codecs) {
     summary[codec] = a.bpp.map((target) => {
       const rs = rows.filter((r) => r.codec === codec && r.target_bpp === target);
       const mean = (f: (r: Row) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
-      const grains = rs.flatMap((r) => (r.grain === null ? [] : [r.grain]));
-      const grain = grains.length ? +(grains.reduce((a, b) => a + b, 0) / grains.length).toFixed(3) : null;
-      return { target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4), grain };
+      // Means of the images that have the value (grain needs flat regions, metrics their tool).
+      const meanOf = (f: (r: Row) => number | null, digits: number) => {
+        const v = rs.flatMap((r) => { const x = f(r); return x === null ? [] : [x]; });
+        return v.length ? +(v.reduce((a, b) => a + b, 0) / v.length).toFixed(digits) : null;
+      };
+      return {
+        target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4),
+        ssimulacra2: meanOf((r) => r.ssimulacra2, 3), butteraugli: meanOf((r) => r.butteraugli, 4), grain: meanOf((r) => r.grain, 3),
+      };
     });
   }
   // diffc's BD-rate (PCHIP, src/eval/bd-rate.ts) against each baseline, per metric.
-  const bdRate = a.codecs.includes('diffc') ? bdRateTable(summary, 'diffc', [{ key: 'psnr' }, { key: 'msssim' }]) : null;
+  const bdRate = a.codecs.includes('diffc') ? bdRateTable(summary, 'diffc', [{ key: 'psnr' }, { key: 'msssim' }, ...PERCEPTUAL_METRICS.filter((m) => perceptual.metrics[m]).map((key) => ({ key, lowerIsBetter: LOWER_IS_BETTER[key] }))]) : null;
   const series = a.codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
   const enc = new TextEncoder();
   await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
   await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary, bd_rate: bdRate }, null, 2) + '\n'), a.force);
   await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs ${a.codecs.filter((c) => c !== 'diffc').map((c) => CODEC_LABEL[c]).join('/')}`, metric: 'PSNR' })), a.force);
   if (!a.quiet) {
-    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  grain ${p.grain?.toFixed(3) ?? '-'}`);
+    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  SSIMULACRA2 ${p.ssimulacra2?.toFixed(2) ?? '-'}  Butteraugli ${p.butteraugli?.toFixed(3) ?? '-'}  grain ${p.grain?.toFixed(3) ?? '-'}`);
     for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of diffc vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
     err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg`);
   }
