@@ -8,8 +8,8 @@ import { join, basename } from 'node:path';
 import { expandInputs, IMAGE_EXTENSIONS } from './inputs.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { loadImage } from '../image/io.js';
-import { padToMultiple, cropTo } from '../image/geometry.js';
+import { encodeImage, loadImage } from '../image/io.js';
+import { padToMultiple, cropTo, cropRegion } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
 import { bdRateTable } from '../eval/bd-rate.js';
 import { flatGrain, flatMask } from '../eval/grain.js';
@@ -17,6 +17,7 @@ import { encodeAtBpp, type BaselineCodec } from '../eval/baselines.js';
 import { findJxlTools } from '../eval/jxl.js';
 import { ToolUnavailableError } from '../eval/tools.js';
 import type { RgbImage } from '../image/types.js';
+import { renderReport, type ReportImage, type ReportMetric } from '../eval/report.js';
 import { availableMetrics, LOWER_IS_BETTER, PERCEPTUAL_METRICS, type PerceptualMetric } from '../eval/perceptual.js';
 
 const CODEC_LABEL: Record<string, string> = { jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', jxl: 'JPEG XL' };
@@ -53,6 +54,9 @@ where the curves do not overlap or a codec has under 2 distinct points).
   --seed N          seed for every image (default 0)
   --force           overwrite results in --out
   --json            print the summary JSON as the last stdout line
+  --report          also write <out>/report.html: one self-contained page with the RD plots per
+                    metric, the tables, crops of the first image from every codec at every rate
+                    and its progressive decode (six prefixes of one file)
   -q, --quiet       no progress on stderr
 `;
 
@@ -74,6 +78,7 @@ const Args = z.object({
   force: z.boolean().default(false),
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
+  report: z.boolean().default(false),
 });
 
 interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; ssimulacra2: number | null; butteraugli: number | null; grain: number | null; encode_s: number; decode_s: number; steps?: number; quality?: number }
@@ -83,7 +88,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     args: argv, allowPositionals: true, strict: true,
     options: {
       model: { type: 'string' }, bpp: { type: 'string' }, codecs: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
-      seed: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, report: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -120,6 +125,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   const backend = await resolveBackend(a.backend, { log });
   const schedule = resolveSchedule(lm, info.defaults.schedule);
   const rows: Row[] = [];
+  let report: { image: string; region: string; original: ReportImage; cells: Map<string, ReportImage>; frames: ReportImage[] } | undefined;
   const progress = new Progress('eval', files.length, a.quiet);
   for (const [fi, file] of files.entries()) {
     const img = await loadImage(file);
@@ -128,6 +134,14 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     const flat = flatMask(img);
     const { image: padded } = padToMultiple(img, info.sizeMultiple);
     const ctx = decodeContext(lm, padded.width, padded.height);
+    // The report shows the first image: a centred crop of at most 256x256 of every decode.
+    const side = Math.min(256, img.width, img.height);
+    const x0 = Math.floor((img.width - side) / 2), y0 = Math.floor((img.height - side) / 2);
+    const cropPng = (im: RgbImage) => encodeImage(cropRegion(im, x0, y0, side, side), 'png', { bitDepth: 8 });
+    const shown = a.report && fi === 0
+      ? { image: name, region: `${side}x${side} at (${x0}, ${y0})`, original: { label: 'original', png: await cropPng(img) }, cells: new Map<string, ReportImage>(), frames: [] as ReportImage[] }
+      : undefined;
+    if (shown) report = shown;
     let diffcBpp: number[] = a.bpp;
     if (a.codecs.includes('diffc')) {
       const tEnc = performance.now();
@@ -143,23 +157,38 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
       });
       const bits = stepBits(c.bytes, predictor, ctx);
+      // One prefix of the file, decoded as diffc decompress would.
+      const decodePrefix = async (steps: number) => {
+        const bytes = truncateDfc(c.bytes, steps, predictor, ctx);
+        const [d] = await decompressLatents(predictor, [bytes], ctx, { denoiser });
+        const [rgb] = await lm.model.decode([d.latent], padded.width, padded.height);
+        return { rec: cropTo(rgb, img.width, img.height), bytes };
+      };
+      if (shown) {
+        // The progressive strip: six prefixes spread over the chain coded for the highest rate.
+        const total = bits.length;
+        const cuts = [...new Set([1, 2, 3, 4, 5, 6].map((k) => Math.max(1, Math.round((total * k) / 6))))];
+        for (const steps of cuts) {
+          const { rec, bytes } = await decodePrefix(steps);
+          shown.frames.push({ label: `${steps} of ${total} steps`, bpp: (8 * bytes.length) / pixels, png: await cropPng(rec) });
+        }
+      }
       diffcBpp = [];
       for (const target of a.bpp) {
         const steps = stepsWithinBpp(c.bytes.length, bits, pixels, target);
-        const bytes = truncateDfc(c.bytes, steps, predictor, ctx);
         const tDec = performance.now();
-        const [d] = await decompressLatents(predictor, [bytes], ctx, { denoiser });
-        const [rgb] = await lm.model.decode([d.latent], padded.width, padded.height);
+        const { rec, bytes } = await decodePrefix(steps);
         const decodeS = (performance.now() - tDec) / 1000;
-        const rec = cropTo(rgb, img.width, img.height);
         const bpp = (8 * bytes.length) / pixels;
         diffcBpp.push(bpp);
+        if (shown) shown.cells.set(`diffc:${target}`, { label: `diffc @ ${target}`, bpp, png: await cropPng(rec) });
         rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), ...(await scores(img, rec)), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
       }
     }
     for (const codec of a.codecs.filter((x) => x !== 'diffc') as BaselineCodec[]) {
       for (const [i, target] of a.bpp.entries()) {
         const r = await encodeAtBpp(img, codec, diffcBpp[i] > 0 ? diffcBpp[i] : target);
+        if (shown) shown.cells.set(`${codec}:${target}`, { label: `${codec} @ ${target}`, bpp: r.bpp, png: await cropPng(r.decoded) });
         rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), ...(await scores(img, r.decoded)), grain: flatGrain(img, r.decoded, flat), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
       }
     }
@@ -192,10 +221,24 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
   await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary, bd_rate: bdRate }, null, 2) + '\n'), a.force);
   await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs ${a.codecs.filter((c) => c !== 'diffc').map((c) => CODEC_LABEL[c]).join('/')}`, metric: 'PSNR' })), a.force);
+  if (a.report) {
+    const metricsShown: ReportMetric[] = [
+      { key: 'psnr', label: 'PSNR', lowerIsBetter: false, digits: 2 }, { key: 'msssim', label: 'MS-SSIM', lowerIsBetter: false, digits: 4 },
+      { key: 'ssimulacra2', label: 'SSIMULACRA 2', lowerIsBetter: false, digits: 2 }, { key: 'butteraugli', label: 'Butteraugli', lowerIsBetter: true, digits: 3 },
+    ].filter((m) => m.key === 'psnr' || m.key === 'msssim' || perceptual.metrics[m.key as PerceptualMetric]) as ReportMetric[];
+    const html = renderReport({
+      model: info.id, images: files.map((f) => basename(f)), summary, bdRate, metrics: metricsShown, notes: perceptual.missing,
+      ...(report ? {
+        crops: { image: report.image, region: report.region, original: report.original, rows: a.codecs.map((codec) => ({ codec, cells: a.bpp.flatMap((t) => report!.cells.get(`${codec}:${t}`) ?? []) })) },
+        progressive: report.frames.length ? { image: report.image, frames: report.frames } : undefined,
+      } : {}),
+    });
+    await writeFileAtomic(join(a.out, 'report.html'), enc.encode(html), a.force);
+  }
   if (!a.quiet) {
     for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  SSIMULACRA2 ${p.ssimulacra2?.toFixed(2) ?? '-'}  Butteraugli ${p.butteraugli?.toFixed(3) ?? '-'}  grain ${p.grain?.toFixed(3) ?? '-'}`);
     for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of diffc vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
-    err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg`);
+    err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg${a.report ? ', report.html' : ''}`);
   }
   if (a.json) out(JSON.stringify(bdRate ? { ...summary, bd_rate: bdRate } : summary));
   return 0;

@@ -4,7 +4,7 @@
  */
 export interface RdPoint {
   readonly bpp: number;
-  /** The distortion value: PSNR in dB, or MS-SSIM when the plot's metric is 'MS-SSIM'. */
+  /** The quality value on the plot's metric (named psnr for its first use: PSNR in dB). */
   readonly psnr: number;
 }
 
@@ -17,7 +17,8 @@ export interface RdPlotOptions {
   readonly title?: string;
   readonly width?: number;
   readonly height?: number;
-  readonly metric?: 'PSNR' | 'MS-SSIM';
+  /** The y axis: PSNR (dB), MS-SSIM (capped at 1), or any other metric by its label. */
+  readonly metric?: 'PSNR' | 'MS-SSIM' | 'SSIMULACRA 2' | 'Butteraugli';
   /** Logarithmic bpp axis (1-2-5 ticks); points with bpp <= 0 are left out. */
   readonly logX?: boolean;
 }
@@ -100,7 +101,8 @@ export function rdPlotSvg(series: readonly Series[], opts: RdPlotOptions = {}): 
   out.push('</g>');
   out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="black"/>`);
   out.push(`<text x="${num((m.l + W - m.r) / 2)}" y="${H - 12}" text-anchor="middle">bits per pixel${logX ? ' (log scale)' : ''}</text>`);
-  out.push(`<text transform="translate(18 ${num((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">${metric === 'PSNR' ? 'PSNR (dB)' : 'MS-SSIM'}</text>`);
+  const yLabel = metric === 'PSNR' ? 'PSNR (dB)' : metric === 'Butteraugli' ? 'Butteraugli (lower is better)' : metric;
+  out.push(`<text transform="translate(18 ${num((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">${yLabel}</text>`);
   if (!all.length) out.push(`<text x="${num((m.l + W - m.r) / 2)}" y="${num((m.t + H - m.b) / 2)}" text-anchor="middle" fill="#888">no data</text>`);
   clean.forEach((s, i) => {
     const c = COLOURS[i % COLOURS.length], shape = MARKERS[i % MARKERS.length];

@@ -35,6 +35,16 @@ export function padToMultiple(img: RgbImage, m: number, mode: PadMode = 'reflect
   return { image: { width: W, height: H, data: out, bitDepth: img.bitDepth }, crop };
 }
 
+/** The width x height region of img whose top-left corner is (x, y). */
+export function cropRegion(img: RgbImage, x: number, y: number, width: number, height: number): RgbImage {
+  if (![x, y, width, height].every(Number.isInteger) || x < 0 || y < 0 || width < 1 || height < 1 || x + width > img.width || y + height > img.height) {
+    throw new RangeError(`region ${width}x${height} at (${x}, ${y}) outside ${img.width}x${img.height}`);
+  }
+  const out = new Float32Array(width * height * 3);
+  for (let r = 0; r < height; r++) out.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + width) * 3), r * width * 3);
+  return { width, height, data: out, bitDepth: img.bitDepth };
+}
+
 /** The top-left width x height of img (undoes padToMultiple). */
 export function cropTo(img: RgbImage, width: number, height: number): RgbImage {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > img.width || height > img.height) {
