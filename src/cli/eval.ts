@@ -19,8 +19,6 @@ import { ToolUnavailableError } from '../eval/tools.js';
 import type { RgbImage } from '../image/types.js';
 import { renderReport, type ReportImage, type ReportMetric } from '../eval/report.js';
 import { availableMetrics, LOWER_IS_BETTER, PERCEPTUAL_METRICS, type PerceptualMetric } from '../eval/perceptual.js';
-
-const CODEC_LABEL: Record<string, string> = { jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', jxl: 'JPEG XL' };
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
@@ -30,6 +28,8 @@ import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../pipel
 import { writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
 import { parseOrUsage, type Print } from './args.js';
+
+const CODEC_LABEL: Record<string, string> = { jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', jxl: 'JPEG XL' };
 
 export const EVAL_HELP = `diffc eval <dir|image>... [options]
 
@@ -42,9 +42,8 @@ on PATH (scripts/fetch-eval-tools.sh fetches them all); a missing one leaves its
 its codec out, with a note.
 Writes <out>/results.csv, results.json and rd.svg; the last stdout line (with --json) is a
 per-codec summary of mean bpp, PSNR, MS-SSIM, SSIMULACRA 2, Butteraugli and grain at each rate,
-and bd_rate: diffc's
-BD-rate in percent against each baseline per metric (PCHIP over the codecs' mean points; null
-where the curves do not overlap or a codec has under 2 distinct points).
+and bd_rate: diffc's BD-rate in percent against each baseline per metric (PCHIP over the codecs'
+mean points; null where the curves do not overlap or a codec has under 2 distinct points).
 
   --model M         model bundle directory or 'default'
   --bpp LIST        comma-separated target rates (default 0.05,0.1,0.2)
