@@ -9,7 +9,7 @@ import { imageLatent } from '../pipeline/image-latent.js';
 import { compressLatents } from '../codec/codec.js';
 import { reconstruct, ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { resolveBackend } from '../rcc-backends/index.js';
-import { loadModel, resolveSchedule, protocolFor, type LoadedModel } from '../pipeline/model-context.js';
+import { loadModel, resolveSchedule, protocolFor, decodeContext, type LoadedModel } from '../pipeline/model-context.js';
 import { expandInputs, outputIn, IMAGE_EXTENSIONS } from './inputs.js';
 import { mkdir } from 'node:fs/promises';
 import type { RccBackend } from '../codec/rcc/select.js';
@@ -21,6 +21,11 @@ import { compressionSettings } from '../pipeline/compress-settings.js';
 import { conditionedPredictors, GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 import { parseOrUsage, type Print } from './args.js';
 import { codingScheduleId, PresetName } from '../pipeline/presets.js';
+import { asWritten, QualityTargetSpec, qualityScorer, shortestPrefixMeeting } from '../pipeline/target-quality.js';
+import { prefixDecoder } from '../pipeline/decode-prefix.js';
+
+/** With --target-quality and no rate control, the chain is coded up to this rate. */
+const TARGET_QUALITY_CAP_BPP = 1;
 
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
 
@@ -35,6 +40,12 @@ failing image is reported and the others still run (exit 1 if any failed).
   --bpp X               stop at the longest chain prefix whose whole file fits X bits per pixel
   --timestep T          stop once the chain reaches timestep T (0..T-1 of the model)
   --steps N             code N steps of the schedule
+  --target-quality M=V  keep the shortest prefix whose decoded image reaches V on metric M:
+                        psnr (dB), ms-ssim, ssimulacra2 (at least V) or butteraugli (at most
+                        V; these two need their tools: scripts/fetch-eval-tools.sh). The chain
+                        is coded up to the rate control given (default --bpp 1), and prefixes
+                        are decoded exactly as diffc decompress will; if the whole chain stays
+                        below V it is kept whole and the output says target_met: false
   --schedule ID         coding schedule (default: the preset's, else the model's; even:N[:tmax],
                         list:t1,t2,..., paper or paper-flow)
   --chunk-bits B        max RCC chunk bits (default: the preset's, else the model's; a model's
@@ -68,6 +79,7 @@ const Args = z.object({
   bpp: z.coerce.number().positive().max(64).optional(),
   timestep: z.coerce.number().int().nonnegative().optional(),
   steps: z.coerce.number().int().positive().optional(),
+  'target-quality': QualityTargetSpec.optional(),
   schedule: z.string().optional(),
   'chunk-bits': z.coerce.number().int().min(1).max(24).optional(),
   preset: PresetName.optional(),
@@ -90,7 +102,7 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
     args: argv, allowPositionals: true, strict: true,
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, bpp: { type: 'string' }, timestep: { type: 'string' },
-      steps: { type: 'string' }, schedule: { type: 'string' }, 'chunk-bits': { type: 'string' }, preset: { type: 'string' }, prompt: { type: 'string' },
+      steps: { type: 'string' }, 'target-quality': { type: 'string' }, schedule: { type: 'string' }, 'chunk-bits': { type: 'string' }, preset: { type: 'string' }, prompt: { type: 'string' },
       guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, device: { type: 'string' }, recon: { type: 'string' },
       method: { type: 'string' }, 'denoise-steps': { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
@@ -139,6 +151,7 @@ async function compressOne(
 ): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const info = lm.model.info;
+  const target = a['target-quality'];
   const { latent, image: img, padded } = await imageLatent(lm, loadImage(j.input));
   const schedule = resolveSchedule(lm, codingScheduleId(info, a.preset, a.schedule));
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
@@ -147,7 +160,7 @@ async function compressOne(
   const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
     info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
     prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
-    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp, steps: a.steps, timestep: a.timestep,
+    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp ?? (target && a.steps === undefined && a.timestep === undefined ? TARGET_QUALITY_CAP_BPP : undefined), steps: a.steps, timestep: a.timestep,
   });
   const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
@@ -159,6 +172,31 @@ async function compressOne(
   });
   progress.done();
   const encodeS = (performance.now() - tEnc) / 1000;
+  if (target && c.header.stepsCoded > 0) {
+    // The shortest prefix reaching the target, judged on the decoder's own pixels.
+    const decode = prefixDecoder(lm.model, predictor, denoiser, c.bytes, decodeContext(lm, padded.width, padded.height), padded, img);
+    const score = qualityScorer(target.metric, await loadImage(j.input)); // the original's pixels, as the user has them
+    const decoded = new Map<number, Awaited<ReturnType<typeof decode>>>();
+    const choice = await shortestPrefixMeeting(c.header.stepsCoded, target, async (steps) => {
+      const d = await decode(steps);
+      decoded.set(steps, d);
+      return score(asWritten(d.image)); // the pixels the decoder's PNG will hold
+    });
+    const { bytes, image: rec } = decoded.get(choice.steps)!;
+    if (!choice.met) log(`${label}${j.input}: ${target.metric} ${choice.score.toFixed(3)} with all ${choice.steps} coded steps, short of ${target.value}: kept whole`);
+    await writeFileAtomic(j.output, bytes, a.force);
+    if (j.recon) await saveImage(rec, j.recon, { force: a.force });
+    const records = c.chain.records.slice(0, choice.steps);
+    return {
+      input: j.input, output: j.output, bytes: bytes.length, bpp: (8 * bytes.length) / (img.width * img.height),
+      width: img.width, height: img.height, model: info.id, steps: choice.steps, schedule: schedule.id,
+      timestep: schedule.timesteps[choice.steps - 1],
+      guidance: conditioning.guidance, denoiseGuidance: conditioning.denoiseGuidance,
+      target_quality: { metric: target.metric, target: target.value, reached: +choice.score.toFixed(4), target_met: choice.met, steps_coded: c.header.stepsCoded, prefixes_decoded: choice.tried.length },
+      kl_bits: +records.reduce((t, r) => t + r.klBits, 0).toFixed(1),
+      backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
+    };
+  }
   await writeFileAtomic(j.output, c.bytes, a.force);
   if (j.recon) {
     // The decoder regenerates exactly this state, so this is the decompressed image byte for byte.

@@ -9,7 +9,7 @@ import { expandInputs, IMAGE_EXTENSIONS } from './inputs.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { encodeImage, loadImage } from '../image/io.js';
-import { padToMultiple, cropTo, cropRegion } from '../image/geometry.js';
+import { padToMultiple, cropRegion } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
 import { bdRateTable } from '../eval/bd-rate.js';
 import { flatGrain, flatMask } from '../eval/grain.js';
@@ -20,7 +20,8 @@ import type { RgbImage } from '../image/types.js';
 import { renderReport, type ReportImage, type ReportMetric } from '../eval/report.js';
 import { availableMetrics, LOWER_IS_BETTER, PERCEPTUAL_METRICS, type PerceptualMetric } from '../eval/perceptual.js';
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
-import { compressLatents, decompressLatents, truncateDfc, stepBits, stepsWithinBpp } from '../codec/codec.js';
+import { compressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
+import { prefixDecoder } from '../pipeline/decode-prefix.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
 import { conditionedPredictors } from '../pipeline/conditioning.js';
 import { resolveBackend } from '../rcc-backends/index.js';
@@ -156,19 +157,13 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
       });
       const bits = stepBits(c.bytes, predictor, ctx);
-      // One prefix of the file, decoded as diffc decompress would.
-      const decodePrefix = async (steps: number) => {
-        const bytes = truncateDfc(c.bytes, steps, predictor, ctx);
-        const [d] = await decompressLatents(predictor, [bytes], ctx, { denoiser });
-        const [rgb] = await lm.model.decode([d.latent], padded.width, padded.height);
-        return { rec: cropTo(rgb, img.width, img.height), bytes };
-      };
+      const decodePrefix = prefixDecoder(lm.model, predictor, denoiser, c.bytes, ctx, padded, img);
       if (shown) {
         // The progressive strip: six prefixes spread over the chain coded for the highest rate.
         const total = bits.length;
         const cuts = [...new Set([1, 2, 3, 4, 5, 6].map((k) => Math.max(1, Math.round((total * k) / 6))))];
         for (const steps of cuts) {
-          const { rec, bytes } = await decodePrefix(steps);
+          const { image: rec, bytes } = await decodePrefix(steps);
           shown.frames.push({ label: `${steps} of ${total} steps`, bpp: (8 * bytes.length) / pixels, png: await cropPng(rec) });
         }
       }
@@ -176,7 +171,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
       for (const target of a.bpp) {
         const steps = stepsWithinBpp(c.bytes.length, bits, pixels, target);
         const tDec = performance.now();
-        const { rec, bytes } = await decodePrefix(steps);
+        const { image: rec, bytes } = await decodePrefix(steps);
         const decodeS = (performance.now() - tDec) / 1000;
         const bpp = (8 * bytes.length) / pixels;
         diffcBpp.push(bpp);
