@@ -94,7 +94,7 @@ test('workflows take the preset: job schema, and a non-default preset gives anot
   assert.notEqual(defaultJobId({ ...a, preset: 'paper' }), defaultJobId(a));
 });
 
-test("chunk bits 'auto' are the RCC backend's (ts 10, cpu 14, cuda 20), resolved at encode time and written into the file", async () => {
+test("chunk bits 'auto' are the RCC backend's (ts 10, cpu 14, cuda 16), resolved at encode time and written into the file", async () => {
   assert.deepEqual(AUTO_CHUNK_BITS, { ts: 10, cpu: 14, cuda: 16 });
   assert.equal(chunkBitsFor('auto', 'cuda'), 16);
   assert.equal(chunkBitsFor('auto', 'cpu-avx2'), 14);

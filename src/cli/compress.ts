@@ -49,7 +49,7 @@ failing image is reported and the others still run (exit 1 if any failed).
   --schedule ID         coding schedule (default: the preset's, else the model's; even:N[:tmax],
                         list:t1,t2,..., paper or paper-flow)
   --chunk-bits B        max RCC chunk bits (default: the preset's, else the model's; a model's
-                        'auto' is by RCC backend: ts 10, cpu 14, cuda 20)
+                        'auto' is by RCC backend: ts 10, cpu 14, cuda 16)
   --preset P            named coding choices, below the flags here: default (the model's) |
                         paper (the reference implementation's: 16-bit chunks of 14 bits of KL
                         + 2 bits padding, exact posterior target, its 161-step schedule (Flux:
