@@ -21,8 +21,9 @@ import { compressionSettings } from '../pipeline/compress-settings.js';
 import { conditionedPredictors, GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 import { parseOrUsage, type Print } from './args.js';
 import { codingScheduleId, PresetName } from '../pipeline/presets.js';
-import { asWritten, QualityTargetSpec, qualityScorer, shortestPrefixMeeting } from '../pipeline/target-quality.js';
-import { prefixDecoder } from '../pipeline/decode-prefix.js';
+import { asWritten, QualityTargetSpec, qualityScorer, shortestPrefixMeeting, type QualityTarget } from '../pipeline/target-quality.js';
+import { prefixDecoder, type PrefixDecoder } from '../pipeline/decode-prefix.js';
+import type { RgbImage } from '../image/types.js';
 
 /** With --target-quality and no rate control, the chain is coded up to this rate. */
 const TARGET_QUALITY_CAP_BPP = 1;
@@ -152,7 +153,9 @@ async function compressOne(
   const t0 = performance.now();
   const info = lm.model.info;
   const target = a['target-quality'];
-  const { latent, image: img, padded } = await imageLatent(lm, loadImage(j.input));
+  // The original's pixels are kept only when a quality target must be scored against them.
+  const original = target ? loadImage(j.input) : undefined;
+  const { latent, image: img, padded } = await imageLatent(lm, original ?? loadImage(j.input));
   const schedule = resolveSchedule(lm, codingScheduleId(info, a.preset, a.schedule));
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
@@ -172,45 +175,49 @@ async function compressOne(
   });
   progress.done();
   const encodeS = (performance.now() - tEnc) / 1000;
-  if (target && c.header.stepsCoded > 0) {
-    // The shortest prefix reaching the target, judged on the decoder's own pixels.
-    const decode = prefixDecoder(lm.model, predictor, denoiser, c.bytes, decodeContext(lm, padded.width, padded.height), padded, img);
-    const score = qualityScorer(target.metric, await loadImage(j.input)); // the original's pixels, as the user has them
-    const decoded = new Map<number, Awaited<ReturnType<typeof decode>>>();
-    const choice = await shortestPrefixMeeting(c.header.stepsCoded, target, async (steps) => {
-      const d = await decode(steps);
-      decoded.set(steps, d);
-      return score(asWritten(d.image)); // the pixels the decoder's PNG will hold
-    });
-    const { bytes, image: rec } = decoded.get(choice.steps)!;
-    if (!choice.met) log(`${label}${j.input}: ${target.metric} ${choice.score.toFixed(3)} with all ${choice.steps} coded steps, short of ${target.value}: kept whole`);
-    await writeFileAtomic(j.output, bytes, a.force);
-    if (j.recon) await saveImage(rec, j.recon, { force: a.force });
-    const records = c.chain.records.slice(0, choice.steps);
-    return {
-      input: j.input, output: j.output, bytes: bytes.length, bpp: (8 * bytes.length) / (img.width * img.height),
-      width: img.width, height: img.height, model: info.id, steps: choice.steps, schedule: schedule.id,
-      timestep: schedule.timesteps[choice.steps - 1],
-      guidance: conditioning.guidance, denoiseGuidance: conditioning.denoiseGuidance,
-      target_quality: { metric: target.metric, target: target.value, reached: +choice.score.toFixed(4), target_met: choice.met, steps_coded: c.header.stepsCoded, prefixes_decoded: choice.tried.length },
-      kl_bits: +records.reduce((t, r) => t + r.klBits, 0).toFixed(1),
-      backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
-    };
-  }
-  await writeFileAtomic(j.output, c.bytes, a.force);
+  // With a quality target, the shortest prefix reaching it, judged on the decoder's own pixels.
+  const chosen = target && c.header.stepsCoded > 0 && original
+    ? await shortestPrefixFile(target, c.bytes, c.header.stepsCoded, await original,
+      prefixDecoder(lm.model, predictor, denoiser, c.bytes, decodeContext(lm, padded.width, padded.height), padded, img))
+    : undefined;
+  if (chosen && !chosen.report.target_met) log(`${label}${j.input}: ${target!.metric} ${chosen.report.reached} with all ${chosen.steps} coded steps, short of ${target!.value}: kept whole`);
+  const file = chosen?.bytes ?? c.bytes, steps = chosen?.steps ?? c.header.stepsCoded;
+  await writeFileAtomic(j.output, file, a.force);
   if (j.recon) {
     // The decoder regenerates exactly this state, so this is the decompressed image byte for byte.
-    const x0 = await reconstruct(denoiser, c.chain.state, c.chain.alphaBar, latent.length, { ...recon, table: lm.model.table, key: { seedLo: seed.lo, seedHi: seed.hi } });
-    const [rgb] = await lm.model.decode([x0], padded.width, padded.height);
-    await saveImage(cropTo(rgb, img.width, img.height), j.recon, { force: a.force });
+    let rec = chosen?.image;
+    if (!rec) {
+      const x0 = await reconstruct(denoiser, c.chain.state, c.chain.alphaBar, latent.length, { ...recon, table: lm.model.table, key: { seedLo: seed.lo, seedHi: seed.hi } });
+      const [rgb] = await lm.model.decode([x0], padded.width, padded.height);
+      rec = cropTo(rgb, img.width, img.height);
+    }
+    await saveImage(rec, j.recon, { force: a.force });
   }
   return {
-    input: j.input, output: j.output, bytes: c.bytes.length, bpp: (8 * c.bytes.length) / (img.width * img.height),
-    width: img.width, height: img.height, model: info.id, steps: c.header.stepsCoded, schedule: schedule.id,
-    timestep: c.header.stepsCoded > 0 ? schedule.timesteps[c.header.stepsCoded - 1] : null,
+    input: j.input, output: j.output, bytes: file.length, bpp: (8 * file.length) / (img.width * img.height),
+    width: img.width, height: img.height, model: info.id, steps, schedule: schedule.id,
+    timestep: steps > 0 ? schedule.timesteps[steps - 1] : null,
     guidance: conditioning.guidance, denoiseGuidance: conditioning.denoiseGuidance,
-    ...klSummary(c.chain.records.map((r) => r.klBits), c.chain.payload.length),
+    ...(chosen
+      ? { target_quality: chosen.report, kl_bits: +c.chain.records.slice(0, steps).reduce((t, r) => t + r.klBits, 0).toFixed(1) }
+      : klSummary(c.chain.records.map((r) => r.klBits), c.chain.payload.length)),
     backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
+  };
+}
+
+/** The shortest prefix of the file whose decode, as its PNG will hold it, reaches the target. */
+async function shortestPrefixFile(target: QualityTarget, file: Uint8Array, stepsCoded: number, original: RgbImage, decode: PrefixDecoder) {
+  const score = qualityScorer(target.metric, original);
+  const decoded = new Map<number, Awaited<ReturnType<PrefixDecoder>>>();
+  const choice = await shortestPrefixMeeting(stepsCoded, target, async (steps) => {
+    const d = await decode(steps);
+    decoded.set(steps, d);
+    return score(asWritten(d.image));
+  });
+  const { bytes, image } = decoded.get(choice.steps)!;
+  return {
+    bytes, image, steps: choice.steps,
+    report: { metric: target.metric, target: target.value, reached: +choice.score.toFixed(4), target_met: choice.met, steps_coded: stepsCoded, prefixes_decoded: choice.tried.length },
   };
 }
 
