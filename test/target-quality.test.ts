@@ -62,4 +62,15 @@ test('diffc compress --target-quality psnr: the file decodes to its recon, which
   const fj = JSON.parse(far.out.trim().split('\n').at(-1)!);
   assert.deepEqual([fj.steps, fj.target_quality.target_met], [6, false]);
   assert.equal((await runCli(['compress', src, '-o', join(dir, 'c.dfc'), '--target-quality', 'sharpness=3'])).code, 2);
+  // A perceptual target without its tool: a clear error, non-zero exit, nothing written.
+  const saved = process.env.DIFFC_TOOLS_DIR;
+  process.env.DIFFC_TOOLS_DIR = '/nonexistent';
+  try {
+    const miss = await runCli(['compress', src, '-o', join(dir, 'd.dfc'), '--target-quality', 'ssimulacra2=50']);
+    assert.notEqual(miss.code, 0);
+    assert.match(miss.err, /ssimulacra2_rs not found/);
+    assert.ok(!existsSync(join(dir, 'd.dfc')));
+  } finally {
+    if (saved === undefined) delete process.env.DIFFC_TOOLS_DIR; else process.env.DIFFC_TOOLS_DIR = saved;
+  }
 });

@@ -23,6 +23,7 @@ import { parseOrUsage, type Print } from './args.js';
 import { codingScheduleId, PresetName } from '../pipeline/presets.js';
 import { asWritten, QualityTargetSpec, qualityScorer, shortestPrefixMeeting, type QualityTarget } from '../pipeline/target-quality.js';
 import { prefixDecoder, type PrefixDecoder } from '../pipeline/decode-prefix.js';
+import { perceptualMetric } from '../eval/perceptual.js';
 import type { RgbImage } from '../image/types.js';
 
 /** With --target-quality and no rate control, the chain is coded up to this rate. */
@@ -115,6 +116,9 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
     return 0;
   }
   const a = parseOrUsage(Args, { ...values, positionals });
+  // A perceptual target's tool is looked up now, not after the first encode.
+  const tm = a['target-quality']?.metric;
+  if (tm === 'ssimulacra2' || tm === 'butteraugli') perceptualMetric(tm);
   const { files, many } = await expandInputs(a.positionals, IMAGE_EXTENSIONS);
   const jobs = files.map((f) => ({
     input: f,
