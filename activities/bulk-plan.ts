@@ -9,7 +9,7 @@
  */
 import { CompressImageInput, WORK_ROOT } from '../src/orchestration/types.js';
 import {
-  ManifestLine, childJob, type BulkArchiveInput, type BulkCursor, type Outcome, type PlannedBatch, type PlannedItem,
+  ManifestLine, childJob, outcomeOf, type BulkArchiveInput, type BulkCursor, type Outcome, type PlannedBatch, type PlannedItem,
 } from '../src/orchestration/bulk-types.js';
 import { compressWorkflowId, outputKeyFor } from '../src/orchestration/output-key.js';
 import { readManifestPage } from '../src/orchestration/manifest-reader.js';
@@ -151,8 +151,7 @@ export async function planPage(
   planned.forEach((p, i) => {
     const j = judged[i];
     if (j && 'skipped' in j) {
-      const r = j.skipped;
-      known.push({ source: p.item.source, output: p.item.output, status: 'skipped', bytes: r.bytes, bpp: r.bpp, steps: r.steps });
+      known.push(outcomeOf(p.item.source, j.skipped));
     } else run.push(p.item);
   });
   return { run, known, next };

@@ -8,7 +8,8 @@
  *   prepareSource (io)   pin the source version; check its header; skip check (no model, no pixels)
  *   encodeLatent (gpu)   read the pinned source, decode, pad, VAE-encode; latent, job info, checkpoint
  *   encodeSteps (gpu)    code steps from the checkpoint (encodeRange), checkpointing every N steps / M seconds
- *   assembleDfc (gpu)    write the .dfc (finishEncode) in one conditional put, then drop the work objects
+ *   assembleDfc (gpu)    write the .dfc (finishEncode; with targetQuality its shortest prefix reaching
+ *                        it) in one conditional put, then drop the work objects
  * Every gpu activity heartbeats from a timer for its whole life, model load included.
  *   discardWork (io)     cancelled, failed or superseded runs: drop the work objects, never the output
  *
@@ -28,6 +29,8 @@ import { protocolFor, resolveSchedule } from '../src/pipeline/model-context.js';
 import { codingScheduleId } from '../src/pipeline/presets.js';
 import { compressionSettings } from '../src/pipeline/compress-settings.js';
 import { imageLatent } from '../src/pipeline/image-latent.js';
+import { filePrefixDecoder } from '../src/pipeline/decode-prefix.js';
+import { rateCapBpp, requireQualityTool, shortestPrefixFile, type QualityReport, type QualityTarget } from '../src/pipeline/target-quality.js';
 import { keepAlive, type KeepAlive } from './keep-alive.js';
 import { checkInput, readWork, WORK_FORMATS } from './work-format.js';
 import { isStorageError, normaliseEtag, StorageError, type GetOptions, type ObjectStore } from '../src/storage/index.js';
@@ -38,7 +41,7 @@ import {
   type PinnedJob, type PreparedJob, type PreparedSource, type SourceVersion, type Superseded,
 } from '../src/orchestration/types.js';
 import { activity } from './failures.js';
-import { judgeOutput, outputMetadata, readOutputFacts, type OutputFacts } from './existing-output.js';
+import { judgeOutput, outputMetadata, qualityReport, readOutputFacts, type OutputFacts } from './existing-output.js';
 import { sameSource, versionOf } from '../src/orchestration/source-version.js';
 import { withStore, json, f32ToBytes, bytesToF32 } from './store-io.js';
 
@@ -239,6 +242,8 @@ export async function encodeLatent(input: PinnedJob): Promise<PreparedJob> {
   return activity(() => alive({ phase: 'latent' }, async (beats) => {
     checkInput(input, 'encodeLatent');
     log('info', 'encode-latent', { output: job.output, attempt: Context.current().info.attempt });
+    requireQualityTool(job.targetQuality); // before the model and the encode, not at the end
+
     const t0 = Date.now();
     const lm = await workerModel(job.model);
     const info = lm.model.info;
@@ -258,7 +263,7 @@ export async function encodeLatent(input: PinnedJob): Promise<PreparedJob> {
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
         info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: job.seed,
-        bpp: job.bpp, steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
+        bpp: rateCapBpp(job, job.targetQuality), steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = {
@@ -401,16 +406,47 @@ export async function assembleDfc(input: PinnedJob): Promise<CompressImageResult
     const k = workKeys(job.output);
     if (!(await store.head(k.chain))) {
       // A retry after this run's put and clean-up: the output is there and the work is gone.
-      if (!(await store.head(job.output))) throw new Error(`no checkpoint at ${k.chain} and no output at ${job.output}`);
-      return resultOf(job.output, await store.get(job.output));
+      const facts = await readOutputFacts(store, job.output);
+      if (!facts) throw new Error(`no checkpoint at ${k.chain} and no output at ${job.output}`);
+      const quality = 'quality' in facts && facts.quality ? { target_quality: qualityReport(facts.quality) } : {};
+      return { ...resultOf(job.output, await store.get(job.output)), ...quality };
     }
     const { predictor, settings, codecJob } = await setup(store, job);
     const ck = readCheckpoint(await store.get(k.chain), k.chain);
-    const { bytes, header } = finishEncode(predictor, codecJob, settings, ck);
-    const result = await putOutput(store, job, source, outputEtag, bytes, outputMetadata(header, source));
+    const whole = finishEncode(predictor, codecJob, settings, ck);
+    let chosen: { bytes: Uint8Array; report?: QualityReport } = { bytes: whole.bytes };
+    if (job.targetQuality && whole.header.stepsCoded > 0) {
+      const found = await prefixMeetingTarget(job, source, job.targetQuality, whole.bytes);
+      if ('superseded' in found) return supersededResult(job.output, found.superseded);
+      chosen = found;
+    }
+    const header = chosen.bytes === whole.bytes ? whole.header : readDfc(chosen.bytes).header;
+    const result = await putOutput(store, job, source, outputEtag, chosen.bytes, outputMetadata(header, source, chosen.report));
     await deleteWorkFolder(store, k.prefix);
-    return result;
+    return chosen.report ? { ...result, target_quality: chosen.report } : result;
   })));
+}
+
+/**
+ * compress --target-quality's choice, on the whole coded file: the pinned source is read again
+ * (the original to score against; only the latent was kept) and prefixes are decoded as the
+ * decoder will decode them. Deterministic, so a retried assemble chooses the same prefix.
+ */
+async function prefixMeetingTarget(
+  job: CompressImageInput, source: SourceVersion, target: QualityTarget, file: Uint8Array,
+): Promise<{ bytes: Uint8Array; report: QualityReport } | Superseded> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await withStore(job.store, (s) => s.get(job.source, pinOf(source)));
+  } catch (e) {
+    if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed before its quality could be checked (${(e as Error).message})`);
+    throw e;
+  }
+  const original = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
+  const { decode, header } = await filePrefixDecoder(await workerModel(job.model), file);
+  const found = await shortestPrefixFile(target, header.stepsCoded, original, decode);
+  log('info', 'target-quality', { output: job.output, ...found.report });
+  return { bytes: found.bytes, report: found.report };
 }
 
 const PUT_ROUNDS = 4;

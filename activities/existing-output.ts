@@ -13,6 +13,7 @@ import { DfcError } from '../src/codec/format/errors.js';
 import type { ObjectStore } from '../src/storage/index.js';
 import type { CompressImageInput, CompressImageResult, SourceVersion } from '../src/orchestration/types.js';
 import { sameSource } from '../src/orchestration/source-version.js';
+import { meets, QualityTargetSpec, targetSpec, type QualityReport, type QualityTarget } from '../src/pipeline/quality-target.js';
 
 /** User metadata keys on every .dfc the pipeline writes. */
 export const OUTPUT_METADATA = {
@@ -27,6 +28,9 @@ export const OUTPUT_METADATA = {
   conditioning: 'diffc-guidance',
   /** promptDigest of the header's prompt ('' for none). */
   prompt: 'diffc-prompt-sha256',
+  /** With a quality target: its spec (targetSpec, e.g. ssimulacra2=60) and the value the kept prefix reached. */
+  targetQuality: 'diffc-target-quality',
+  qualityReached: 'diffc-quality-reached',
 } as const;
 
 /** What an output records of its prompt: the first 128 bits of its UTF-8 sha256 in hex, '' for none. */
@@ -48,6 +52,8 @@ export interface OutputFacts {
   readonly prompt?: string;
   /** Its header's guidance; absent: the header has none (legacy) or the metadata does not say. */
   readonly conditioning?: DfcConditioning;
+  /** The quality target it was made for and what it reached (metadata only: a header does not say). */
+  readonly quality?: { readonly target: QualityTarget; readonly reached: number };
   /** The output's own ETag when read: what a conditional put that replaces it must match. */
   readonly etag?: string;
 }
@@ -60,7 +66,7 @@ export const HEADER_MAX_BYTES = 16 * 1024;
 export const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** The metadata the final put attaches to a .dfc (`source`: the version it was made from). */
-export function outputMetadata(header: DfcHeader, source: SourceVersion | undefined): Record<string, string> {
+export function outputMetadata(header: DfcHeader, source: SourceVersion | undefined, quality?: QualityReport): Record<string, string> {
   const M = OUTPUT_METADATA;
   return {
     [M.modelHash]: hexOf(header.model.hash),
@@ -72,7 +78,19 @@ export function outputMetadata(header: DfcHeader, source: SourceVersion | undefi
     ...(header.conditioning ? { [M.conditioning]: `${header.conditioning.guidance},${header.conditioning.denoiseGuidance}` } : {}),
     ...(source?.etag ? { [M.sourceEtag]: asciiSafe(source.etag) } : {}),
     ...(source?.versionId ? { [M.sourceVersionId]: asciiSafe(source.versionId) } : {}),
+    ...(quality ? { [M.targetQuality]: targetSpec({ metric: quality.metric, value: quality.target }), [M.qualityReached]: String(quality.reached) } : {}),
   };
+}
+
+/** An output's quality report as its metadata records it. */
+export function qualityReport(q: NonNullable<OutputFacts['quality']>): QualityReport {
+  return { metric: q.target.metric, target: q.target.value, reached: q.reached, target_met: meets(q.target, q.reached) };
+}
+
+function qualityFromMetadata(m: Readonly<Record<string, string>>): OutputFacts['quality'] {
+  const spec = m[OUTPUT_METADATA.targetQuality], reached = Number(m[OUTPUT_METADATA.qualityReached]);
+  const target = spec !== undefined ? QualityTargetSpec.safeParse(spec) : undefined;
+  return target?.success && m[OUTPUT_METADATA.qualityReached] !== undefined && Number.isFinite(reached) ? { target: target.data, reached } : undefined;
 }
 
 // Metadata values travel as HTTP headers; ETags and version ids are ASCII in practice, but a
@@ -90,9 +108,10 @@ function factsFromMetadata(bytes: number, m: Readonly<Record<string, string>>): 
   const prompt = m[M.prompt] !== undefined && /^([0-9a-f]{32})?$/.test(m[M.prompt]) ? m[M.prompt] : undefined;
   const g = /^([0-9.e+-]+),([0-9.e+-]+)$/.exec(m[M.conditioning] ?? '');
   const conditioning = g && Number.isFinite(Number(g[1])) && Number.isFinite(Number(g[2])) ? { guidance: Number(g[1]), denoiseGuidance: Number(g[2]) } : undefined;
+  const quality = qualityFromMetadata(m);
   return {
     bytes, modelHash: hash, seed, width, height, steps, ...(source ? { source } : {}),
-    ...(prompt !== undefined ? { prompt } : {}), ...(conditioning ? { conditioning } : {}),
+    ...(prompt !== undefined ? { prompt } : {}), ...(conditioning ? { conditioning } : {}), ...(quality ? { quality } : {}),
   };
 }
 
@@ -134,7 +153,7 @@ export type Judgement = { readonly skipped: CompressImageResult } | { readonly r
  */
 export function judgeOutput(
   facts: OutputFacts | { invalid: string },
-  job: Pick<CompressImageInput, 'output' | 'seed' | 'bpp' | 'steps' | 'sourceVersion' | 'prompt' | 'guidance' | 'denoiseGuidance'> & { readonly modelHash: string },
+  job: Pick<CompressImageInput, 'output' | 'seed' | 'bpp' | 'steps' | 'targetQuality' | 'sourceVersion' | 'prompt' | 'guidance' | 'denoiseGuidance'> & { readonly modelHash: string },
   size?: { width: number; height: number },
 ): Judgement {
   if ('invalid' in facts) return { redo: facts.invalid };
@@ -144,7 +163,15 @@ export function judgeOutput(
   if (size && (size.width !== width || size.height !== height)) return { redo: `image ${width}x${height}, not ${size.width}x${size.height}` };
   const bpp = (8 * facts.bytes) / (width * height);
   if (job.bpp !== undefined && bpp > job.bpp) return { redo: 'over the bpp budget' };
-  if (job.steps !== undefined && facts.steps !== job.steps) return { redo: `${facts.steps} steps, not ${job.steps}` };
+  // With a target, steps is a cap on the chain the prefix was chosen from.
+  if (job.steps !== undefined && (job.targetQuality ? facts.steps > job.steps : facts.steps !== job.steps)) return { redo: `${facts.steps} steps, not ${job.targetQuality ? 'at most ' : ''}${job.steps}` };
+  // A target's prefix is only known by decoding: an output is kept when it was chosen for the same target.
+  if (job.targetQuality) {
+    const want = targetSpec(job.targetQuality);
+    if (!facts.quality) return { redo: `made without a quality target, ${want} asked for` };
+    const had = targetSpec(facts.quality.target);
+    if (had !== want) return { redo: `made for ${had}, not ${want}` };
+  }
   // Outputs whose metadata predates prompts were made by jobs that could not give one.
   const prompt = facts.prompt ?? '';
   if (prompt !== promptDigest(job.prompt)) return { redo: job.prompt ? 'coded with another prompt or none' : 'coded with a prompt' };
@@ -158,5 +185,5 @@ export function judgeOutput(
     if (!facts.source) return { redo: 'made from an unrecorded source version' };
     if (!sameSource(facts.source, job.sourceVersion)) return { redo: 'made from another version of the source' };
   }
-  return { skipped: { output: job.output, bytes: facts.bytes, bpp, steps: facts.steps, skipped: true } };
+  return { skipped: { output: job.output, bytes: facts.bytes, bpp, steps: facts.steps, skipped: true, ...(facts.quality ? { target_quality: qualityReport(facts.quality) } : {}) } };
 }

@@ -1,6 +1,6 @@
 /**
  * Which activity errors are worth retrying. A bad input (not an image, too large, missing object,
- * corrupt .dfc, bad model, invalid parameters) fails the same way every time: it becomes a
+ * corrupt .dfc, bad model, invalid parameters, a quality target's tool missing) fails the same way every time: it becomes a
  * non-retryable ApplicationFailure whose type names the error and code, so the workflow (and a
  * bulk job's manifest) records it at once instead of after every retry. Everything else (the
  * store unavailable, a worker crash, ONNX runtime trouble) is retried by Temporal.
@@ -11,6 +11,7 @@ import { ImageError } from '../src/image/errors.js';
 import { StorageError } from '../src/storage/index.js';
 import { DfcError } from '../src/codec/format/errors.js';
 import { ModelError } from '../src/models/errors.js';
+import { ToolUnavailableError } from '../src/eval/tools.js';
 import { metrics } from '../src/orchestration/runtime.js';
 import { activityStarted, type ActivityResult } from '../src/orchestration/metrics.js';
 import { currentActivity } from '../src/orchestration/activity-context.js';
@@ -25,6 +26,8 @@ export function permanentFailure(e: unknown): ApplicationFailure | undefined {
   if (e instanceof DfcError) return fail(`DfcError:${e.code}`, e.message);
   if (e instanceof StorageError && PERMANENT_STORAGE.has(e.code)) return fail(`StorageError:${e.code}`, e.message);
   if (e instanceof ModelError && PERMANENT_MODEL.has(e.code)) return fail(`ModelError:${e.code}`, e.message);
+  // Workers of one deployment share an image: another attempt would find the tool missing too.
+  if (e instanceof ToolUnavailableError) return fail('ToolUnavailable', e.message);
   if (e instanceof ZodError) return fail('InvalidInput', e.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; '));
   return undefined;
 }

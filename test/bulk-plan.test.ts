@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { writeDfc, readDfc, readDfcHeader, DfcError, type DfcHeader } from '../src/codec/format/index.js';
 import { openStore, type ObjectStore } from '../src/storage/index.js';
-import { BulkArchiveInput, childJob, type BulkCursor, type Outcome, type PlannedItem } from '../src/orchestration/bulk-types.js';
+import { BulkArchiveInput, ManifestLine, childJob, type BulkCursor, type Outcome, type PlannedItem } from '../src/orchestration/bulk-types.js';
 import { CompressImageInput } from '../src/orchestration/types.js';
 import { compressWorkflowId, outputKeyFor } from '../src/orchestration/output-key.js';
 import { planPage } from '../activities/bulk-plan.js';
@@ -82,6 +82,40 @@ test('judgeOutput: keeps only a .dfc of this model, seed, size, rate and source 
   assert.match((judgeOutput({ invalid: 'not a valid .dfc (x)' }, job) as { redo: string }).redo, /not a valid/);
 });
 
+test('judgeOutput with a quality target: kept only when made for the same target; steps and bpp cap it', () => {
+  const job = { output: 'o.dfc', seed: 0, modelHash: HASH_HEX, targetQuality: { metric: 'ssimulacra2', value: 60 } } as const;
+  const facts = { bytes: 200, modelHash: HASH_HEX, seed: 0, width: 64, height: 48, steps: 10 };
+  assert.match((judgeOutput(facts, job) as { redo: string }).redo, /without a quality target, ssimulacra2=60/);
+  const made = { ...facts, quality: { target: { metric: 'ssimulacra2', value: 60 }, reached: 61.5 } } as const;
+  const kept = judgeOutput(made, job);
+  assert.ok('skipped' in kept);
+  assert.deepEqual(kept.skipped.target_quality, { metric: 'ssimulacra2', target: 60, reached: 61.5, target_met: true });
+  assert.match((judgeOutput(made, { ...job, targetQuality: { metric: 'ssimulacra2', value: 70 } }) as { redo: string }).redo, /made for ssimulacra2=60, not ssimulacra2=70/);
+  assert.match((judgeOutput(made, { ...job, targetQuality: { metric: 'psnr', value: 60 } }) as { redo: string }).redo, /not psnr=60/);
+  assert.ok('skipped' in judgeOutput(made, { ...job, steps: 12 }), 'steps cap the chain: a 10-step prefix is within 12');
+  assert.match((judgeOutput(made, { ...job, steps: 8 }) as { redo: string }).redo, /10 steps, not at most 8/);
+  assert.match((judgeOutput(made, { ...job, bpp: 0.1 }) as { redo: string }).redo, /bpp/);
+  // A job without a target keeps it by the usual rules, and still reports what it reached.
+  const plain = judgeOutput(made, { output: 'o.dfc', seed: 0, modelHash: HASH_HEX });
+  assert.ok('skipped' in plain && plain.skipped.target_quality?.reached === 61.5);
+  // A butteraugli target is met at or below it.
+  const ba = judgeOutput({ ...facts, quality: { target: { metric: 'butteraugli', value: 4 }, reached: 4.5 } }, { ...job, targetQuality: { metric: 'butteraugli', value: 4 } });
+  assert.ok('skipped' in ba && ba.skipped.target_quality?.target_met === false);
+});
+
+test('a quality target travels in the output metadata and back', async () => {
+  const header = readDfcHeader(dfc({}));
+  const report = { metric: 'ms-ssim', target: 0.9, reached: 0.9134, target_met: true, steps_coded: 20, prefixes_decoded: 6 } as const;
+  const m = outputMetadata(header, { etag: 'e' }, report);
+  assert.equal(m['diffc-target-quality'], 'ms-ssim=0.9');
+  assert.equal(m['diffc-quality-reached'], '0.9134');
+  assert.equal(outputMetadata(header, undefined)['diffc-target-quality'], undefined);
+  const store = openStore(`file://${await mkdtemp(join(tmpdir(), 'diffc-tqm-'))}`);
+  await store.put('o.dfc', dfc({}), { metadata: m });
+  const facts = await readOutputFacts(store, 'o.dfc');
+  assert.deepEqual(facts && 'quality' in facts ? facts.quality : undefined, { target: { metric: 'ms-ssim', value: 0.9 }, reached: 0.9134 });
+});
+
 test('judgeOutput: the prompt must be the job\'s; guidance the job names must be the recorded one', () => {
   const job = { output: 'o.dfc', seed: 0, modelHash: HASH_HEX } as const;
   const facts = { bytes: 200, modelHash: HASH_HEX, seed: 0, width: 64, height: 48, steps: 10 };
@@ -148,6 +182,15 @@ test('childJob is a valid compressImage job; a manifest rate replaces the job ra
   assert.equal(parsed.bpp, undefined);
   assert.equal(parsed.modelHash, HASH_HEX);
   assert.equal(CompressImageInput.parse(childJob(job, { ...item, overrides: { seed: 9 } }, undefined)).bpp, 0.1);
+  // A quality target is a rate: the job's goes to every child, with its bpp cap; a line's replaces both.
+  const targeted = BulkArchiveInput.parse({ store: 'file:///x', outputPrefix: 'dfc/', jobId: 'j', bpp: 0.5, targetQuality: 'psnr=30' });
+  const tc = CompressImageInput.parse(childJob(targeted, { ...item, overrides: undefined }, HASH_HEX));
+  assert.deepEqual([tc.targetQuality, tc.bpp], [{ metric: 'psnr', value: 30 }, 0.5]);
+  const line = ManifestLine.parse({ key: 'a.png', targetQuality: 'ssimulacra2=55' });
+  const lc = CompressImageInput.parse(childJob(job, { ...item, overrides: { targetQuality: line.targetQuality } }, HASH_HEX));
+  assert.deepEqual([lc.targetQuality, lc.bpp], [{ metric: 'ssimulacra2', value: 55 }, undefined]);
+  assert.equal(CompressImageInput.parse(childJob(targeted, item, HASH_HEX)).targetQuality, undefined, 'a line with steps: fixed steps, no target');
+  assert.equal(ManifestLine.safeParse({ key: 'a.png', targetQuality: 'lpips=0.1' }).success, false);
   // Prompt and guidance are encode settings: every child gets the job's.
   const guided = BulkArchiveInput.parse({ store: 'file:///x', outputPrefix: 'dfc/', jobId: 'j', prompt: 'a cat', guidance: 2, denoiseGuidance: 7.5 });
   const child = CompressImageInput.parse(childJob(guided, item, HASH_HEX));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  heartbeatSeconds, LOAD_ALLOWANCE_S, measured, startToCloseSeconds, STEP_MARGIN, UNMEASURED_STEP_S_PER_MP, VAE_S_PER_MP, MAX_START_TO_CLOSE_S,
+  heartbeatSeconds, LOAD_ALLOWANCE_S, qualitySearchDecodes, RECON_ALLOWANCE_STEPS, measured, startToCloseSeconds, STEP_MARGIN, UNMEASURED_STEP_S_PER_MP, VAE_S_PER_MP, MAX_START_TO_CLOSE_S,
 } from '../src/orchestration/timeouts.js';
 import { checkFormat, checkInput, readWork, UNSUPPORTED_VERSION, WORK_FORMATS } from '../activities/work-format.js';
 
@@ -20,6 +20,15 @@ test('start-to-close grows with the image before a step is measured, and with th
   assert.ok(finish > 30 * 60, 'more than the old constant 30 minutes');
   assert.equal(startToCloseSeconds({ kind: 'steps', steps: 1e6 }, { pixels: 1e9 }), MAX_START_TO_CLOSE_S);
   assert.ok(startToCloseSeconds({ kind: 'latent' }, { pixels: 33e6 }) > startToCloseSeconds({ kind: 'latent' }, { pixels: 1e6 }));
+});
+
+test('an assemble that searches for a quality target gets time for its prefix decodes', () => {
+  const w = { pixels: 8.3e6, stepSeconds: 30 };
+  const plain = startToCloseSeconds({ kind: 'assemble' }, w);
+  assert.equal(plain, LOAD_ALLOWANCE_S + 600);
+  assert.deepEqual([1, 2, 3, 16, 17, 28].map(qualitySearchDecodes), [1, 2, 3, 5, 6, 6]);
+  const q = startToCloseSeconds({ kind: 'assemble', qualitySearch: { steps: 28 } }, w);
+  assert.equal(q, Math.ceil(plain + 6 * (STEP_MARGIN * (28 + RECON_ALLOWANCE_STEPS) * 30 + 8.3 * VAE_S_PER_MP)));
 });
 
 test('the heartbeat timeout is the job\'s unless a worker\'s event loop stalled longer', () => {

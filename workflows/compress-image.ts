@@ -61,7 +61,8 @@ function activitiesFor(job: CompressImageInput) {
     resolveModelHash: gpu.resolveModelHash, prepareSource: io.prepareSource, discardWork: io.discardWork,
     encodeLatent: (w: MeasuredWork, p: PinnedJob) => sized({ kind: 'latent' }, w).encodeLatent(p),
     encodeSteps: (w: MeasuredWork, i: EncodeStepsInput, steps: number) => sized({ kind: 'steps', steps }, w).encodeSteps(i),
-    assembleDfc: (w: MeasuredWork, p: PinnedJob) => sized({ kind: 'assemble' }, w).assembleDfc(p),
+    assembleDfc: (w: MeasuredWork, p: PinnedJob, steps: number) =>
+      sized(job.targetQuality ? { kind: 'assemble', qualitySearch: { steps } } : { kind: 'assemble' }, w).assembleDfc(p),
   };
 }
 
@@ -136,7 +137,7 @@ async function compressOnce(job: CompressImageInput): Promise<CompressImageResul
         progress = { phase: 'steps', step, stepsTarget: prepared.stepsTarget };
       }
       progress = { phase: 'assemble', step, stepsTarget: prepared.stepsTarget };
-      const written = await a.assembleDfc(work, pinned);
+      const written = await a.assembleDfc(work, pinned, step);
       progress = written.superseded ? { ...progress, phase: 'superseded' } : { phase: 'done', step, stepsTarget: prepared.stepsTarget };
       return written;
     });

@@ -21,13 +21,8 @@ import { compressionSettings } from '../pipeline/compress-settings.js';
 import { conditionedPredictors, GUIDANCE_RANGE } from '../pipeline/conditioning.js';
 import { parseOrUsage, type Print } from './args.js';
 import { codingScheduleId, PresetName } from '../pipeline/presets.js';
-import { asWritten, QualityTargetSpec, qualityScorer, shortestPrefixMeeting, type QualityTarget } from '../pipeline/target-quality.js';
-import { prefixDecoder, type PrefixDecoder } from '../pipeline/decode-prefix.js';
-import { perceptualMetric } from '../eval/perceptual.js';
-import type { RgbImage } from '../image/types.js';
-
-/** With --target-quality and no rate control, the chain is coded up to this rate. */
-const TARGET_QUALITY_CAP_BPP = 1;
+import { QualityTargetSpec, rateCapBpp, requireQualityTool, shortestPrefixFile } from '../pipeline/target-quality.js';
+import { prefixDecoder } from '../pipeline/decode-prefix.js';
 
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
 
@@ -117,8 +112,7 @@ export async function compressCommand(argv: string[], out: Print, err: Print): P
   }
   const a = parseOrUsage(Args, { ...values, positionals });
   // A perceptual target's tool is looked up now, not after the first encode.
-  const tm = a['target-quality']?.metric;
-  if (tm === 'ssimulacra2' || tm === 'butteraugli') perceptualMetric(tm);
+  requireQualityTool(a['target-quality']);
   const { files, many } = await expandInputs(a.positionals, IMAGE_EXTENSIONS);
   const jobs = files.map((f) => ({
     input: f,
@@ -167,7 +161,7 @@ async function compressOne(
   const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
     info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
     prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
-    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: a.bpp ?? (target && a.steps === undefined && a.timestep === undefined ? TARGET_QUALITY_CAP_BPP : undefined), steps: a.steps, timestep: a.timestep,
+    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: rateCapBpp(a, target), steps: a.steps, timestep: a.timestep,
   });
   const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
@@ -181,7 +175,7 @@ async function compressOne(
   const encodeS = (performance.now() - tEnc) / 1000;
   // With a quality target, the shortest prefix reaching it, judged on the decoder's own pixels.
   const chosen = target && c.header.stepsCoded > 0 && original
-    ? await shortestPrefixFile(target, c.bytes, c.header.stepsCoded, await original,
+    ? await shortestPrefixFile(target, c.header.stepsCoded, await original,
       prefixDecoder(lm.model, predictor, denoiser, c.bytes, decodeContext(lm, padded.width, padded.height), padded, img))
     : undefined;
   if (chosen && !chosen.report.target_met) log(`${label}${j.input}: ${target!.metric} ${chosen.report.reached} with all ${chosen.steps} coded steps, short of ${target!.value}: kept whole`);
@@ -206,22 +200,6 @@ async function compressOne(
       ? { target_quality: chosen.report, kl_bits: +c.chain.records.slice(0, steps).reduce((t, r) => t + r.klBits, 0).toFixed(1) }
       : klSummary(c.chain.records.map((r) => r.klBits), c.chain.payload.length)),
     backend: backend.name, encode_s: +encodeS.toFixed(3), total_s: +((performance.now() - t0) / 1000).toFixed(3),
-  };
-}
-
-/** The shortest prefix of the file whose decode, as its PNG will hold it, reaches the target. */
-async function shortestPrefixFile(target: QualityTarget, file: Uint8Array, stepsCoded: number, original: RgbImage, decode: PrefixDecoder) {
-  const score = qualityScorer(target.metric, original);
-  const decoded = new Map<number, Awaited<ReturnType<PrefixDecoder>>>();
-  const choice = await shortestPrefixMeeting(stepsCoded, target, async (steps) => {
-    const d = await decode(steps);
-    decoded.set(steps, d);
-    return score(asWritten(d.image));
-  });
-  const { bytes, image } = decoded.get(choice.steps)!;
-  return {
-    bytes, image, steps: choice.steps,
-    report: { metric: target.metric, target: target.value, reached: +choice.score.toFixed(4), target_met: choice.met, steps_coded: stepsCoded, prefixes_decoded: choice.tried.length },
   };
 }
 

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { PresetName } from '../pipeline/presets.js';
+import { QualityTargetSpec, targetSpec } from '../pipeline/quality-target.js';
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { connectClient, startBulkArchive, startCompressImage, startDecompressImage } from '../orchestration/client.js';
 import { splitObjectUrl, splitPrefixUrl } from '../orchestration/locations.js';
@@ -27,7 +28,8 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
 
   -o, --output URL          the .dfc (or, with --decompress, the image); default <object>.dfc
   --prefix URL/             bulk: every object under this prefix whose name ends in an image suffix
-  --manifest URL            bulk: a JSONL file, one {"key": ..., "bpp"?, "steps"?, "seed"?} per line
+  --manifest URL            bulk: a JSONL file, one {"key": ..., "bpp"?, "steps"?, "targetQuality"?,
+                            "seed"?} per line (a line's rate replaces the job's)
   --output-prefix URL/      bulk: outputs go to <output-prefix><key under prefix>.dfc; the job's
                             manifest (manifest.json indexing JSONL parts under manifest/) and
                             summary.json to <output-prefix>_jobs/<job-id>/
@@ -38,6 +40,10 @@ stdout, then follows progress on stderr until the workflow ends (unless --no-wai
   --objects-per-run N       bulk: children started per workflow run before continue-as-new
                             (default 500, at most 1000)
   --bpp X | --steps N       rate, as diffc compress (default: the whole chain)
+  --target-quality M=V      keep the shortest prefix whose decode reaches V on metric M, as diffc
+                            compress (psnr, ms-ssim, ssimulacra2, butteraugli; the last two need
+                            their tools on the gpu workers); --bpp/--steps cap the chain (default
+                            1 bpp); each result (and manifest line) carries target_quality
   --seed S                  shared-randomness seed (default 0)
   --model M                 model id as the workers resolve it (default $DIFFC_MODEL_ID or 'default')
   --max-pixels N            refuse larger images (default 67108864)
@@ -74,6 +80,7 @@ const Args = z.object({
   'objects-per-run': z.coerce.number().int().min(1).optional(),
   bpp: z.coerce.number().positive().optional(),
   steps: z.coerce.number().int().positive().optional(),
+  'target-quality': QualityTargetSpec.optional(),
   seed: z.coerce.number().int().nonnegative().default(0),
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
   'max-pixels': z.coerce.number().int().positive().optional(),
@@ -95,6 +102,7 @@ const Args = z.object({
   if ((a.prefix !== undefined || a.manifest !== undefined) && a['output-prefix'] === undefined) ctx.addIssue({ code: 'custom', path: ['output-prefix'], message: 'required with --prefix or --manifest' });
   if (a.decompress !== undefined && a.output === undefined) ctx.addIssue({ code: 'custom', path: ['output'], message: 'required with --decompress' });
   if (a.bpp !== undefined && a.steps !== undefined) ctx.addIssue({ code: 'custom', path: ['bpp'], message: 'give at most one of --bpp, --steps' });
+  if (a.decompress !== undefined && a['target-quality'] !== undefined) ctx.addIssue({ code: 'custom', path: ['target-quality'], message: 'is for compressing (with --decompress use --upto-bpp or --upto-step)' });
   if (a.decompress !== undefined && (a.prompt !== undefined || a.guidance !== undefined)) ctx.addIssue({ code: 'custom', path: ['decompress'], message: '--prompt and --guidance are the file\'s when decompressing (only --denoise-guidance can be given)' });
 });
 type Args = z.infer<typeof Args>;
@@ -105,7 +113,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
     options: {
       output: { type: 'string', short: 'o' }, prefix: { type: 'string' }, manifest: { type: 'string' }, 'output-prefix': { type: 'string' },
       'job-id': { type: 'string' }, concurrency: { type: 'string' }, 'objects-per-run': { type: 'string' }, bpp: { type: 'string' },
-      steps: { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' }, 'chunk-bits': { type: 'string' },
+      steps: { type: 'string' }, 'target-quality': { type: 'string' }, seed: { type: 'string' }, model: { type: 'string' }, 'max-pixels': { type: 'string' }, 'chunk-bits': { type: 'string' },
       preset: { type: 'string' }, prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' },
       decompress: { type: 'string' }, 'upto-bpp': { type: 'string' }, 'upto-step': { type: 'string' }, 'workflow-id': { type: 'string' },
       ...SERVICE_OPTIONS, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
@@ -121,7 +129,7 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
   const client = await connectClient(cfg);
   try {
     const start = { queues: cfg.queues, workflowId: a['workflow-id'] };
-    const rate = { bpp: a.bpp, steps: a.steps, seed: a.seed };
+    const rate = { bpp: a.bpp, steps: a.steps, targetQuality: a['target-quality'], seed: a.seed };
     // Encode settings, validated by CompressImageInput / BulkArchiveInput (the UTF-8 bound of the prompt among them).
     const conditioning = { prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'], preset: a.preset };
     if (a.decompress !== undefined) {
@@ -169,12 +177,13 @@ export async function submitCommand(argv: string[], out: Print, err: Print): Pro
 
 /**
  * Same locations and settings -> same job id, so resubmitting resumes rather than duplicates.
- * Prompt and guidance join the key only when given, so jobs without them keep the ids they had.
+ * Prompt, guidance and a quality target join the key only when given, so jobs without them keep the ids they had.
  */
-export function defaultJobId(a: Pick<Args, 'prefix' | 'manifest' | 'output-prefix' | 'bpp' | 'steps' | 'seed' | 'model' | 'prompt' | 'guidance' | 'denoise-guidance' | 'preset'>): string {
+export function defaultJobId(a: Pick<Args, 'prefix' | 'manifest' | 'output-prefix' | 'bpp' | 'steps' | 'target-quality' | 'seed' | 'model' | 'prompt' | 'guidance' | 'denoise-guidance' | 'preset'>): string {
   const conditioning = a.prompt !== undefined || a.guidance !== undefined || a['denoise-guidance'] !== undefined ? [[a.prompt, a.guidance, a['denoise-guidance']]] : [];
   const preset = a.preset !== undefined && a.preset !== 'default' ? [['preset', a.preset]] : [];
-  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model, ...conditioning, ...preset]);
+  const target = a['target-quality'] ? [['target-quality', targetSpec(a['target-quality'])]] : [];
+  const key = JSON.stringify([a.prefix, a.manifest, a['output-prefix'], a.bpp, a.steps, a.seed, a.model, ...conditioning, ...preset, ...target]);
   return `job-${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 

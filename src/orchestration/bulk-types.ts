@@ -3,6 +3,7 @@
  * per object, and a JSONL manifest of outcomes under `<outputPrefix>_jobs/<jobId>/`.
  */
 import { z } from 'zod';
+import type { QualityReport, QualityTarget } from '../pipeline/quality-target.js';
 import { ENCODE_SETTING_KEYS, EncodeSettings, ModelHashHex, RateParams, StoreUrl, type CompressImageResult, type SourceVersion } from './types.js';
 
 export const MAX_CONCURRENCY = 1000;
@@ -20,7 +21,7 @@ export const BulkArchiveInput = z.object({
   store: StoreUrl,
   /** Compress every object under this key prefix whose name ends in one of `suffixes` ... */
   prefix: z.string().default(''),
-  /** ... or the objects a JSONL manifest in `store` lists, one {"key": ..., "bpp"?, "steps"?, "seed"?} per line. */
+  /** ... or the objects a JSONL manifest in `store` lists, one {"key": ..., "bpp"?, "steps"?, "targetQuality"?, "seed"?} per line. */
   manifest: z.string().min(1).optional(),
   suffixes: z.array(z.string().min(1)).min(1).default(IMAGE_SUFFIXES),
   /** Where the .dfc files go (default: the source store) and under which prefix: `<outputPrefix><key minus prefix>.dfc`. */
@@ -91,7 +92,10 @@ export interface BulkState {
 
 /** One manifest record: every object ends as exactly one of these. */
 export type Outcome =
-  | { readonly source: string; readonly output: string; readonly status: 'ok' | 'skipped'; readonly bytes: number; readonly bpp: number; readonly steps: number; readonly workflowId?: string }
+  | {
+    readonly source: string; readonly output: string; readonly status: 'ok' | 'skipped'; readonly bytes: number; readonly bpp: number; readonly steps: number;
+    readonly target_quality?: QualityReport; readonly workflowId?: string;
+  }
   | { readonly source: string; readonly output?: string; readonly status: 'failed' | 'deferred'; readonly error: string; readonly workflowId?: string };
 
 /** One object to compress: the child's job is the bulk job's settings plus these. */
@@ -100,7 +104,7 @@ export interface PlannedItem {
   readonly source: string;
   readonly output: string;
   /** Per-object rate overrides from a manifest line (already validated). */
-  readonly overrides?: { readonly bpp?: number; readonly steps?: number; readonly seed?: number };
+  readonly overrides?: { readonly bpp?: number; readonly steps?: number; readonly targetQuality?: QualityTarget; readonly seed?: number };
   /** The listed version of the source (prefix mode on S3). */
   readonly sourceVersion?: SourceVersion;
 }
@@ -137,20 +141,29 @@ export interface ManifestIndex {
  */
 export function childJob(job: BulkArchiveInput, item: PlannedItem, modelHash: string | undefined): Record<string, unknown> {
   const settings = Object.fromEntries(ENCODE_SETTING_KEYS.map((k) => [k, job[k]]));
-  // A manifest line's rate (bpp or steps) replaces the job's rate rather than adding a second one.
-  const ownRate = item.overrides?.bpp !== undefined || item.overrides?.steps !== undefined;
+  // A manifest line's rate (bpp, steps, quality target) replaces the job's whole rate rather than adding to it.
+  const o = item.overrides;
+  const ownRate = o?.bpp !== undefined || o?.steps !== undefined || o?.targetQuality !== undefined;
+  const rate = ownRate ? {} : {
+    ...(job.bpp !== undefined ? { bpp: job.bpp } : {}), ...(job.steps !== undefined ? { steps: job.steps } : {}),
+    ...(job.targetQuality !== undefined ? { targetQuality: job.targetQuality } : {}),
+  };
   return {
     store: job.store, source: item.source, ...(job.outputStore !== undefined ? { outputStore: job.outputStore } : {}), output: item.output,
-    ...(!ownRate && job.bpp !== undefined ? { bpp: job.bpp } : {}), ...(!ownRate && job.steps !== undefined ? { steps: job.steps } : {}), seed: job.seed,
+    ...rate, seed: job.seed,
     ...item.overrides, ...settings, skipExisting: true,
     ...(item.sourceVersion ? { sourceVersion: item.sourceVersion } : {}),
     ...(modelHash !== undefined ? { modelHash } : {}),
   };
 }
 
-/** A child's result as its manifest line: done, skipped, or deferred when superseded. */
-export function outcomeOf(source: string, r: CompressImageResult, workflowId: string): Outcome {
+/** A child's result as its manifest line: done, skipped, or deferred when superseded (no workflowId: judged by the planner). */
+export function outcomeOf(source: string, r: CompressImageResult, workflowId?: string): Outcome {
+  const wf = workflowId !== undefined ? { workflowId } : {};
   return r.superseded
-    ? { source, output: r.output, status: 'deferred', error: `superseded: ${r.reason ?? 'a newer version of the source'}`, workflowId }
-    : { source, output: r.output, status: r.skipped ? 'skipped' : 'ok', bytes: r.bytes, bpp: r.bpp, steps: r.steps, workflowId };
+    ? { source, output: r.output, status: 'deferred', error: `superseded: ${r.reason ?? 'a newer version of the source'}`, ...wf }
+    : {
+      source, output: r.output, status: r.skipped ? 'skipped' : 'ok', bytes: r.bytes, bpp: r.bpp, steps: r.steps,
+      ...(r.target_quality ? { target_quality: r.target_quality } : {}), ...wf,
+    };
 }

@@ -25,7 +25,8 @@ export interface MeasuredWork {
 export type GpuWork =
   | { readonly kind: 'latent' }
   | { readonly kind: 'steps'; readonly steps: number }
-  | { readonly kind: 'assemble' }
+  /** With a quality target, assemble decodes prefixes of the `steps` coded to choose one. */
+  | { readonly kind: 'assemble'; readonly qualitySearch?: { readonly steps: number } }
   | { readonly kind: 'decode-finish'; readonly reconSteps: number };
 
 /** A cold worker loads (and may first sync) the model before any work: Flux-dev is ~30 GB. */
@@ -37,6 +38,11 @@ export const VAE_S_PER_MP = 120;
 /** Measured step time times this, for the range's start-to-close. */
 export const STEP_MARGIN = 4;
 export const MAX_START_TO_CLOSE_S = 24 * 3600;
+/** A prefix decode's final reconstruction, bounded as this many chain steps (flow/ancestral denoising). */
+export const RECON_ALLOWANCE_STEPS = 50;
+
+/** Prefix decodes a quality search makes at most: the whole chain, then a bisection. */
+export const qualitySearchDecodes = (steps: number): number => 1 + Math.ceil(Math.log2(Math.max(steps, 1)));
 export const MAX_HEARTBEAT_S = 3600;
 
 export interface ActivityTimeouts {
@@ -55,7 +61,12 @@ export function startToCloseSeconds(work: GpuWork, w: MeasuredWork): number {
   let s = LOAD_ALLOWANCE_S;
   if (work.kind === 'latent') s += mp(w.pixels) * VAE_S_PER_MP;
   if (work.kind === 'steps') s += stepBound(w, work.steps);
-  if (work.kind === 'assemble') s += 10 * 60;
+  if (work.kind === 'assemble') {
+    s += 10 * 60;
+    // A decode step is no slower than an encode step (the decoder selects no candidates).
+    const q = work.qualitySearch;
+    if (q) s += qualitySearchDecodes(q.steps) * (stepBound(w, q.steps + RECON_ALLOWANCE_STEPS) + mp(w.pixels) * VAE_S_PER_MP);
+  }
   if (work.kind === 'decode-finish') s += stepBound(w, work.reconSteps) + mp(w.pixels) * VAE_S_PER_MP;
   return Math.min(MAX_START_TO_CLOSE_S, Math.ceil(s));
 }

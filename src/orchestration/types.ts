@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { PresetName } from '../pipeline/presets.js';
+import { QualityTargetField, type QualityReport } from '../pipeline/quality-target.js';
 // Not node:crypto: workflow code imports this module, and the workflow bundle cannot load node: modules.
 import { sha256Hex } from './sha256.js';
 
@@ -30,6 +31,11 @@ export const RateParams = z.object({
   bpp: z.number().positive().max(64).optional(),
   /** Code at most this many steps (--steps). */
   steps: z.number().int().positive().optional(),
+  /**
+   * Keep the shortest prefix whose decode reaches this quality (--target-quality): 'ssimulacra2=60'
+   * or { metric, value }. bpp or steps, when given, cap the chain it is chosen from (default 1 bpp).
+   */
+  targetQuality: QualityTargetField.optional(),
   /** Shared-randomness seed, 0..2^53 (--seed). */
   seed: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).default(0),
 }).strict();
@@ -194,6 +200,8 @@ export interface CompressImageResult {
   readonly steps: number;
   /** The output already existed and matched (skipExisting); nothing was computed. */
   readonly skipped?: boolean;
+  /** With a quality target: the metric its kept prefix reached (from its metadata when skipped). */
+  readonly target_quality?: QualityReport;
   /** Nothing was written: the source version this run was for is gone or replaced, or another
    *  writer's output for a current source is there (the reason says which). bytes/bpp/steps 0. */
   readonly superseded?: boolean;

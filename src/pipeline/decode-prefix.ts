@@ -9,6 +9,9 @@ import type { NoisePredictor } from '../codec/model.js';
 import type { RgbImage } from '../image/types.js';
 import { cropTo } from '../image/geometry.js';
 import { decompressLatents, truncateDfc, type DecodeContext } from '../codec/codec.js';
+import { readDfc, type DfcHeader } from '../codec/format/index.js';
+import { conditionedPredictors, fileConditioning } from './conditioning.js';
+import { decodeContext, type LoadedModel } from './model-context.js';
 
 export interface PrefixDecoder {
   (steps: number): Promise<{ bytes: Uint8Array; image: RgbImage }>;
@@ -24,4 +27,13 @@ export function prefixDecoder(
     const [rgb] = await model.decode([d.latent], padded.width, padded.height);
     return { bytes, image: cropTo(rgb, size.width, size.height) };
   };
+}
+
+/** prefixDecoder for a whole encoded file, set up from its header as openDecode sets up diffc decompress. */
+export async function filePrefixDecoder(lm: LoadedModel, file: Uint8Array): Promise<{ decode: PrefixDecoder; header: DfcHeader }> {
+  const header = readDfc(file).header;
+  const d = lm.model.info.downsample;
+  const padded = { width: header.latent.width * d, height: header.latent.height * d };
+  const { chain, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, header.prompt, fileConditioning(header, lm.model.info.family));
+  return { decode: prefixDecoder(lm.model, chain, denoiser, file, decodeContext(lm, padded.width, padded.height), padded, header.image), header };
 }

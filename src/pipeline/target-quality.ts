@@ -6,37 +6,24 @@
  * quality; a single photo's curve can dip by a little, so the result is the shortest prefix the
  * bisection met that reaches the target, with the prefix before it below it).
  */
-import { z } from 'zod';
 import type { RgbImage } from '../image/types.js';
 import { msssim, psnr } from '../eval/metrics.js';
 import { perceptualMetric } from '../eval/perceptual.js';
 import { quantise } from '../image/io.js';
+import { meets, type QualityMetric, type QualityReport, type QualityTarget } from './quality-target.js';
+import type { PrefixDecoder } from './decode-prefix.js';
 
-export const QUALITY_METRICS = ['psnr', 'ms-ssim', 'ssimulacra2', 'butteraugli'] as const;
-export type QualityMetric = (typeof QUALITY_METRICS)[number];
-
-export interface QualityTarget {
-  readonly metric: QualityMetric;
-  readonly value: number;
-}
-
-/** `metric=value`, e.g. ssimulacra2=60, psnr=30, ms-ssim=0.9, butteraugli=8 (at most). */
-export const QualityTargetSpec = z.string().transform((s, ctx): QualityTarget => {
-  const m = /^([a-z0-9-]+)=(-?[0-9]+(?:\.[0-9]+)?)$/.exec(s.trim());
-  if (!m || !(QUALITY_METRICS as readonly string[]).includes(m[1])) {
-    ctx.addIssue({ code: 'custom', message: `expected METRIC=VALUE with METRIC one of ${QUALITY_METRICS.join(', ')} (e.g. ssimulacra2=60), got '${s}'` });
-    return z.NEVER;
-  }
-  return { metric: m[1] as QualityMetric, value: Number(m[2]) };
-});
-
-/** Butteraugli is a distance: a target is reached at or below it; the others at or above. */
-export const meets = (t: QualityTarget, score: number) => (t.metric === 'butteraugli' ? score <= t.value : score >= t.value);
+export * from './quality-target.js';
 
 /** The image as its file will hold it: samples rounded to the image's bit depth, as the decoder writes them. */
 export function asWritten(img: RgbImage): RgbImage {
   const max = img.bitDepth === 16 ? 65535 : 255;
   return { ...img, data: Float32Array.from(quantise(img, img.bitDepth), (v) => v / max) };
+}
+
+/** Throws ToolUnavailableError now, before any encode, when a perceptual target's tool is missing. */
+export function requireQualityTool(t: QualityTarget | undefined): void {
+  if (t && (t.metric === 'ssimulacra2' || t.metric === 'butteraugli')) perceptualMetric(t.metric);
 }
 
 /** The scorer of a target's metric against the original (a tool for the perceptual ones). */
@@ -85,4 +72,26 @@ export async function shortestPrefixMeeting(
     if (meets(target, await at(mid))) hi = mid; else lo = mid;
   }
   return { steps: hi, score: cache.get(hi)!, met: true, tried };
+}
+
+/**
+ * The shortest prefix of an encoded file whose decode, as its image file will hold it, reaches
+ * the target: the bytes to write, that decode (the reconstruction the decoder will make), and
+ * the report. One search for diffc compress and compressImage's assembleDfc.
+ */
+export async function shortestPrefixFile(
+  target: QualityTarget, stepsCoded: number, original: RgbImage, decode: PrefixDecoder,
+): Promise<{ bytes: Uint8Array; image: RgbImage; steps: number; report: QualityReport }> {
+  const score = qualityScorer(target.metric, original);
+  const decoded = new Map<number, Awaited<ReturnType<PrefixDecoder>>>();
+  const choice = await shortestPrefixMeeting(stepsCoded, target, async (steps) => {
+    const d = await decode(steps);
+    decoded.set(steps, d);
+    return score(asWritten(d.image));
+  });
+  const { bytes, image } = decoded.get(choice.steps)!;
+  return {
+    bytes, image, steps: choice.steps,
+    report: { metric: target.metric, target: target.value, reached: +choice.score.toFixed(4), target_met: choice.met, steps_coded: stepsCoded, prefixes_decoded: choice.tried.length },
+  };
 }
