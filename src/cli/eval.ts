@@ -18,7 +18,8 @@ import { findJxlTools } from '../eval/jxl.js';
 import { ToolUnavailableError } from '../eval/tools.js';
 import type { RgbImage } from '../image/types.js';
 import { renderReport, type ReportImage, type ReportMetric } from '../eval/report.js';
-import { availableMetrics, LOWER_IS_BETTER, PERCEPTUAL_METRICS, type PerceptualMetric } from '../eval/perceptual.js';
+import { availableMetrics, type MetricFn } from '../eval/perceptual.js';
+import { EXPORT_HINT, loadLearnedMetric, type LearnedMetric } from '../eval/learned.js';
 import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { prefixDecoder } from '../pipeline/decode-prefix.js';
@@ -40,7 +41,8 @@ flat regions, relative to the original's: 1 = as textured, above 1 = added grain
 src/eval/grain.ts) and encode/decode time for diffc, and JPEG, WebP and AVIF (sharp) and JPEG XL
 (libjxl's cjxl/djxl) at the bpp diffc reached. The reference tools are found in DIFFC_TOOLS_DIR or
 on PATH (scripts/fetch-eval-tools.sh fetches them all); a missing one leaves its metric null or
-its codec out, with a note.
+its codec out, with a note. LPIPS and DISTS (distances, lower is better) are scored when their
+network weights are given as metric bundles (--lpips, --dists; nothing is downloaded).
 Writes <out>/results.csv, results.json and rd.svg; the last stdout line (with --json) is a
 per-codec summary of mean bpp, PSNR, MS-SSIM, SSIMULACRA 2, Butteraugli and grain at each rate,
 and bd_rate: diffc's BD-rate in percent against each baseline per metric (PCHIP over the codecs'
@@ -52,6 +54,9 @@ mean points; null where the curves do not overlap or a codec has under 2 distinc
   --out DIR         output directory (default eval-out)
   --backend B       RCC backend: auto | cuda | cpu | ts
   --seed N          seed for every image (default 0)
+  --lpips DIR       LPIPS from a metric bundle (scripts/metrics/export-metric-bundle.py makes one
+                    from the lpips package's weights); without it lpips is null
+  --dists DIR       DISTS from a metric bundle (from DISTS_pytorch's weights), likewise
   --force           overwrite results in --out
   --json            print the summary JSON as the last stdout line
   --report          also write <out>/report.html: one self-contained page with the RD plots per
@@ -79,16 +84,28 @@ const Args = z.object({
   json: z.boolean().default(false),
   quiet: z.boolean().default(false),
   report: z.boolean().default(false),
+  lpips: z.string().optional(),
+  dists: z.string().optional(),
 });
 
-interface Row { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; ssimulacra2: number | null; butteraugli: number | null; grain: number | null; encode_s: number; decode_s: number; steps?: number; quality?: number }
+/** The metrics beside PSNR and MS-SSIM, in column order: each null where its tool or bundle is absent. */
+const EXTRA_METRICS = [
+  { key: 'ssimulacra2', label: 'SSIMULACRA 2', lowerIsBetter: false, digits: 2 },
+  { key: 'butteraugli', label: 'Butteraugli', lowerIsBetter: true, digits: 3 },
+  { key: 'lpips', label: 'LPIPS', lowerIsBetter: true, digits: 4 },
+  { key: 'dists', label: 'DISTS', lowerIsBetter: true, digits: 4 },
+] as const;
+type ExtraMetric = (typeof EXTRA_METRICS)[number]['key'];
+type ExtraScores = Record<ExtraMetric, number | null>;
+
+interface Row extends ExtraScores { image: string; codec: string; target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null; encode_s: number; decode_s: number; steps?: number; quality?: number }
 
 export async function evalCommand(argv: string[], out: Print, err: Print): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
       model: { type: 'string' }, bpp: { type: 'string' }, codecs: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
-      seed: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, report: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' }, lpips: { type: 'string' }, dists: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, report: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -114,9 +131,14 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   const log = (s: string) => { if (!a.quiet) err(s); };
   const perceptual = availableMetrics();
   for (const m of perceptual.missing) log(`diffc eval: metric left null: ${m}`);
-  const scores = async (ref: RgbImage, rec: RgbImage): Promise<Record<PerceptualMetric, number | null>> => {
-    const out = { ssimulacra2: null, butteraugli: null } as Record<PerceptualMetric, number | null>;
-    for (const m of PERCEPTUAL_METRICS) out[m] = (await perceptual.metrics[m]?.(ref, rec)) ?? null;
+  // Bundles given are loaded (and checked) before any encode; a bad one is an error, not a null.
+  const learned: LearnedMetric[] = [];
+  for (const name of ['lpips', 'dists'] as const) if (a[name] !== undefined) learned.push(await loadLearnedMetric(a[name]!, name));
+  const fns: Partial<Record<ExtraMetric, MetricFn>> = { ...perceptual.metrics, ...Object.fromEntries(learned.map((l) => [l.metric, (r: RgbImage, d: RgbImage) => l.score(r, d)])) };
+  const notes = [...perceptual.missing, ...(['lpips', 'dists'] as const).filter((n) => a[n] === undefined).map((n) => `${n} left null: no --${n} bundle (${EXPORT_HINT})`)];
+  const scores = async (ref: RgbImage, rec: RgbImage): Promise<ExtraScores> => {
+    const out = {} as ExtraScores;
+    for (const { key } of EXTRA_METRICS) out[key] = (await fns[key]?.(ref, rec)) ?? null;
     return out;
   };
   await mkdir(a.out, { recursive: true });
@@ -191,8 +213,9 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   progress.done();
   backend.close?.();
   await lm.model.close();
+  for (const l of learned) await l.close();
 
-  const summary: Record<string, { target_bpp: number; bpp: number; psnr: number; msssim: number; ssimulacra2: number | null; butteraugli: number | null; grain: number | null }[]> = {};
+  const summary: Record<string, ({ target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null } & ExtraScores)[]> = {};
   for (const codec of a.codecs) {
     summary[codec] = a.bpp.map((target) => {
       const rs = rows.filter((r) => r.codec === codec && r.target_bpp === target);
@@ -204,12 +227,14 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
       };
       return {
         target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4),
-        ssimulacra2: meanOf((r) => r.ssimulacra2, 3), butteraugli: meanOf((r) => r.butteraugli, 4), grain: meanOf((r) => r.grain, 3),
+        ...Object.fromEntries(EXTRA_METRICS.map(({ key }) => [key, meanOf((r) => r[key], key === 'ssimulacra2' ? 3 : key === 'butteraugli' ? 4 : 5)])) as ExtraScores,
+        grain: meanOf((r) => r.grain, 3),
       };
     });
   }
   // diffc's BD-rate (PCHIP, src/eval/bd-rate.ts) against each baseline, per metric.
-  const bdRate = a.codecs.includes('diffc') ? bdRateTable(summary, 'diffc', [{ key: 'psnr' }, { key: 'msssim' }, ...PERCEPTUAL_METRICS.filter((m) => perceptual.metrics[m]).map((key) => ({ key, lowerIsBetter: LOWER_IS_BETTER[key] }))]) : null;
+  const scored = EXTRA_METRICS.filter((m) => fns[m.key]);
+  const bdRate = a.codecs.includes('diffc') ? bdRateTable(summary, 'diffc', [{ key: 'psnr' }, { key: 'msssim' }, ...scored.map(({ key, lowerIsBetter }) => ({ key, lowerIsBetter }))]) : null;
   const series = a.codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
   const enc = new TextEncoder();
   await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
@@ -217,11 +242,10 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs ${a.codecs.filter((c) => c !== 'diffc').map((c) => CODEC_LABEL[c]).join('/')}`, metric: 'PSNR' })), a.force);
   if (a.report) {
     const metricsShown: ReportMetric[] = [
-      { key: 'psnr', label: 'PSNR', lowerIsBetter: false, digits: 2 }, { key: 'msssim', label: 'MS-SSIM', lowerIsBetter: false, digits: 4 },
-      { key: 'ssimulacra2', label: 'SSIMULACRA 2', lowerIsBetter: false, digits: 2 }, { key: 'butteraugli', label: 'Butteraugli', lowerIsBetter: true, digits: 3 },
-    ].filter((m) => m.key === 'psnr' || m.key === 'msssim' || perceptual.metrics[m.key as PerceptualMetric]) as ReportMetric[];
+      { key: 'psnr', label: 'PSNR', lowerIsBetter: false, digits: 2 }, { key: 'msssim', label: 'MS-SSIM', lowerIsBetter: false, digits: 4 }, ...scored,
+    ];
     const html = renderReport({
-      model: info.id, images: files.map((f) => basename(f)), summary, bdRate, metrics: metricsShown, notes: perceptual.missing,
+      model: info.id, images: files.map((f) => basename(f)), summary, bdRate, metrics: metricsShown, notes,
       ...(report ? {
         crops: { image: report.image, region: report.region, original: report.original, rows: a.codecs.map((codec) => ({ codec, cells: a.bpp.flatMap((t) => report!.cells.get(`${codec}:${t}`) ?? []) })) },
         progressive: report.frames.length ? { image: report.image, frames: report.frames } : undefined,
@@ -230,7 +254,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     await writeFileAtomic(join(a.out, 'report.html'), enc.encode(html), a.force);
   }
   if (!a.quiet) {
-    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  SSIMULACRA2 ${p.ssimulacra2?.toFixed(2) ?? '-'}  Butteraugli ${p.butteraugli?.toFixed(3) ?? '-'}  grain ${p.grain?.toFixed(3) ?? '-'}`);
+    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  SSIMULACRA2 ${p.ssimulacra2?.toFixed(2) ?? '-'}  Butteraugli ${p.butteraugli?.toFixed(3) ?? '-'}${learned.map((l) => `  ${l.metric.toUpperCase()} ${p[l.metric]?.toFixed(4) ?? '-'}`).join('')}  grain ${p.grain?.toFixed(3) ?? '-'}`);
     for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of diffc vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
     err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg${a.report ? ', report.html' : ''}`);
   }

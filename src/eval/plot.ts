@@ -18,7 +18,9 @@ export interface RdPlotOptions {
   readonly width?: number;
   readonly height?: number;
   /** The y axis: PSNR (dB), MS-SSIM (capped at 1), or any other metric by its label. */
-  readonly metric?: 'PSNR' | 'MS-SSIM' | 'SSIMULACRA 2' | 'Butteraugli';
+  readonly metric?: 'PSNR' | 'MS-SSIM' | 'SSIMULACRA 2' | 'Butteraugli' | 'LPIPS' | 'DISTS';
+  /** Lower values are better (a distance): said on the axis. */
+  readonly lowerIsBetter?: boolean;
   /** Logarithmic bpp axis (1-2-5 ticks); points with bpp <= 0 are left out. */
   readonly logX?: boolean;
 }
@@ -101,7 +103,7 @@ export function rdPlotSvg(series: readonly Series[], opts: RdPlotOptions = {}): 
   out.push('</g>');
   out.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="black"/>`);
   out.push(`<text x="${num((m.l + W - m.r) / 2)}" y="${H - 12}" text-anchor="middle">bits per pixel${logX ? ' (log scale)' : ''}</text>`);
-  const yLabel = metric === 'PSNR' ? 'PSNR (dB)' : metric === 'Butteraugli' ? 'Butteraugli (lower is better)' : metric;
+  const yLabel = metric === 'PSNR' ? 'PSNR (dB)' : metric === 'Butteraugli' || opts.lowerIsBetter ? `${metric} (lower is better)` : metric;
   out.push(`<text transform="translate(18 ${num((m.t + H - m.b) / 2)}) rotate(-90)" text-anchor="middle">${yLabel}</text>`);
   if (!all.length) out.push(`<text x="${num((m.l + W - m.r) / 2)}" y="${num((m.t + H - m.b) / 2)}" text-anchor="middle" fill="#888">no data</text>`);
   clean.forEach((s, i) => {

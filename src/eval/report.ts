@@ -51,7 +51,7 @@ export function renderReport(r: ReportInput): string {
   const codecs = Object.keys(r.summary);
   const plots = r.metrics.map((m) => {
     const series = codecs.map((c) => ({ name: c, points: r.summary[c].flatMap((p) => (typeof p[m.key] === 'number' ? [{ bpp: p.bpp, psnr: p[m.key] as number }] : [])) }));
-    return `<div class="plot">${rdPlotSvg(series, { title: m.label, metric: m.label, width: 560, height: 380 })}</div>`;
+    return `<div class="plot">${rdPlotSvg(series, { title: m.label, metric: m.label, lowerIsBetter: m.lowerIsBetter, width: 560, height: 380 })}</div>`;
   }).join('\n');
 
   const head = ['codec', 'target bpp', 'bpp', ...r.metrics.map((m) => `${m.label}${m.lowerIsBetter ? ' ↓' : ''}`)];
