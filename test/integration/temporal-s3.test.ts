@@ -3,6 +3,7 @@
  * through infra/dev-up.sh), with the worker in this process reading S3_* like a deployed one.
  *   - an object in MinIO -> compressImage -> .dfc in MinIO, decoding as the CLI's does
  *   - bulkArchive over 200+ objects, bounded concurrency, continue-as-new, manifest; rerun skips
+ *   - bulkArchive with a quality target: the CLI's bytes, every output meets it, reruns judge it
  *   - bad inputs become manifest errors while the rest completes; sources unchanged
  *   - MinIO stopped for seconds mid-job: the job completes, no partial output
  */
@@ -160,6 +161,43 @@ test('bulkArchive over 210 objects: bounded concurrency, continue-as-new, comple
   const h2Events = (await h2.fetchHistory()).events!;
   assert.ok(!h2Events.some((e) => e.startChildWorkflowExecutionInitiatedEventAttributes), 'the rerun started no child workflow');
   assert.deepEqual(await snapshot(s, 'bulk/'), before, 'the source prefix is byte-for-byte unchanged');
+  s.close();
+});
+
+test('bulkArchive with a quality target: each output is diffc compress --target-quality\'s file and meets it; manifest lines carry target_quality; a rerun skips, another target redoes', opts, async () => {
+  const s = store();
+  const keys = ['tq/a.png', 'tq/b.png', 'tq/c.png'];
+  for (const [i, key] of keys.entries()) await s.put(key, await png(48, 40, 7 * i));
+  const job = { store: bucket(), prefix: 'tq/', outputPrefix: 'tq-out/', targetQuality: 'psnr=22', seed: 5, concurrency: 3, jobId: 'tq' };
+  const summary = await (await startBulkArchive(client!, job, { queues, workflowId: `tq-${process.pid}` })).result();
+  assert.equal(summary.ok, keys.length);
+  const manifest = await readManifest(s, summary.manifest!);
+  for (const o of manifest) {
+    if (o.status !== 'ok') assert.fail(`${o.source}: ${o.status}`);
+    const q = o.target_quality!;
+    assert.ok(q && q.target_met && q.reached >= 22 && q.metric === 'psnr', JSON.stringify(o));
+    assert.ok(o.steps < q.steps_coded!, `${o.source}: ${o.steps} of ${q.steps_coded} steps kept`);
+    // The same bytes as the CLI's, from the same source.
+    const local = join(dir, `tq-${o.source.slice(3)}`);
+    await writeFile(local, await s.get(o.source));
+    const cli = join(dir, `tq-${o.source.slice(3)}.dfc`);
+    assert.equal(await main(['compress', local, '-o', cli, '--target-quality', 'psnr=22', '--seed', '5', '-q', '--force'], () => {}, () => {}), 0);
+    assert.ok(Buffer.from(await s.get(o.output)).equals(await readFile(cli)), `${o.output} differs from diffc compress --target-quality`);
+    assert.equal((await s.head(o.output))!.metadata?.['diffc-target-quality'], 'psnr=22');
+  }
+  const again = await (await startBulkArchive(client!, job, { queues, workflowId: `tq-again-${process.pid}` })).result();
+  assert.equal(again.skipped, keys.length);
+  const rerun = await readManifest(s, again.manifest!);
+  assert.ok(rerun.every((o) => o.status === 'skipped' && o.target_quality?.target_met === true && o.target_quality.reached >= 22), JSON.stringify(rerun));
+  // Another target is another rate: redone, and the stricter target keeps more of the chain.
+  const stricter = await (await startBulkArchive(client!, { ...job, targetQuality: 'psnr=24', jobId: 'tq24' }, { queues, workflowId: `tq24-${process.pid}` })).result();
+  assert.equal(stricter.ok, keys.length);
+  const m24 = await readManifest(s, stricter.manifest!);
+  for (const o of m24) {
+    if (o.status !== 'ok') assert.fail(`${o.source}: ${o.status}`);
+    const before = manifest.find((m) => m.source === o.source)!;
+    assert.ok(o.target_quality!.reached >= 24 && o.steps >= (before as { steps: number }).steps, JSON.stringify([before, o]));
+  }
   s.close();
 });
 
