@@ -5,6 +5,8 @@
  *       prompt, no conditioning field) and its expected header
  *   test/vectors/dfc-example-v1-conditioned.bin / .json   the same file as writers make it now:
  *       conditioning (guidance, denoise guidance) and the range-coded prompt (§3.7)
+ *   test/vectors/dfc-example-v1-condition.bin / .json   a conditional model's file: the coded
+ *       condition field (§3.9) as well
  *   test/vectors/dfc-prompt-coding-v1.json   coded prompts (§3.7): UTF-8 in, exact bytes out
  * The files are normative once committed: changing them means changing docs/format.md's version.
  * Usage: npx tsx scripts/gen-format-vectors.ts
@@ -14,6 +16,7 @@ import { AdaptiveIntCoder, AdaptiveModel, RangeEncoder, StaticModel, type Adapti
 import { encodePromptBytes, writeDfc, type DfcHeader } from '../src/codec/format/index.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const fromHexStr = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 /** JSON with arrays of plain values kept on one line (ops, frequencies). */
 const json = (x: unknown) => JSON.stringify(x, null, 1).replace(/\[[^[\]{}]*\]/g, (a) => a.replace(/\s+/g, '')) + '\n';
 
@@ -172,6 +175,19 @@ writeFileSync(new URL('../test/vectors/dfc-example-v1-conditioned.json', import.
   payload: hex(payload),
   promptCoded: hex(encodePromptBytes(promptUtf8)),
   size: condBytes.length,
+}));
+
+// A conditional model's file (flags 0x38): the coded condition (§3.9, here the factorized stream of test/vectors/learned-entropy-v1.json,
+// docs/learned-entropy.md) after the coded prompt.
+const withCondition: DfcHeader = { ...conditioned, condition: fromHexStr('8aa4b0e5133c20db0cd80292be5c9cfe5e06f76f0d') };
+const conditionBytes = writeDfc({ header: withCondition, payload });
+writeFileSync(new URL('../test/vectors/dfc-example-v1-condition.bin', import.meta.url), conditionBytes);
+writeFileSync(new URL('../test/vectors/dfc-example-v1-condition.json', import.meta.url), json({
+  spec: 'docs/format.md §3 (.dfc v1: coded condition §3.3 #17, §3.9)',
+  note: 'dfc-example-v1-condition.bin parses to this header and payload; writing them back gives the same bytes. condition is field 17\'s bytes.',
+  header: { ...headerJson(withCondition), condition: hex(withCondition.condition!) },
+  payload: hex(payload),
+  size: conditionBytes.length,
 }));
 
 const prompts = [

@@ -81,6 +81,9 @@ function samples(): DfcFile[] {
     { header: { ...typicalHeader(), prompt: 'coded, no conditioning' }, payload: bytes(5) },
     { header: { ...typicalHeader(), conditioning: cond, prompt: 'raw with conditioning', promptCoding: 'raw' }, payload: bytes(5) },
     { header: maximal, payload: bytes(5000) },
+    // A conditional model's file: the coded condition before the payload (§3.9), empty or not.
+    { header: { ...typicalHeader(), conditioning: cond, condition: bytes(41) }, payload: bytes(80) },
+    { header: { ...typicalHeader(), conditioning: cond, prompt: 'with a condition', condition: new Uint8Array(0) }, payload: bytes(3) },
   ];
 }
 
@@ -210,6 +213,23 @@ test('fixed example file with the conditioning field and a coded prompt', () => 
   assert.equal(at + tail.length, bin.length - 4 - 1 - 40, 'then the payload length (1 byte), the payload and the CRC');
 });
 
+test('fixed example file with a coded condition (field 17)', () => {
+  const bin = new Uint8Array(readFileSync(new URL('./vectors/dfc-example-v1-condition.bin', import.meta.url)));
+  const J = JSON.parse(readFileSync(new URL('./vectors/dfc-example-v1-condition.json', import.meta.url), 'utf8'));
+  const expected = { ...headerFromJson(J.header), condition: fromHex(J.header.condition) };
+  assert.equal(bin.length, J.size);
+  const file = readDfc(bin);
+  assert.deepEqual(file.header, expected);
+  assert.deepEqual(writeDfc({ header: expected, payload: fromHex(J.payload) }), bin);
+  // flags 0x38: conditioning, coded prompt, condition; the condition's length and bytes right before the payload's.
+  assert.equal(bin[5], 0x38);
+  const cond = fromHex(J.header.condition), pay = fromHex(J.payload);
+  const at = Buffer.from(bin).indexOf(Buffer.from([cond.length, ...cond, pay.length]));
+  assert.equal(at + 1 + cond.length + 1 + pay.length + 4, bin.length);
+  // A prefix of the chain keeps the condition (the header is rewritten whole).
+  assert.deepEqual(readDfc(writeDfc({ header: { ...file.header, stepsCoded: 1 }, payload: pay.subarray(0, 2) })).header.condition, cond);
+});
+
 test('bad guidance values: the writer says invalid, the reader corrupt', () => {
   const base: DfcHeader = { ...typicalHeader(), conditioning: { guidance: 1, denoiseGuidance: 5 } };
   for (const [what, g] of [['NaN', NaN], ['Infinity', Infinity], ['negative', -1], ['-0', -0], ['over 100', 100.5], ['not float32', 0.1], ['string', '1'], ['missing', undefined]] as const) {
@@ -297,7 +317,13 @@ test('reader error codes: magic, version, truncated, corrupt, model-mismatch', (
   }
   assert.equal(errorCode(() => readDfc(Uint8Array.from([...good, 0]))), 'corrupt');
   assert.equal(errorCode(() => readDfc(withByte(good.length - 1, good[good.length - 1] ^ 1))), 'corrupt');
-  for (const bit of [0x20, 0x40, 0x80]) assert.equal(errorCode(() => readDfc(withByte(5, bit))), 'corrupt'); // reserved flag bits
+  for (const bit of [0x40, 0x80]) assert.equal(errorCode(() => readDfc(withByte(5, bit))), 'corrupt'); // reserved flag bits
+  // The condition flag on a file without the field: what follows does not parse as it.
+  assert.notEqual(errorCode(() => readDfc(withByte(5, good[5] | 0x20))), 'ok');
+  // Its length is bounded (2^24) and checked against the bytes present before anything is copied.
+  const withCond = writeDfc({ header: { ...typicalHeader(), condition: Uint8Array.from([1, 2, 3]) }, payload: new Uint8Array(4) });
+  assert.deepEqual(readDfc(withCond).header.condition, Uint8Array.from([1, 2, 3]));
+  assert.throws(() => writeDfc({ header: { ...typicalHeader(), condition: new Uint8Array(2 ** 24 + 1) }, payload: new Uint8Array(0) }), /condition must be 0\.\.16777216 bytes/);
   assert.equal(errorCode(() => readDfc(good, { expectModelHash: new Uint8Array(8) })), 'model-mismatch');
   assert.equal(errorCode(() => readDfc(good, { expectModelHash: new Uint8Array(4) })), 'invalid');
   assert.equal(errorCode(() => readDfc('not bytes' as unknown as Uint8Array)), 'invalid');

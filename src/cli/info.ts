@@ -78,6 +78,8 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
     // The values the file decodes with; null only for a file without the field whose model is not at hand.
     guidance: cond?.guidance ?? null, denoiseGuidance: cond?.denoiseGuidance ?? null,
     legacy_conditioning: h.conditioning === undefined,
+    // A conditional model's coded condition, sent before the chain (docs/format.md §3.9).
+    condition_bytes: h.condition?.length ?? null,
     step_bits: steps, ...(note ? { note } : {}),
   };
   if (a.json) {
@@ -89,6 +91,7 @@ export async function infoCommand(argv: string[], out: Print): Promise<number> {
   out(`schedule ${h.schedule.id}; ${h.stepsCoded} steps coded; seed ${h.seed.hi}:${h.seed.lo}; recon ${h.recon.method}/${h.recon.steps}`);
   out(`coding: chunks <= ${params.maxChunkBits} bits, padding ${params.paddingQuarterBits / 4}, side info ${params.sideInfo}${usesProtocol ? ' (protocol-predicted)' : ''}`);
   if (h.prompt !== undefined) out(`prompt: ${JSON.stringify(h.prompt)}`);
+  if (h.condition) out(`coded condition: ${h.condition.length} bytes before the chain`);
   if (h.conditioning) out(`guidance ${h.conditioning.guidance} (chain), denoise guidance ${h.conditioning.denoiseGuidance}`);
   else if (cond) out(`guidance ${cond.guidance} (chain), denoise guidance ${cond.denoiseGuidance}: legacy file (no guidance in the header), its model family's legacy values`);
   else out(`guidance: legacy file (no guidance in the header): its model family's legacy values (SD 1/1, Flux 3.5/3.5); pass --model to tell`);

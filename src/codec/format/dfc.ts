@@ -6,8 +6,9 @@
  *
  * Optional fields, each marked by a flags bit: the prompt as raw UTF-8 (bit 2, the first v1
  * files), the conditioning (bit 3: encode and denoise guidance as float32) and the prompt
- * range-coded (bit 4, §3.7). Writers write the conditioning and code the prompt; files without
- * the conditioning decode with their model family's legacy values (src/models/guidance.ts).
+ * range-coded (bit 4, §3.7), and a coded condition (bit 5, §3.9: a conditional model's side
+ * information, sent before the chain). Writers write the conditioning and code the prompt; files
+ * without the conditioning decode with their model family's legacy values (src/models/guidance.ts).
  */
 import { ByteReader, ByteWriter, MAX_VARINT } from './bytes.js';
 import { crc32 } from './crc32.js';
@@ -49,6 +50,8 @@ export interface DfcHeader {
   promptCoding?: 'raw' | 'coded';
   /** Absent in files written before the header carried guidance (their family's legacy values apply). */
   conditioning?: DfcConditioning;
+  /** A conditional model's coded condition (§3.9), opaque here: the model family decodes it. */
+  condition?: Uint8Array;
 }
 
 export interface DfcFile {
@@ -77,6 +80,7 @@ export const DFC_LIMITS = {
   /** Coded prompt: at most 2n + 1 bytes for n UTF-8 bytes (§3.7). */
   promptCodedBytes: maxCodedPromptBytes(PROMPT_MAX_BYTES),
   guidance: { min: 0, max: 100 },
+  conditionBytes: 2 ** 24,
   payloadBytes: MAX_VARINT,
 } as const;
 
@@ -85,7 +89,8 @@ const FLAG_METHOD_MASK = 0x03;
 const FLAG_PROMPT_RAW = 0x04;
 const FLAG_CONDITIONING = 0x08;
 const FLAG_PROMPT_CODED = 0x10;
-const FLAG_RESERVED = 0xe0;
+const FLAG_CONDITION = 0x20;
+const FLAG_RESERVED = 0xc0;
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -166,13 +171,14 @@ export function writeDfc(file: DfcFile): Uint8Array {
     const c = obj(h.conditioning, 'header.conditioning');
     conditioning = { guidance: checkGuidance(c.guidance, 'conditioning.guidance'), denoiseGuidance: checkGuidance(c.denoiseGuidance, 'conditioning.denoiseGuidance') };
   }
+  const condition = h.condition === undefined ? undefined : checkBytes(h.condition, 'condition', 0, L.conditionBytes);
   const payload = checkBytes(f.payload, 'payload', 0, L.payloadBytes);
 
   const w = new ByteWriter();
   for (const b of DFC_MAGIC) w.u8(b);
   w.u8(DFC_VERSION);
   const promptFlag = prompt === undefined ? 0 : rawPrompt ? FLAG_PROMPT_RAW : FLAG_PROMPT_CODED;
-  w.u8(methodIndex | promptFlag | (conditioning ? FLAG_CONDITIONING : 0));
+  w.u8(methodIndex | promptFlag | (conditioning ? FLAG_CONDITIONING : 0) | (condition ? FLAG_CONDITION : 0));
   w.lengthPrefixed(modelId);
   w.bytes(modelHash);
   w.varint(checkInt(image.width, 'image.width', L.imageSide.min, L.imageSide.max));
@@ -197,6 +203,7 @@ export function writeDfc(file: DfcFile): Uint8Array {
     w.varint(prompt.length);
     w.lengthPrefixed(encodePromptBytes(prompt));
   }
+  if (condition) w.lengthPrefixed(condition);
   w.lengthPrefixed(payload);
   const bodyEnd = w.length;
   const out = w.finish();
@@ -298,6 +305,7 @@ function readHeaderFields(r: ByteReader): DfcHeader {
     ? { guidance: readGuidance(r, 'conditioning.guidance'), denoiseGuidance: readGuidance(r, 'conditioning.denoiseGuidance') }
     : undefined;
   const prompt = flags & FLAG_PROMPT_CODED ? readCodedPrompt(r) : rawPrompt;
+  const condition = flags & FLAG_CONDITION ? r.lengthPrefixed(L.conditionBytes, 'condition') : undefined;
 
   const header: DfcHeader = {
     version: DFC_VERSION,
@@ -313,6 +321,7 @@ function readHeaderFields(r: ByteReader): DfcHeader {
   if (prompt !== undefined) header.prompt = prompt;
   if (rawPrompt !== undefined) header.promptCoding = 'raw';
   if (conditioning) header.conditioning = conditioning;
+  if (condition) header.condition = condition;
   return header;
 }
 
