@@ -61,6 +61,8 @@ interface JobInfo {
    *  to no guidance; its .dfc is written without the field, which decodes with those same values. */
   readonly prompt?: string;
   readonly conditioning?: DfcConditioning;
+  /** A conditional model's coded condition (base64), made once from the pixels: later activities decode it. */
+  readonly condition?: string;
 }
 
 /** A chain checkpoint as stored: step index, records so far, the noisy latent (base64 float32). */
@@ -256,19 +258,20 @@ export async function encodeLatent(input: PinnedJob): Promise<PreparedJob> {
     }
     const encoded = imageLatent(lm, decodeImage(bytes, { maxPixels: job.maxPixels }, job.source));
     bytes = null; // the file's bytes go as soon as sharp has them: only the latent is kept
-    const { latent, image: img, padded } = await encoded;
+    const { latent, image: img, padded, condition } = await encoded;
     return withStore(outStore(job), async (store) => {
       const k = workKeys(job.output);
       const schedule = resolveSchedule(lm, codingScheduleId(info, job.preset));
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
         info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: job.seed,
-        bpp: rateCapBpp(job, job.targetQuality), steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
+        condition: condition?.bytes, bpp: rateCapBpp(job, job.targetQuality), steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = {
         version: WORK_FORMATS.job, image, padded: { width: padded.width, height: padded.height }, schedule: schedule.id, params, recon, seed, stop, stepsTarget,
         ...(prompt !== undefined ? { prompt } : {}), conditioning,
+        ...(condition ? { condition: Buffer.from(condition.bytes).toString('base64') } : {}),
       };
       await store.put(k.latent, f32ToBytes(latent));
       await store.put(k.job, json(jobInfo));
@@ -299,10 +302,13 @@ async function setup(store: ObjectStore, job: CompressImageInput) {
   const x0 = bytesToF32(await store.get(k.latent));
   const schedule = resolveSchedule(lm, info.schedule);
   const protocol = protocolFor(lm, info.padded.width, info.padded.height, schedule, info.params);
+  // A conditional model's condition: decoded from the coded bytes, as its decoder will.
+  const coded = info.condition !== undefined ? new Uint8Array(Buffer.from(info.condition, 'base64')) : undefined;
+  const condition = coded && lm.model.condition ? await lm.model.condition.decode(coded, info.padded.width, info.padded.height) : undefined;
   // The chain's denoiser, as conditionedPredictors binds it for diffc compress (no reconstruction runs here).
-  const predictor = await lm.model.predictor(info.padded.width, info.padded.height, { prompt: info.prompt, guidance: info.conditioning?.guidance });
+  const predictor = await lm.model.predictor(info.padded.width, info.padded.height, { prompt: info.prompt, guidance: info.conditioning?.guidance, condition });
   const settings: Omit<CompressSettings, 'backend'> = { schedule, params: info.params, recon: info.recon, conditioning: info.conditioning, protocol };
-  const codecJob: CompressJob = { latent: x0, image: info.image, seed: info.seed, stop: info.stop, prompt: info.prompt };
+  const codecJob: CompressJob = { latent: x0, image: info.image, seed: info.seed, stop: info.stop, prompt: info.prompt, ...(coded ? { condition: coded } : {}) };
   return { info, predictor, settings, codecJob };
 }
 

@@ -22,7 +22,12 @@ exports the adapters in src/models/onnx/ read:
   transformer     Flux: hidden_states [B,N,64], encoder_hidden_states [B,S,D], pooled_projections
                   [B,P], timestep [B], img_ids [N,3], txt_ids [S,3], guidance [B] -> out_hidden_states [B,N,64]
 
-Usage: python3 scripts/make-test-models.py [--out models/test]   (needs: pip install onnx numpy)
+  cod (CoD-style conditional DiffC, pixel space): cond_encoder sample [1,3,H,W] -> z [1,4,H/16,W/16];
+                  cond_decoder z_hat [1,4,h,w] -> condition [1,4,H,W]; unet sample [B,3,H,W], timestep [B],
+                  cond [B,4,H,W] -> out_sample; entropy.json: one 16-bit table per z channel
+                  (docs/learned-entropy.md §2.4), quantised from discretised Laplace densities
+
+Usage: python3 scripts/make-test-models.py [--out models/test] [--only FAMILY]   (needs: pip install onnx numpy)
        python3 scripts/make-test-models.py --fp16-overflow test/fixtures/fp16-overflow-vae-decoder.onnx
 """
 import argparse
@@ -277,6 +282,64 @@ def make_sd(out, family, seed, prediction, hidden, timestep, vae_output, tokeniz
     }, roles)
 
 
+COD_Z, COD_FEAT, COD_DOWN = 4, 4, 16
+
+
+def quantize_table(p, p_escape):
+    """docs/learned-entropy.md §2.1: 1 + floor(p * M) each, the remainder to the largest."""
+    total = 1 << 16
+    m = total - (len(p) + 1)
+    f = [1 + int(np.floor(q * m)) for q in list(p) + [p_escape]]
+    top = max(range(len(f)), key=lambda i: (f[i], -i))
+    f[top] += total - sum(f)
+    assert f[top] >= 1 and sum(f) == total
+    return f
+
+
+def make_cod(out, seed):
+    d = os.path.join(out, "cod")
+    g = G("cond_encoder", seed)
+    x = g.input("sample", F32, [1, 3, "height", "width"])
+    z = g.op("Conv", [x, g.weight([COD_Z, 3, COD_DOWN, COD_DOWN], 0.08), g.weight([COD_Z], 0.3)], strides=[COD_DOWN, COD_DOWN])
+    g.op("Identity", [z], out="z")
+    g.output("z", F32, [1, COD_Z, "height / 16", "width / 16"])
+    g.save(os.path.join(d, "cond_encoder/model.onnx"))
+    g = G("cond_decoder", seed + 1)
+    zh = g.input("z_hat", F32, [1, COD_Z, "z_height", "z_width"])
+    y = g.op("ConvTranspose", [zh, g.weight([COD_Z, COD_FEAT, COD_DOWN, COD_DOWN], 0.3), g.weight([COD_FEAT], 0.1)], strides=[COD_DOWN, COD_DOWN])
+    g.op("Tanh", [y], out="condition")
+    g.output("condition", F32, [1, COD_FEAT, "z_height * 16", "z_width * 16"])
+    g.save(os.path.join(d, "cond_decoder/model.onnx"))
+    g = G("unet", seed + 2)
+    sample = g.input("sample", F32, ["batch_size", 3, "height", "width"])
+    t = g.op("Mul", [g.input("timestep", F32, ["steps"]), g.const(np.float32(1 / 1000))])
+    cond = g.input("cond", F32, ["batch_size", COD_FEAT, "height", "width"])
+    y = g.op("Conv", [g.op("Concat", [sample, cond], axis=1), g.weight([3, 3 + COD_FEAT, 3, 3]), g.weight([3], 0.1)], pads=[1, 1, 1, 1])
+    y = g.op("Add", [y, g.op("Mul", [g.reshape(t, [-1, 1, 1, 1]), g.weight([1, 3, 1, 1])])])
+    y = g.op("Add", [g.op("Mul", [g.op("Tanh", [y]), g.const(np.float32(0.5))]), g.op("Mul", [sample, g.const(np.float32(0.5))])])
+    g.op("Identity", [y], out="out_sample")
+    g.output("out_sample", F32, ["batch_size", 3, "height", "width"])
+    g.save(os.path.join(d, "unet/model.onnx"))
+    # Per-channel discretised Laplace densities on -8..8 (what an exporter computes from its
+    # learned density), the rest of the mass to the escape.
+    channels = []
+    for b in [0.8, 1.5, 3.0, 6.0][:COD_Z]:
+        v = np.arange(-8, 9)
+        cdf = lambda x: np.where(x < 0, 0.5 * np.exp(x / b), 1 - 0.5 * np.exp(-x / b))
+        p = cdf(v + 0.5) - cdf(v - 0.5)
+        channels.append({"offset": -8, "freqs": quantize_table(p, 1 - float(p.sum()))})
+    with open(os.path.join(d, "entropy.json"), "w") as f:
+        json.dump({"channels": channels}, f)
+        f.write("\n")
+    write_manifest(d, {
+        "id": "test-cod", "family": "cod", "prediction": "eps", "schedule": SD_SCHEDULE,
+        "latent": {"channels": 3, "downsample": 1, "scale": 1, "shift": 0},
+        "condition": {"downsample": COD_DOWN, "channels": COD_Z, "featureChannels": COD_FEAT},
+        "defaults": TEST_DEFAULTS,
+    }, [("cond_encoder", "cond_encoder/model.onnx"), ("cond_decoder", "cond_decoder/model.onnx"),
+        ("unet", "unet/model.onnx"), ("entropy", "entropy.json")])
+
+
 def make_sdxl(out, seed):
     d = os.path.join(out, "sdxl")
     h1, h2, pooled = 16, 24, 24
@@ -318,16 +381,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "models", "test"))
     ap.add_argument("--fp16-overflow", metavar="PATH", help="write only the float16-overflow vae_decoder graph (test/fixtures/fp16-overflow-vae-decoder.onnx)")
+    ap.add_argument("--only", choices=["sd15", "sd21", "sdxl", "flux-dev", "cod"], help="write one family's bundle only")
     a = ap.parse_args()
     if a.fp16_overflow:
         fp16_overflow_vae_decoder(a.fp16_overflow, 4)
         return
-    for fam in ("sd15", "sd21", "sdxl", "flux-dev"):
+    makers = {
+        "sd15": lambda: make_sd(a.out, "sd15", 100, "eps", 32, (F32, 1), "latent_parameters", tokenizer=True),
+        "sd21": lambda: make_sd(a.out, "sd21", 200, "v", 24, (F32, 0), "latent_sample", tokenizer=False),
+        "sdxl": lambda: make_sdxl(a.out, 300),
+        "flux-dev": lambda: make_flux(a.out, 400),
+        "cod": lambda: make_cod(a.out, 500),
+    }
+    for fam, make in makers.items():
+        if a.only and fam != a.only:
+            continue
         shutil.rmtree(os.path.join(a.out, fam), ignore_errors=True)
-    make_sd(a.out, "sd15", 100, "eps", 32, (F32, 1), "latent_parameters", tokenizer=True)
-    make_sd(a.out, "sd21", 200, "v", 24, (F32, 0), "latent_sample", tokenizer=False)
-    make_sdxl(a.out, 300)
-    make_flux(a.out, 400)
+        make()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(a.out) for f in fs)
     print(f"wrote test bundles under {os.path.normpath(a.out)} ({total} bytes)")
 

@@ -153,21 +153,21 @@ async function compressOne(
   const target = a['target-quality'];
   // The original's pixels are kept only when a quality target must be scored against them.
   const original = target ? loadImage(j.input) : undefined;
-  const { latent, image: img, padded } = await imageLatent(lm, original ?? loadImage(j.input));
+  const { latent, image: img, padded, condition } = await imageLatent(lm, original ?? loadImage(j.input));
   const schedule = resolveSchedule(lm, codingScheduleId(info, a.preset, a.schedule));
   if (a.timestep !== undefined && a.timestep < schedule.timesteps.at(-1)!) {
     log(`note: the schedule ends at timestep ${schedule.timesteps.at(-1)}; coding all of it`);
   }
   const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
     info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
-    prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
+    prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'], condition: condition?.bytes,
     chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: rateCapBpp(a, target), steps: a.steps, timestep: a.timestep,
   });
-  const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning);
+  const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning, condition?.features);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);
   const progress = new Progress(`${label}compress ${j.input}`, schedule.timesteps.length, a.quiet);
   const tEnc = performance.now();
-  const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt }], {
+  const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, prompt, condition: condition?.bytes }], {
     schedule, params, recon, conditioning, backend, protocol,
     onStep: (e) => progress.update(e.step + 1, `t=${e.timestep} ${(e.totalBits / (img.width * img.height)).toFixed(4)} bpp`),
   });

@@ -24,7 +24,7 @@ import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { prefixDecoder } from '../pipeline/decode-prefix.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
-import { conditionedPredictors } from '../pipeline/conditioning.js';
+import { conditionedPredictors, imageCondition } from '../pipeline/conditioning.js';
 import { resolveBackend } from '../rcc-backends/index.js';
 import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../pipeline/model-context.js';
 import { writeFileAtomic } from './files.js';
@@ -168,13 +168,14 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     if (a.codecs.includes('diffc')) {
       const tEnc = performance.now();
       const [latent] = await lm.model.encode([padded]);
+      const condition = await imageCondition(lm.model, padded);
       // The highest rate, budgeted over the whole file exactly as diffc compress does.
       const { params, recon, conditioning, seed, image, stop } = compressionSettings({
-        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name,
+        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name, condition: condition?.bytes,
       });
-      const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning);
+      const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning, condition?.features);
       const stepAt: number[] = [];
-      const [c] = await compressLatents(predictor, [{ latent, image, seed, stop }], {
+      const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, condition: condition?.bytes }], {
         schedule, params, recon, conditioning, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
         onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
       });

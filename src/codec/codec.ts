@@ -53,6 +53,8 @@ export interface CompressJob {
   readonly seed: { lo: number; hi: number };
   readonly stop?: StopRule;
   readonly prompt?: string;
+  /** A conditional model's coded condition, written to the header (docs/format.md §3.9). */
+  readonly condition?: Uint8Array;
 }
 
 export interface CompressSettings {
@@ -90,6 +92,7 @@ export interface HeaderFields {
   /** An empty prompt is no prompt (the model conditions on '' either way). */
   readonly prompt?: string;
   readonly conditioning?: DfcConditioning;
+  readonly condition?: Uint8Array;
 }
 
 /** The header of a new file: compressLatents, the compressImage activities and the bpp budget all build it here. */
@@ -106,6 +109,7 @@ export function dfcHeader(f: HeaderFields): DfcHeader {
     stepsCoded: f.stepsCoded,
     ...(f.prompt ? { prompt: f.prompt } : {}),
     ...(f.conditioning ? { conditioning: { guidance: f.conditioning.guidance, denoiseGuidance: f.conditioning.denoiseGuidance } } : {}),
+    ...(f.condition ? { condition: f.condition } : {}),
   };
 }
 
@@ -178,7 +182,7 @@ export function finishEncode(model: NoisePredictor, job: Omit<CompressJob, 'late
   const header = dfcHeader({
     model, image: job.image, seed: job.seed, schedule: s.schedule, recon: s.recon,
     coding: encodeCodingBlob(s.params, s.protocol !== undefined), stepsCoded: st.records.length,
-    prompt: job.prompt, conditioning: s.conditioning,
+    prompt: job.prompt, conditioning: s.conditioning, condition: job.condition,
   });
   const n = st.records.length;
   const chain: EncodedChain = {

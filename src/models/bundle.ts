@@ -20,6 +20,7 @@ import { ModelTiling } from './tiling.js';
 
 export const FILE_ROLES = [
   'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2', 'unet', 'transformer', 'vae_encoder', 'vae_decoder', 'refiner_unet', 'params',
+  'cond_encoder', 'cond_decoder', 'entropy',
 ] as const;
 export type FileRole = (typeof FILE_ROLES)[number];
 
@@ -51,7 +52,7 @@ export const ScheduleSpec = z.discriminatedUnion('kind', [
 ]);
 export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
 
-export const MODEL_FAMILIES = ['sd15', 'sd21', 'sdxl', 'flux-dev', 'analytic-dct'] as const;
+export const MODEL_FAMILIES = ['sd15', 'sd21', 'sdxl', 'flux-dev', 'analytic-dct', 'cod'] as const;
 
 export const Manifest = z.object({
   schema: z.literal(1),
@@ -85,6 +86,16 @@ export const Manifest = z.object({
   }).passthrough().optional(),
   refiner: z.object({ fromFraction: z.number().gt(0).lt(1) }).passthrough().optional(),
   schedules: z.record(z.array(z.number().int().nonnegative())).optional(),
+  /**
+   * A conditional model's condition (family cod): the condition encoder's downsampling (images are
+   * padded to a multiple of it), its latent's channels, and the decoded features' channels (at the
+   * diffusion latent's size).
+   */
+  condition: z.object({
+    downsample: z.number().int().positive().max(256),
+    channels: z.number().int().positive().max(4096),
+    featureChannels: z.number().int().positive().max(4096),
+  }).strict().optional(),
   /** Latent tiles for large photos (src/models/tiling.ts); absent: the family's defaults. */
   tiling: ModelTiling.optional(),
   source: z.object({ repo: z.string().min(1), revision: z.string().min(1) }).passthrough().optional(),

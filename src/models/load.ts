@@ -24,6 +24,7 @@ const NEEDS: Record<string, { prediction: readonly string[]; schedule: 'ddpm' | 
   sdxl: { prediction: ['eps', 'v'], schedule: 'ddpm', roles: ['unet', 'vae_encoder', 'vae_decoder'] },
   'flux-dev': { prediction: ['flow'], schedule: 'flow', roles: ['transformer', 'vae_encoder', 'vae_decoder'] },
   'analytic-dct': { prediction: ['x0'], schedule: 'ddpm', roles: ['params'] },
+  cod: { prediction: ['eps', 'v'], schedule: 'ddpm', roles: ['unet', 'cond_encoder', 'cond_decoder', 'entropy'] },
 };
 
 /** Throws a 'family' ModelError when the manifest's parts do not fit its family. */
@@ -33,6 +34,8 @@ export function checkFamily(b: Bundle): void {
   if (m.schedule.kind !== need.schedule) throw new ModelError('family', `${m.id}: ${m.family} needs a ${need.schedule} schedule, not ${m.schedule.kind}`);
   for (const r of need.roles) if (!m.files.some((f) => f.role === r)) throw new ModelError('family', `${m.id}: ${m.family} bundles need a ${r} file`);
   if (m.family === 'flux-dev' && m.latent.channels !== 16) throw new ModelError('family', `${m.id}: Flux latents have 16 channels, not ${m.latent.channels}`);
+  if (m.family === 'cod' && !m.condition) throw new ModelError('family', `${m.id}: cod bundles need a condition section (downsample, channels, featureChannels)`);
+  if (m.family === 'cod' && m.latent.downsample !== 1) throw new ModelError('family', `${m.id}: cod models here work in pixel space (latent.downsample 1), not ${m.latent.downsample}`);
   if (m.refiner && !m.files.some((f) => f.role === 'refiner_unet')) throw new ModelError('family', `${m.id}: refiner settings without a refiner_unet file`);
 }
 
@@ -61,6 +64,10 @@ export async function loadDiffusionModel(dir: string, opts: LoadModelOptions = {
     case 'flux-dev': {
       const { FluxModel } = await import('./onnx/flux.js');
       return { model: new FluxModel(bundle, opts), bundle, schedules };
+    }
+    case 'cod': {
+      const { CodModel } = await import('./onnx/cod.js');
+      return { model: await CodModel.open(bundle, opts), bundle, schedules };
     }
   }
 }

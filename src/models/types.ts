@@ -8,7 +8,7 @@ import type { PredictionKind } from '../codec/diffusion/prediction.js';
 import type { RgbImage } from '../image/types.js';
 import type { GuidanceDefaults } from './guidance.js';
 
-export type ModelFamily = 'analytic-dct' | 'sd15' | 'sd21' | 'sdxl' | 'flux-dev';
+export type ModelFamily = 'analytic-dct' | 'sd15' | 'sd21' | 'sdxl' | 'flux-dev' | 'cod';
 
 export interface ModelInfo {
   readonly id: string;
@@ -40,6 +40,20 @@ export interface Conditioning {
    * family uses one; absent: the family's legacy value (SD 1, Flux 3.5).
    */
   readonly guidance?: number;
+  /** A conditional model's decoded condition (ConditionCodec), which its denoiser takes at every step. */
+  readonly condition?: Float32Array;
+}
+
+/**
+ * The side information of a conditional model (CoD-style: docs/models.md): a condition of the
+ * image, coded before the chain (.dfc field 17) with the learned entropy coder
+ * (docs/learned-entropy.md), whose decoded form the denoiser receives at every step.
+ */
+export interface ConditionCodec {
+  /** A padded image's coded condition, and the decoded features the chain runs with (the decoder's own computation). */
+  encode(image: RgbImage): Promise<{ bytes: Uint8Array; features: Float32Array }>;
+  /** The features of a coded condition for a padded size (EntropyError when it is damaged). */
+  decode(bytes: Uint8Array, width: number, height: number): Promise<Float32Array>;
 }
 
 export interface DiffusionModel {
@@ -54,5 +68,7 @@ export interface DiffusionModel {
   predictor(width: number, height: number, cond?: Conditioning): Promise<NoisePredictor>;
   /** Expected KL bits per step from alpha-bar a to b for protocol plans, when the bundle has it. */
   expectedStepKlBits?(width: number, height: number, abT: number, abS: number): number;
+  /** Conditional models only: their condition's coder. */
+  readonly condition?: ConditionCodec;
   close(): Promise<void>;
 }

@@ -23,6 +23,8 @@ export interface SettingsRequest {
   readonly height: number;
   readonly seed: number;
   readonly prompt?: string;
+  /** A conditional model's coded condition: part of the header, so of a bpp budget. */
+  readonly condition?: Uint8Array;
   /** The coded chain's guidance (--guidance; default the model's). */
   readonly guidance?: number;
   /** The final reconstruction's guidance (--denoise-guidance; default the model's, with or without a prompt). */
@@ -67,11 +69,11 @@ export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const bpp = r.bpp ?? (r.timestep === undefined && r.steps === undefined ? DEFAULT_BPP : undefined);
   let stop: StopRule;
   if (bpp !== undefined) {
-    // A bpp target covers the whole file: the header's bytes (prompt and conditioning included)
+    // A bpp target covers the whole file: the header's bytes (prompt, conditioning, condition included)
     // come off the payload's budget. 8 bytes stand for the coding blob, 4 more for the payload length.
     const header = dfcHeader({
       model: { id: info.id, hash: info.hash, latent: r.latent }, image, seed, schedule, recon,
-      coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, prompt, conditioning,
+      coding: new Uint8Array(8), stepsCoded: schedule.timesteps.length, prompt, conditioning, condition: r.condition,
     });
     const headerBits = 8 * (writeDfc({ header, payload: new Uint8Array(0) }).length + 4);
     stop = { maxBits: Math.max(0, bpp * r.width * r.height - headerBits) };

@@ -6,10 +6,13 @@
  * final reconstruction's (docs/format.md §3.8).
  */
 import type { DfcConditioning, DfcHeader } from '../codec/format/index.js';
-import { DFC_LIMITS } from '../codec/format/index.js';
+import { DFC_LIMITS, DfcError } from '../codec/format/index.js';
 import type { NoisePredictor } from '../codec/model.js';
 import { LEGACY_GUIDANCE, type GuidanceDefaults } from '../models/guidance.js';
 import type { DiffusionModel, ModelFamily } from '../models/types.js';
+import type { RgbImage } from '../image/types.js';
+import { ModelError } from '../models/errors.js';
+import { EntropyError } from '../codec/entropy/learned/index.js';
 
 export const GUIDANCE_RANGE = DFC_LIMITS.guidance;
 
@@ -54,9 +57,44 @@ export interface ConditionedPredictors {
   readonly denoiser: NoisePredictor;
 }
 
-/** The chain's and the reconstruction's denoisers for a padded size, prompt and conditioning. */
-export async function conditionedPredictors(model: DiffusionModel, width: number, height: number, prompt: string | undefined, c: DfcConditioning): Promise<ConditionedPredictors> {
-  const chain = await model.predictor(width, height, { prompt, guidance: c.guidance });
-  const denoiser = c.denoiseGuidance === c.guidance ? chain : await model.predictor(width, height, { prompt, guidance: c.denoiseGuidance });
+/**
+ * The chain's and the reconstruction's denoisers for a padded size, prompt and conditioning (and,
+ * for a conditional model, the image's decoded condition: imageCondition / fileCondition).
+ */
+export async function conditionedPredictors(
+  model: DiffusionModel, width: number, height: number, prompt: string | undefined, c: DfcConditioning, condition?: Float32Array,
+): Promise<ConditionedPredictors> {
+  const chain = await model.predictor(width, height, { prompt, guidance: c.guidance, condition });
+  const denoiser = c.denoiseGuidance === c.guidance ? chain : await model.predictor(width, height, { prompt, guidance: c.denoiseGuidance, condition });
   return { chain, denoiser };
+}
+
+/** A conditional model's coded condition of a padded image and its decoded features; undefined for other models. */
+export async function imageCondition(model: DiffusionModel, padded: RgbImage): Promise<{ bytes: Uint8Array; features: Float32Array } | undefined> {
+  return model.condition?.encode(padded);
+}
+
+/**
+ * The decoded condition a file's chain runs with (docs/format.md §3.9): its coded condition
+ * through the model's decoder; undefined for a model without one. A file and a model that
+ * disagree about having one are a ModelError.
+ */
+export async function fileCondition(model: DiffusionModel, header: DfcHeader): Promise<Float32Array | undefined> {
+  const d = model.info.downsample;
+  // Another model's file is that, before anything about conditions (as the chain decode would say).
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  if (hex(header.model.hash) !== hex(model.info.hash)) {
+    throw new DfcError('model-mismatch', `file was coded with model ${header.model.id} (hash ${hex(header.model.hash)}), not ${model.info.id} (${hex(model.info.hash)})`);
+  }
+  if (!model.condition) {
+    if (header.condition) throw new ModelError('family', `the file has a coded condition (${header.condition.length} bytes), but ${model.info.id} is not a conditional model`);
+    return undefined;
+  }
+  if (!header.condition) throw new ModelError('family', `${model.info.id} is a conditional model, and the file has no coded condition (.dfc field 17)`);
+  try {
+    return await model.condition.decode(header.condition, header.latent.width * d, header.latent.height * d);
+  } catch (e) {
+    if (e instanceof EntropyError) throw new EntropyError(e.code, `the coded condition (.dfc field 17) does not decode: ${e.message}`, { cause: e });
+    throw e;
+  }
 }

@@ -10,7 +10,7 @@ import type { RgbImage } from '../image/types.js';
 import { cropTo } from '../image/geometry.js';
 import { decompressLatents, truncateDfc, type DecodeContext } from '../codec/codec.js';
 import { readDfc, type DfcHeader } from '../codec/format/index.js';
-import { conditionedPredictors, fileConditioning } from './conditioning.js';
+import { conditionedPredictors, fileCondition, fileConditioning } from './conditioning.js';
 import { decodeContext, type LoadedModel } from './model-context.js';
 
 export interface PrefixDecoder {
@@ -34,6 +34,8 @@ export async function filePrefixDecoder(lm: LoadedModel, file: Uint8Array): Prom
   const header = readDfc(file).header;
   const d = lm.model.info.downsample;
   const padded = { width: header.latent.width * d, height: header.latent.height * d };
-  const { chain, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, header.prompt, fileConditioning(header, lm.model.info.family));
+  const { chain, denoiser } = await conditionedPredictors(
+    lm.model, padded.width, padded.height, header.prompt, fileConditioning(header, lm.model.info.family), await fileCondition(lm.model, header),
+  );
   return { decode: prefixDecoder(lm.model, chain, denoiser, file, decodeContext(lm, padded.width, padded.height), padded, header.image), header };
 }

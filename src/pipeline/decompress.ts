@@ -10,7 +10,7 @@ import type { ReconMethod } from '../codec/diffusion/reconstruct.js';
 import { cropTo } from '../image/geometry.js';
 import type { RgbImage } from '../image/types.js';
 import { decodeContext, type LoadedModel } from './model-context.js';
-import { conditionedPredictors, fileConditioning, guidanceValue, type FileConditioning } from './conditioning.js';
+import { conditionedPredictors, fileCondition, fileConditioning, guidanceValue, type FileConditioning } from './conditioning.js';
 
 export interface DecodeOptions {
   /** Decode only the first N coded steps. */
@@ -52,7 +52,7 @@ export async function openDecode(lm: LoadedModel, bytes: Uint8Array, opts: Decod
   const ctx = decodeContext(lm, W, H);
   const fromFile = fileConditioning(header, lm.model.info.family);
   const conditioning = opts.denoiseGuidance === undefined ? fromFile : { ...fromFile, denoiseGuidance: guidanceValue(opts.denoiseGuidance, 'denoise guidance') };
-  const { chain, denoiser } = await conditionedPredictors(lm.model, W, H, header.prompt, conditioning);
+  const { chain, denoiser } = await conditionedPredictors(lm.model, W, H, header.prompt, conditioning, await fileCondition(lm.model, header));
   let upto = opts.uptoStep;
   if (opts.uptoBpp !== undefined) {
     upto = stepsWithinBpp(bytes.length, stepBits(bytes, chain, ctx), header.image.width * header.image.height, opts.uptoBpp);

@@ -7,6 +7,7 @@
 import { padToMultiple } from '../image/geometry.js';
 import type { RgbImage } from '../image/types.js';
 import type { LoadedModel } from './model-context.js';
+import { imageCondition } from './conditioning.js';
 
 export interface Size { readonly width: number; readonly height: number }
 
@@ -15,6 +16,8 @@ export interface ImageLatent {
   /** The image's own size, and the padded size the model sees. */
   readonly image: Size;
   readonly padded: Size;
+  /** A conditional model's coded condition and its decoded features (imageCondition). */
+  readonly condition?: { readonly bytes: Uint8Array; readonly features: Float32Array };
 }
 
 /** `decoded` is the decoding already under way, so a caller can drop the file's bytes right after this call. */
@@ -22,5 +25,6 @@ export async function imageLatent(lm: LoadedModel, decoded: Promise<RgbImage>): 
   const img = await decoded;
   const { image: padded } = padToMultiple(img, lm.model.info.sizeMultiple);
   const [latent] = await lm.model.encode([padded]);
-  return { latent, image: { width: img.width, height: img.height }, padded: { width: padded.width, height: padded.height } };
+  const condition = await imageCondition(lm.model, padded);
+  return { latent, image: { width: img.width, height: img.height }, padded: { width: padded.width, height: padded.height }, ...(condition ? { condition } : {}) };
 }
