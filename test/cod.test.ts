@@ -100,3 +100,21 @@ test('cod: a damaged or truncated condition, a missing one, or a model without o
     await lm.model.close();
   }
 });
+
+test('diffc eval --model A --model B: families side by side with bpp, PSNR, MS-SSIM, encode and decode time', async () => {
+  const dir = await setup();
+  const r = await runCli(['eval', join(dir, 'a.png'), '--model', 'default', '--model', COD, '--bpp', '0.3,0.8', '--codecs', 'diffc,jpeg', '--out', join(dir, 'ev'), '--json', '-q']);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out.trim().split('\n').at(-1)!);
+  assert.deepEqual(Object.keys(s).sort(), ['bd_rate', 'diffc:diffc-default-lw-v2', 'diffc:test-cod', 'jpeg']);
+  for (const codec of ['diffc:diffc-default-lw-v2', 'diffc:test-cod', 'jpeg']) {
+    for (const p of s[codec]) {
+      for (const k of ['bpp', 'psnr', 'msssim', 'encode_s', 'decode_s']) assert.equal(typeof p[k], 'number', `${codec} ${k}: ${JSON.stringify(p)}`);
+    }
+  }
+  // The first model's BD-rate against every other codec, the other model included.
+  assert.deepEqual(Object.keys(s.bd_rate).sort(), ['diffc:test-cod', 'jpeg']);
+  const again = await runCli(['eval', join(dir, 'a.png'), '--model', COD, '--model', COD, '--out', join(dir, 'ev2'), '-q']);
+  assert.equal(again.code, 2);
+  assert.match(again.err, /give each model once/);
+});

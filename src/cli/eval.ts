@@ -4,7 +4,7 @@
  * (one encode serves every bitrate). Writes results.csv, results.json and rd.svg.
  */
 import { mkdir } from 'node:fs/promises';
-import { join, basename } from 'node:path';
+import { join, basename, resolve as resolvePath } from 'node:path';
 import { expandInputs, IMAGE_EXTENSIONS } from './inputs.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -30,6 +30,8 @@ import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../pipel
 import { writeFileAtomic } from './files.js';
 import { Progress } from './progress.js';
 import { parseOrUsage, type Print } from './args.js';
+import { UsageError } from './errors.js';
+import { resolveModel } from '../models/bundle.js';
 
 const CODEC_LABEL: Record<string, string> = { jpeg: 'JPEG', webp: 'WebP', avif: 'AVIF', jxl: 'JPEG XL' };
 
@@ -48,7 +50,9 @@ per-codec summary of mean bpp, PSNR, MS-SSIM, SSIMULACRA 2, Butteraugli and grai
 and bd_rate: diffc's BD-rate in percent against each baseline per metric (PCHIP over the codecs'
 mean points; null where the curves do not overlap or a codec has under 2 distinct points).
 
-  --model M         model bundle directory or 'default'
+  --model M         model bundle directory or 'default'; repeat it to compare models side by side
+                    (each is the codec diffc:<model id>; the baselines match the first one's
+                    rates and bd_rate is the first one's against every other codec)
   --bpp LIST        comma-separated target rates (default 0.05,0.1,0.2)
   --codecs LIST     subset of diffc,jpeg,webp,avif,jxl (default all; jxl only if cjxl is found)
   --out DIR         output directory (default eval-out)
@@ -70,7 +74,7 @@ const ALL_CODECS = 'diffc,jpeg,webp,avif,jxl';
 
 const Args = z.object({
   positionals: z.array(z.string()).min(1, 'give at least one image or directory'),
-  model: z.string().optional(),
+  model: z.array(z.string().min(1)).default([]),
   bpp: z.string().default('0.05,0.1,0.2').transform((s, ctx) => {
     const v = s.split(',').map(Number);
     if (v.some((x) => !(x > 0 && x <= 64))) ctx.addIssue({ code: 'custom', message: `bad rate list '${s}'` });
@@ -104,7 +108,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
     options: {
-      model: { type: 'string' }, bpp: { type: 'string' }, codecs: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+      model: { type: 'string', multiple: true }, bpp: { type: 'string' }, codecs: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
       seed: { type: 'string' }, lpips: { type: 'string' }, dists: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, report: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -142,82 +146,104 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
     return out;
   };
   await mkdir(a.out, { recursive: true });
-  const lm = await loadModel(a.model);
-  const info = lm.model.info;
   const backend = await resolveBackend(a.backend, { log });
-  const schedule = resolveSchedule(lm, info.defaults.schedule);
   const rows: Row[] = [];
   let report: { image: string; region: string; original: ReportImage; cells: Map<string, ReportImage>; frames: ReportImage[] } | undefined;
-  const progress = new Progress('eval', files.length, a.quiet);
-  for (const [fi, file] of files.entries()) {
+  // The report shows the first image: a centred crop of at most 256x256 of every decode.
+  const prepare = async (fi: number, file: string) => {
     const img = await loadImage(file);
-    const pixels = img.width * img.height;
-    const name = basename(file);
-    const flat = flatMask(img);
-    const { image: padded } = padToMultiple(img, info.sizeMultiple);
-    const ctx = decodeContext(lm, padded.width, padded.height);
-    // The report shows the first image: a centred crop of at most 256x256 of every decode.
     const side = Math.min(256, img.width, img.height);
     const x0 = Math.floor((img.width - side) / 2), y0 = Math.floor((img.height - side) / 2);
     const cropPng = (im: RgbImage) => encodeImage(cropRegion(im, x0, y0, side, side), 'png', { bitDepth: 8 });
-    const shown = a.report && fi === 0
-      ? { image: name, region: `${side}x${side} at (${x0}, ${y0})`, original: { label: 'original', png: await cropPng(img) }, cells: new Map<string, ReportImage>(), frames: [] as ReportImage[] }
-      : undefined;
-    if (shown) report = shown;
-    let diffcBpp: number[] = a.bpp;
-    if (a.codecs.includes('diffc')) {
-      const tEnc = performance.now();
-      const [latent] = await lm.model.encode([padded]);
-      const condition = await imageCondition(lm.model, padded);
-      // The highest rate, budgeted over the whole file exactly as diffc compress does.
-      const { params, recon, conditioning, seed, image, stop } = compressionSettings({
-        info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name, condition: condition?.bytes,
-      });
-      const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning, condition?.features);
-      const stepAt: number[] = [];
-      const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, condition: condition?.bytes }], {
-        schedule, params, recon, conditioning, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
-        onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(fi, `${name} step ${e.step + 1}`); },
-      });
-      const bits = stepBits(c.bytes, predictor, ctx);
-      const decodePrefix = prefixDecoder(lm.model, predictor, denoiser, c.bytes, ctx, padded, img);
-      if (shown) {
-        // The progressive strip: six prefixes spread over the chain coded for the highest rate.
-        const total = bits.length;
-        const cuts = [...new Set([1, 2, 3, 4, 5, 6].map((k) => Math.max(1, Math.round((total * k) / 6))))];
-        for (const steps of cuts) {
-          const { image: rec, bytes } = await decodePrefix(steps);
-          shown.frames.push({ label: `${steps} of ${total} steps`, bpp: (8 * bytes.length) / pixels, png: await cropPng(rec) });
+    if (a.report && fi === 0 && !report) report = { image: basename(file), region: `${side}x${side} at (${x0}, ${y0})`, original: { label: 'original', png: await cropPng(img) }, cells: new Map(), frames: [] };
+    return { img, name: basename(file), flat: flatMask(img), cropPng, shown: a.report && fi === 0 ? report : undefined };
+  };
+  // diffc with each model, one loaded at a time; the baselines then match the first model's rates.
+  const diffcNames: string[] = [];
+  const matchedBpp: number[][] = files.map(() => a.bpp);
+  const modelIds: string[] = [];
+  const specs = a.codecs.includes('diffc') ? (a.model.length ? a.model : [undefined]) : [];
+  // The same model twice is refused now, not after the first one's whole run.
+  const dirs = await Promise.all(specs.map((m) => resolveModel(m)));
+  if (new Set(dirs.map((d) => resolvePath(d))).size < dirs.length) throw new UsageError('a --model is given twice; give each model once');
+  const progress = new Progress('eval', files.length * (specs.length + 1), a.quiet);
+  let done = 0;
+  for (const [mi, spec] of specs.entries()) {
+    const lm = await loadModel(spec);
+    const info = lm.model.info;
+    modelIds.push(info.id);
+    const codec = specs.length === 1 ? 'diffc' : `diffc:${info.id}`;
+    if (diffcNames.includes(codec)) throw new UsageError(`--model ${spec ?? 'default'} is ${info.id} again (another bundle of the same id); give each model once`);
+    diffcNames.push(codec);
+    const schedule = resolveSchedule(lm, info.defaults.schedule);
+    try {
+      for (const [fi, file] of files.entries()) {
+        const { img, name, flat, cropPng, shown } = await prepare(fi, file);
+        const pixels = img.width * img.height;
+        const { image: padded } = padToMultiple(img, info.sizeMultiple);
+        const ctx = decodeContext(lm, padded.width, padded.height);
+        const tEnc = performance.now();
+        const [latent] = await lm.model.encode([padded]);
+        const condition = await imageCondition(lm.model, padded);
+        // The highest rate, budgeted over the whole file exactly as diffc compress does.
+        const { params, recon, conditioning, seed, image, stop } = compressionSettings({
+          info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name, condition: condition?.bytes,
+        });
+        const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning, condition?.features);
+        const stepAt: number[] = [];
+        const [c] = await compressLatents(predictor, [{ latent, image, seed, stop, condition: condition?.bytes }], {
+          schedule, params, recon, conditioning, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
+          onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(done, `${codec} ${name} step ${e.step + 1}`); },
+        });
+        const bits = stepBits(c.bytes, predictor, ctx);
+        const decodePrefix = prefixDecoder(lm.model, predictor, denoiser, c.bytes, ctx, padded, img);
+        if (shown && mi === 0) {
+          // The progressive strip: six prefixes spread over the chain coded for the highest rate.
+          const total = bits.length;
+          const cuts = [...new Set([1, 2, 3, 4, 5, 6].map((k) => Math.max(1, Math.round((total * k) / 6))))];
+          for (const steps of cuts) {
+            const { image: rec, bytes } = await decodePrefix(steps);
+            shown.frames.push({ label: `${steps} of ${total} steps`, bpp: (8 * bytes.length) / pixels, png: await cropPng(rec) });
+          }
         }
+        const reached: number[] = [];
+        for (const target of a.bpp) {
+          const steps = stepsWithinBpp(c.bytes.length, bits, pixels, target);
+          const tDec = performance.now();
+          const { image: rec, bytes } = await decodePrefix(steps);
+          const decodeS = (performance.now() - tDec) / 1000;
+          const bpp = (8 * bytes.length) / pixels;
+          reached.push(bpp);
+          if (shown) shown.cells.set(`${codec}:${target}`, { label: `${codec} @ ${target}`, bpp, png: await cropPng(rec) });
+          rows.push({ image: name, codec, target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), ...(await scores(img, rec)), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
+        }
+        if (mi === 0) matchedBpp[fi] = reached;
+        progress.update(++done, `${codec} ${name}`);
       }
-      diffcBpp = [];
-      for (const target of a.bpp) {
-        const steps = stepsWithinBpp(c.bytes.length, bits, pixels, target);
-        const tDec = performance.now();
-        const { image: rec, bytes } = await decodePrefix(steps);
-        const decodeS = (performance.now() - tDec) / 1000;
-        const bpp = (8 * bytes.length) / pixels;
-        diffcBpp.push(bpp);
-        if (shown) shown.cells.set(`diffc:${target}`, { label: `diffc @ ${target}`, bpp, png: await cropPng(rec) });
-        rows.push({ image: name, codec: 'diffc', target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), ...(await scores(img, rec)), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
-      }
+    } finally {
+      await lm.model.close();
     }
-    for (const codec of a.codecs.filter((x) => x !== 'diffc') as BaselineCodec[]) {
+  }
+  const baselines = a.codecs.filter((x) => x !== 'diffc') as BaselineCodec[];
+  for (const [fi, file] of files.entries()) {
+    const { img, name, flat, cropPng, shown } = await prepare(fi, file);
+    for (const codec of baselines) {
       for (const [i, target] of a.bpp.entries()) {
-        const r = await encodeAtBpp(img, codec, diffcBpp[i] > 0 ? diffcBpp[i] : target);
+        const r = await encodeAtBpp(img, codec, matchedBpp[fi][i] > 0 ? matchedBpp[fi][i] : target);
         if (shown) shown.cells.set(`${codec}:${target}`, { label: `${codec} @ ${target}`, bpp: r.bpp, png: await cropPng(r.decoded) });
         rows.push({ image: name, codec, target_bpp: target, bpp: r.bpp, psnr: psnr(img, r.decoded), msssim: msssim(img, r.decoded), ...(await scores(img, r.decoded)), grain: flatGrain(img, r.decoded, flat), encode_s: r.encodeMs / 1000, decode_s: r.decodeMs / 1000, quality: r.quality });
       }
     }
-    progress.update(fi + 1, name);
+    progress.update(++done, name);
   }
   progress.done();
   backend.close?.();
-  await lm.model.close();
+  const codecs = [...diffcNames, ...baselines];
+  const modelLabel = modelIds.length ? modelIds.join(', ') : 'no diffc model';
   for (const l of learned) await l.close();
 
-  const summary: Record<string, ({ target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null } & ExtraScores)[]> = {};
-  for (const codec of a.codecs) {
+  const summary: Record<string, ({ target_bpp: number; bpp: number; psnr: number; msssim: number; grain: number | null; encode_s: number; decode_s: number } & ExtraScores)[]> = {};
+  for (const codec of codecs) {
     summary[codec] = a.bpp.map((target) => {
       const rs = rows.filter((r) => r.codec === codec && r.target_bpp === target);
       const mean = (f: (r: Row) => number) => rs.reduce((s, r) => s + f(r), 0) / rs.length;
@@ -230,33 +256,34 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         target_bpp: target, bpp: +mean((r) => r.bpp).toFixed(4), psnr: +mean((r) => r.psnr).toFixed(3), msssim: +mean((r) => r.msssim).toFixed(4),
         ...Object.fromEntries(EXTRA_METRICS.map(({ key }) => [key, meanOf((r) => r[key], key === 'ssimulacra2' ? 3 : key === 'butteraugli' ? 4 : 5)])) as ExtraScores,
         grain: meanOf((r) => r.grain, 3),
+        encode_s: +mean((r) => r.encode_s).toFixed(3), decode_s: +mean((r) => r.decode_s).toFixed(3),
       };
     });
   }
-  // diffc's BD-rate (PCHIP, src/eval/bd-rate.ts) against each baseline, per metric.
+  // The (first) diffc model's BD-rate (PCHIP, src/eval/bd-rate.ts) against each other codec, per metric.
   const scored = EXTRA_METRICS.filter((m) => fns[m.key]);
-  const bdRate = a.codecs.includes('diffc') ? bdRateTable(summary, 'diffc', [{ key: 'psnr' }, { key: 'msssim' }, ...scored.map(({ key, lowerIsBetter }) => ({ key, lowerIsBetter }))]) : null;
-  const series = a.codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
+  const bdRate = diffcNames.length ? bdRateTable(summary, diffcNames[0], [{ key: 'psnr' }, { key: 'msssim' }, ...scored.map(({ key, lowerIsBetter }) => ({ key, lowerIsBetter }))]) : null;
+  const series = codecs.map((codec) => ({ name: codec, points: summary[codec].map((p) => ({ bpp: p.bpp, psnr: p.psnr })) }));
   const enc = new TextEncoder();
   await writeFileAtomic(join(a.out, 'results.csv'), enc.encode(writeCsv(rows as unknown as Record<string, string | number>[])), a.force);
-  await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: info.id, images: files, rows, summary, bd_rate: bdRate }, null, 2) + '\n'), a.force);
-  await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${info.id}) vs ${a.codecs.filter((c) => c !== 'diffc').map((c) => CODEC_LABEL[c]).join('/')}`, metric: 'PSNR' })), a.force);
+  await writeFileAtomic(join(a.out, 'results.json'), enc.encode(JSON.stringify({ model: modelIds.length === 1 ? modelIds[0] : modelIds, images: files, rows, summary, bd_rate: bdRate }, null, 2) + '\n'), a.force);
+  await writeFileAtomic(join(a.out, 'rd.svg'), enc.encode(rdPlotSvg(series, { title: `diffc (${modelLabel}) vs ${baselines.map((c) => CODEC_LABEL[c]).join('/')}`, metric: 'PSNR' })), a.force);
   if (a.report) {
     const metricsShown: ReportMetric[] = [
       { key: 'psnr', label: 'PSNR', lowerIsBetter: false, digits: 2 }, { key: 'msssim', label: 'MS-SSIM', lowerIsBetter: false, digits: 4 }, ...scored,
     ];
     const html = renderReport({
-      model: info.id, images: files.map((f) => basename(f)), summary, bdRate, metrics: metricsShown, notes,
+      model: modelLabel, images: files.map((f) => basename(f)), summary, bdRate, metrics: metricsShown, notes,
       ...(report ? {
-        crops: { image: report.image, region: report.region, original: report.original, rows: a.codecs.map((codec) => ({ codec, cells: a.bpp.flatMap((t) => report!.cells.get(`${codec}:${t}`) ?? []) })) },
+        crops: { image: report.image, region: report.region, original: report.original, rows: codecs.map((codec) => ({ codec, cells: a.bpp.flatMap((t) => report!.cells.get(`${codec}:${t}`) ?? []) })) },
         progressive: report.frames.length ? { image: report.image, frames: report.frames } : undefined,
       } : {}),
     });
     await writeFileAtomic(join(a.out, 'report.html'), enc.encode(html), a.force);
   }
   if (!a.quiet) {
-    for (const codec of a.codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  SSIMULACRA2 ${p.ssimulacra2?.toFixed(2) ?? '-'}  Butteraugli ${p.butteraugli?.toFixed(3) ?? '-'}${learned.map((l) => `  ${l.metric.toUpperCase()} ${p[l.metric]?.toFixed(4) ?? '-'}`).join('')}  grain ${p.grain?.toFixed(3) ?? '-'}`);
-    for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of diffc vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
+    for (const codec of codecs) for (const p of summary[codec]) err(`${codec.padEnd(5)} target ${p.target_bpp}: ${p.bpp.toFixed(4)} bpp  PSNR ${p.psnr.toFixed(2)} dB  MS-SSIM ${p.msssim.toFixed(4)}  SSIMULACRA2 ${p.ssimulacra2?.toFixed(2) ?? '-'}  Butteraugli ${p.butteraugli?.toFixed(3) ?? '-'}${learned.map((l) => `  ${l.metric.toUpperCase()} ${p[l.metric]?.toFixed(4) ?? '-'}`).join('')}  grain ${p.grain?.toFixed(3) ?? '-'}  encode ${p.encode_s}s decode ${p.decode_s}s`);
+    for (const [anchor, m] of Object.entries(bdRate ?? {})) err(`BD-rate of ${diffcNames[0]} vs ${anchor}: ${Object.entries(m).map(([k, v]) => `${k} ${v === null ? 'n/a (no overlap, or under 2 distinct points)' : `${v > 0 ? '+' : ''}${v} %`}`).join(', ')}`);
     err(`wrote ${join(a.out, 'results.csv')}, results.json, rd.svg${a.report ? ', report.html' : ''}`);
   }
   if (a.json) out(JSON.stringify(bdRate ? { ...summary, bd_rate: bdRate } : summary));
