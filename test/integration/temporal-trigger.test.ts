@@ -259,12 +259,23 @@ async function cliSweep(prefix: string): Promise<{ run: () => Promise<BulkSummar
   const schedule = client!.schedule.getHandle(printed[0].trim());
   const run = async () => {
     const seen = (await schedule.describe()).info.recentActions.length;
-    await schedule.trigger();
-    const action = await waitFor('the sweep run', async () => {
-      const d = await schedule.describe();
-      return d.info.recentActions.length > seen ? d.info.recentActions.at(-1)!.action : undefined;
-    });
-    return client!.workflow.getHandle<typeof bulkArchive>(action.workflow.workflowId, action.workflow.firstExecutionRunId).result();
+    // A trigger made right after the schedule is created was once lost in CI (no action after
+    // 60 s): trigger again while none shows. Sweeps are idempotent (done outputs are skipped),
+    // and an overlapping one is skipped by the schedule's policy.
+    for (let attempt = 1; ; attempt++) {
+      await schedule.trigger();
+      const action = await waitFor('the sweep run', async () => {
+        const d = await schedule.describe();
+        return d.info.recentActions.length > seen ? d.info.recentActions.at(-1)!.action : undefined;
+      }, 20_000).catch((e: unknown) => {
+        if (attempt < 3) return undefined;
+        throw e;
+      });
+      if (action) {
+        if (attempt > 1) console.error(`# the sweep's trigger took ${attempt} attempts`);
+        return client!.workflow.getHandle<typeof bulkArchive>(action.workflow.workflowId, action.workflow.firstExecutionRunId).result();
+      }
+    }
   };
   return { run, remove: () => schedule.delete() };
 }
