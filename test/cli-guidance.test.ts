@@ -256,6 +256,12 @@ test('workflow plumbing: submit\'s job id, the trigger\'s jobs and the decompres
   assert.deepEqual([job.prompt, job.guidance, job.denoiseGuidance], ['a cat', 1.5, 6]);
   const plain = jobForEvent(ev, { prefix: 'incoming/', outputPrefix: 'dfc/' }, { seed: 0, model: 'm' }, { io: 'io', gpu: 'gpu' });
   assert.ok(!('prompt' in plain) && !('guidance' in plain) && !('denoiseGuidance' in plain));
+  // A quality target reaches the trigger's jobs, with its cap; without one, none.
+  const targeted = jobForEvent(ev, { prefix: 'incoming/', outputPrefix: 'dfc/' }, { seed: 0, model: 'm', bpp: 0.4, targetQuality: { metric: 'ms-ssim', value: 0.9 } }, { io: 'io', gpu: 'gpu' });
+  assert.deepEqual([targeted.targetQuality, targeted.bpp], [{ metric: 'ms-ssim', value: 0.9 }, 0.4]);
+  assert.equal(plain.targetQuality, undefined);
+  // Submit's job id changes with a target, and only then.
+  assert.notEqual(defaultJobId({ ...base, 'target-quality': { metric: 'psnr', value: 30 } }), old);
   assert.throws(() => jobForEvent(ev, { outputPrefix: 'dfc/' }, { seed: 0, model: 'm', guidance: -1 }, { io: 'io', gpu: 'gpu' }));
   assert.equal(DecompressImageInput.parse({ store: 'file:///x', source: 'a.dfc', output: 'a.png', denoiseGuidance: 2 }).denoiseGuidance, 2);
   // Old histories: inputs without the new fields still parse (they are optional).

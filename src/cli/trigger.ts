@@ -19,6 +19,7 @@ import { parseOrUsage, type Print } from './args.js';
 import { commandFlags, SERVICE_OPTIONS, serviceConfig } from './service-flags.js';
 import { UsageError } from './errors.js';
 import { GUIDANCE_RANGE } from '../pipeline/conditioning.js';
+import { QualityTargetSpec, type QualityTarget } from '../pipeline/quality-target.js';
 
 export const TRIGGER_HELP = `diffc trigger serve --buckets B[,B...] [--prefix K/] [options]
 diffc trigger sqs --queue-url URL --buckets B[,B...] [--dlq-url URL] [--prefix K/] [options]
@@ -79,7 +80,8 @@ is compressed twice. Prints the schedule id.
   --every D           interval, e.g. "30 minutes", "1 hour" (default "1 hour")
   --concurrency N     compressions in flight per sweep (default 8)
 
-serve, sqs and sweep: --bpp X | --steps N, --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default'),
+serve, sqs and sweep: --bpp X | --steps N, --target-quality M=V (the shortest prefix reaching V on metric M;
+--bpp/--steps cap it, default 1 bpp), --seed S (default 0), --model M (default $DIFFC_MODEL_ID or 'default'),
 --prompt TEXT, --guidance G, --denoise-guidance G (as diffc compress; default the model's).
 
   --temporal-address H:P   Temporal frontend (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)
@@ -97,6 +99,7 @@ const { 's3-endpoint': _s3, ...TEMPORAL_OPTIONS } = SERVICE_OPTIONS;
 const Rate = {
   bpp: z.coerce.number().positive().optional(),
   steps: z.coerce.number().int().positive().optional(),
+  'target-quality': QualityTargetSpec.optional(),
   seed: z.coerce.number().int().nonnegative().default(0),
   model: z.string().min(1).default(process.env.DIFFC_MODEL_ID || 'default'),
   prompt: z.string().optional(),
@@ -104,8 +107,8 @@ const Rate = {
   'denoise-guidance': z.coerce.number().min(GUIDANCE_RANGE.min).max(GUIDANCE_RANGE.max).optional(),
 };
 /** The compress settings the trigger's and the sweep's jobs get (CompressImageInput checks them again). */
-const jobDefaults = (a: { bpp?: number; steps?: number; seed: number; model: string; prompt?: string; guidance?: number; 'denoise-guidance'?: number }) => ({
-  bpp: a.bpp, steps: a.steps, seed: a.seed, model: a.model, prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
+const jobDefaults = (a: { bpp?: number; steps?: number; 'target-quality'?: QualityTarget; seed: number; model: string; prompt?: string; guidance?: number; 'denoise-guidance'?: number }) => ({
+  bpp: a.bpp, steps: a.steps, ...(a['target-quality'] ? { targetQuality: a['target-quality'] } : {}), seed: a.seed, model: a.model, prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'],
 });
 const ServeArgs = z.object({
   port: z.coerce.number().int().min(0).max(65535).optional(), host: z.string().optional(), buckets: z.string().optional(),
@@ -142,7 +145,7 @@ export async function triggerCommand(argv: string[], out: Print): Promise<number
     args: rest, strict: true,
     options: {
       port: { type: 'string' }, host: { type: 'string' }, buckets: { type: 'string' }, prefix: { type: 'string' }, 'output-prefix': { type: 'string' },
-      every: { type: 'string' }, concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' },
+      every: { type: 'string' }, concurrency: { type: 'string' }, bpp: { type: 'string' }, steps: { type: 'string' }, 'target-quality': { type: 'string' }, seed: { type: 'string' },
       model: { type: 'string' }, prompt: { type: 'string' }, guidance: { type: 'string' }, 'denoise-guidance': { type: 'string' }, ...TEMPORAL_OPTIONS, help: { type: 'boolean', short: 'h' },
       'queue-url': { type: 'string' }, 'dlq-url': { type: 'string' }, endpoint: { type: 'string' }, region: { type: 'string' },
       'wait-seconds': { type: 'string' }, 'batch-size': { type: 'string' }, 'visibility-seconds': { type: 'string' }, 'drain-seconds': { type: 'string' },

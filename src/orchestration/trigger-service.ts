@@ -22,10 +22,13 @@ import { bulkArchive, compressImage } from '../../workflows/index.js';
 import { sourceVersionSignal } from '../../workflows/signals.js';
 import type { TemporalConfig } from './config.js';
 import { log } from './runtime.js';
+import type { QualityTarget } from '../pipeline/quality-target.js';
 
 export interface TriggerJobDefaults {
   readonly bpp?: number;
   readonly steps?: number;
+  /** Keep the shortest prefix reaching this quality (--target-quality); bpp/steps cap it. */
+  readonly targetQuality?: QualityTarget;
   readonly seed: number;
   readonly model: string;
   /** Encode settings (optional: absent, the model's defaults), as diffc compress --prompt / --guidance / --denoise-guidance. */
@@ -33,6 +36,8 @@ export interface TriggerJobDefaults {
   readonly guidance?: number;
   readonly denoiseGuidance?: number;
 }
+
+const targetOf = (d: TriggerJobDefaults) => (d.targetQuality ? { targetQuality: d.targetQuality } : {});
 
 const conditioningOf = (d: TriggerJobDefaults) => ({
   ...(d.prompt !== undefined ? { prompt: d.prompt } : {}),
@@ -52,7 +57,7 @@ export function jobForEvent(
 ): CompressImageInput {
   return CompressImageInput.parse({
     store: `s3://${ev.bucket}`, source: ev.key, output: outputKeyFor(ev.key, cfg.prefix ?? '', cfg.outputPrefix),
-    bpp: defaults.bpp, steps: defaults.steps, seed: defaults.seed, model: defaults.model, ...conditioningOf(defaults), queues,
+    bpp: defaults.bpp, steps: defaults.steps, ...targetOf(defaults), seed: defaults.seed, model: defaults.model, ...conditioningOf(defaults), queues,
     skipExisting: true, sourceVersion: version,
   });
 }
@@ -112,7 +117,7 @@ export async function upsertSweepSchedule(client: Client, temporal: TemporalConf
   const id = o.scheduleId ?? `sweep-${createHash('sha256').update(`${o.store}\0${o.prefix}\0${o.outputPrefix}`).digest('hex').slice(0, 16)}`;
   const job = BulkArchiveInput.parse({
     store: o.store, prefix: o.prefix, outputPrefix: o.outputPrefix, jobId: id, queues: temporal.queues,
-    bpp: o.defaults.bpp, steps: o.defaults.steps, seed: o.defaults.seed, model: o.defaults.model, ...conditioningOf(o.defaults), concurrency: o.concurrency,
+    bpp: o.defaults.bpp, steps: o.defaults.steps, ...targetOf(o.defaults), seed: o.defaults.seed, model: o.defaults.model, ...conditioningOf(o.defaults), concurrency: o.concurrency,
   });
   const action = { type: 'startWorkflow' as const, workflowType: bulkArchive, args: [job] as [BulkArchiveInput], taskQueue: temporal.queues.io, workflowId: id };
   const spec = { intervals: [{ every: o.every as `${number} ${'seconds' | 'minutes' | 'hours'}` }] };
