@@ -118,3 +118,12 @@ test('diffc eval --model A --model B: families side by side with bpp, PSNR, MS-S
   assert.equal(again.code, 2);
   assert.match(again.err, /give each model once/);
 });
+
+test('cod: diffc schedule measure runs the chain on each image\'s condition', async () => {
+  const dir = await setup();
+  const r = await runCli(['schedule', 'measure', '-o', join(dir, 'kl.json'), join(dir, 'a.png'), '--model', COD, '-q']);
+  assert.equal(r.code, 0, r.err);
+  const kl = JSON.parse(readFileSync(join(dir, 'kl.json'), 'utf8'));
+  assert.equal(kl.format, 'diffc-kl');
+  assert.ok(kl.timesteps.length > 10);
+});

@@ -131,11 +131,12 @@ export async function measureKl(lm: LoadedModel, files: readonly string[], o: Me
   let calls = 0;
   let conditioning: NonNullable<KlMatrix['conditioning']> = {};
   for (const [p, file] of files.entries()) {
-    const { latent: x0, image, padded } = await imageLatent(lm, loadImage(file));
+    const { latent: x0, image, padded, condition } = await imageLatent(lm, loadImage(file));
     // The chain's denoiser as diffc compress conditions it (prompt, guidance or the model's default).
     const settings = compressDefaults(lm, image, padded, o.coding ?? {}, o.prompt, o.guidance);
     conditioning = { ...(settings.prompt !== undefined ? { prompt: settings.prompt } : {}), guidance: settings.conditioning.guidance };
-    const { chain: predictor } = await conditionedPredictors(model, padded.width, padded.height, settings.prompt, settings.conditioning);
+    // A conditional model's chain runs on the image's decoded condition, as diffc compress gives it.
+    const { chain: predictor } = await conditionedPredictors(model, padded.width, padded.height, settings.prompt, settings.conditioning, condition?.features);
     const dims = latentSize(predictor.latent);
     if (x0.length !== dims) throw new RangeError(`${file}: latent has ${x0.length} values, the model's predictor expects ${dims}`);
     sizes.push({ name: basename(file), width: image.width, height: image.height, latent: { ...predictor.latent } });
