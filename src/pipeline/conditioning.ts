@@ -6,7 +6,7 @@
  * final reconstruction's (docs/format.md §3.8).
  */
 import type { DfcConditioning, DfcHeader } from '../codec/format/index.js';
-import { DFC_LIMITS, DfcError } from '../codec/format/index.js';
+import { checkModelHash, DFC_LIMITS } from '../codec/format/index.js';
 import type { NoisePredictor } from '../codec/model.js';
 import { LEGACY_GUIDANCE, type GuidanceDefaults } from '../models/guidance.js';
 import type { DiffusionModel, ModelFamily } from '../models/types.js';
@@ -82,10 +82,7 @@ export async function imageCondition(model: DiffusionModel, padded: RgbImage): P
 export async function fileCondition(model: DiffusionModel, header: DfcHeader): Promise<Float32Array | undefined> {
   const d = model.info.downsample;
   // Another model's file is that, before anything about conditions (as the chain decode would say).
-  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-  if (hex(header.model.hash) !== hex(model.info.hash)) {
-    throw new DfcError('model-mismatch', `file was coded with model ${header.model.id} (hash ${hex(header.model.hash)}), not ${model.info.id} (${hex(model.info.hash)})`);
-  }
+  checkModelHash(header, model.info.hash);
   if (!model.condition) {
     if (header.condition) throw new ModelError('family', `the file has a coded condition (${header.condition.length} bytes), but ${model.info.id} is not a conditional model`);
     return undefined;

@@ -337,6 +337,13 @@ export function readDfcHeader(bytes: Uint8Array): DfcHeader {
   return readHeaderFields(new ByteReader(bytes));
 }
 
+/** DfcError 'model-mismatch' unless the header's model hash is `expect` (readDfc's last check, §3.6 step 5). */
+export function checkModelHash(header: DfcHeader, expect: Uint8Array): void {
+  if (!sameBytes(expect, header.model.hash)) {
+    throw new DfcError('model-mismatch', `file was coded with model ${header.model.id} (hash ${hex(header.model.hash)}), expected hash ${hex(expect)}`);
+  }
+}
+
 export interface ReadDfcOptions {
   /** If given (8 bytes), the file's model hash must equal it, else DfcError 'model-mismatch'. */
   expectModelHash?: Uint8Array;
@@ -357,8 +364,6 @@ export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
   checkMagicVersion(bytes);
   const r = new ByteReader(bytes);
   const header = readHeaderFields(r);
-  const modelHash = header.model.hash;
-  const modelId = header.model.id;
 
   const lengthAt = r.pos;
   const payloadLength = r.varint('payload length');
@@ -376,9 +381,7 @@ export function readDfc(bytes: Uint8Array, opts: ReadDfcOptions = {}): DfcFile {
     throw new DfcError('corrupt', `checksum mismatch (stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${computed.toString(16).padStart(8, '0')})`);
   }
 
-  if (expect !== undefined && !sameBytes(expect, modelHash)) {
-    throw new DfcError('model-mismatch', `file was coded with model ${modelId} (hash ${hex(modelHash)}), expected hash ${hex(expect)}`);
-  }
+  if (expect !== undefined) checkModelHash(header, expect);
 
   return { header, payload };
 }

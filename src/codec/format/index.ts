@@ -3,6 +3,7 @@ export {
   writeDfc,
   readDfc,
   readDfcHeader,
+  checkModelHash,
   DfcError,
   DFC_MAGIC,
   DFC_VERSION,
