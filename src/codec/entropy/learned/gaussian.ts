@@ -5,21 +5,16 @@
  * of the symbols turns a larger difference into EntropyError('desync').
  */
 import { RangeDecoder, RangeEncoder } from '../range-coder.js';
-import { crc32 } from '../../format/crc32.js';
 import { EntropyError } from './errors.js';
 import { gaussianTables, scaleIndex } from './gaussian-tables.js';
 import { GUARD_DEFAULT, GUARD_MAX, GUARD_MIN, guardedBoundary, nearestBoundary } from './guard.js';
-import { decodeExpGolomb, decodeSymbol, encodeExpGolomb, encodeSymbol } from './tables.js';
+import { decodeExpGolomb, encodeExpGolomb } from './tables.js';
+import { decodeSymbols, encodeSymbols } from './symbols.js';
 
 export interface GaussianStats {
   /** Elements listed as guarded (§3). */
   readonly guarded: number;
   readonly bytes: number;
-}
-
-/** The CRC-32 of symbols as int32 little-endian (§4 step 4). */
-export function symbolsCrc(symbols: Int32Array): number {
-  return crc32(new Uint8Array(symbols.buffer, symbols.byteOffset, symbols.byteLength));
 }
 
 function checkGuard(g: number): void {
@@ -47,10 +42,7 @@ export function encodeGaussian(symbols: Int32Array, scales: Float32Array, g = GU
     prev = i;
     enc.encodeBits(index[i] === guardedBoundary(scales[i], g) ? 1 : 0, 1);
   }
-  for (let i = 0; i < n; i++) encodeSymbol(enc, tables[index[i]], symbols[i]);
-  const crc = symbolsCrc(symbols);
-  enc.encodeBits(crc >>> 16, 16);
-  enc.encodeBits(crc & 0xffff, 16);
+  encodeSymbols(enc, symbols, (i) => tables[index[i]]);
   const bytes = enc.finish();
   return { bytes, stats: { guarded: guarded.length, bytes: bytes.length } };
 }
@@ -71,14 +63,8 @@ export function decodeGaussian(bytes: Uint8Array, scales: Float32Array, n: numbe
     const k = nearestBoundary(scales[pos]);
     index[pos] = dec.decodeBits(1) === 1 ? k : k - 1;
   }
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = decodeSymbol(dec, tables[index[i] >= 0 ? index[i] : scaleIndex(scales[i])]);
-    if (dec.overrun > 4) throw new EntropyError('corrupt', `the stream ends after ${i} of ${n} symbols`);
-  }
-  const crc = ((dec.decodeBits(16) << 16) | dec.decodeBits(16)) >>> 0;
-  if (dec.overrun > 4) throw new EntropyError('corrupt', 'the stream ends before its CRC');
-  if (crc !== symbolsCrc(out)) {
+  const { symbols: out, crcMatches } = decodeSymbols(dec, n, (i) => tables[index[i] >= 0 ? index[i] : scaleIndex(scales[i])]);
+  if (!crcMatches) {
     throw new EntropyError('desync', "the decoded symbols fail the stream's CRC: the decoder's scales differ from the encoder's by more than the stream's tolerance, or the stream is damaged");
   }
   return out;
