@@ -9,7 +9,7 @@ import { expandInputs, IMAGE_EXTENSIONS } from './inputs.js';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { encodeImage, loadImage } from '../image/io.js';
-import { padToMultiple, cropRegion } from '../image/geometry.js';
+import { cropRegion } from '../image/geometry.js';
 import { psnr, msssim } from '../eval/metrics.js';
 import { bdRateTable } from '../eval/bd-rate.js';
 import { flatGrain, flatMask } from '../eval/grain.js';
@@ -24,7 +24,8 @@ import { rdPlotSvg, writeCsv } from '../eval/plot.js';
 import { compressLatents, stepBits, stepsWithinBpp } from '../codec/codec.js';
 import { prefixDecoder } from '../pipeline/decode-prefix.js';
 import { compressionSettings } from '../pipeline/compress-settings.js';
-import { conditionedPredictors, imageCondition } from '../pipeline/conditioning.js';
+import { conditionedPredictors } from '../pipeline/conditioning.js';
+import { imageLatent } from '../pipeline/image-latent.js';
 import { resolveBackend } from '../rcc-backends/index.js';
 import { loadModel, resolveSchedule, protocolFor, decodeContext } from '../pipeline/model-context.js';
 import { writeFileAtomic } from './files.js';
@@ -180,11 +181,10 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
       for (const [fi, file] of files.entries()) {
         const { img, name, flat, cropPng, shown } = await prepare(fi, file);
         const pixels = img.width * img.height;
-        const { image: padded } = padToMultiple(img, info.sizeMultiple);
-        const ctx = decodeContext(lm, padded.width, padded.height);
         const tEnc = performance.now();
-        const [latent] = await lm.model.encode([padded]);
-        const condition = await imageCondition(lm.model, padded);
+        // Padded, encoded and (for a conditional model) conditioned as diffc compress does it.
+        const { latent, padded, condition } = await imageLatent(lm, Promise.resolve(img));
+        const ctx = decodeContext(lm, padded.width, padded.height);
         // The highest rate, budgeted over the whole file exactly as diffc compress does.
         const { params, recon, conditioning, seed, image, stop } = compressionSettings({
           info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name, condition: condition?.bytes,
