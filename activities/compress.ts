@@ -130,6 +130,16 @@ function pinOf(v: SourceVersion): GetOptions {
 /** A pinned read that found its version replaced ('changed') or gone ('not-found'). */
 const lostPin = (e: unknown) => isStorageError(e, 'changed') || isStorageError(e, 'not-found');
 
+/** The whole source at its pinned version, or the run is superseded when that version is gone or replaced (`when`: what it was read for). */
+async function readPinnedSource(job: CompressImageInput, source: SourceVersion, when: string): Promise<Uint8Array | Superseded> {
+  try {
+    return await withStore(job.store, (s) => s.get(job.source, pinOf(source)));
+  } catch (e) {
+    if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed ${when} (${(e as Error).message})`);
+    throw e;
+  }
+}
+
 /**
  * The version of the source this run compresses. With a version id: that version (a newer one
  * may exist; its own event supersedes this run). With only an ETag (unversioned buckets): the
@@ -249,13 +259,8 @@ export async function encodeLatent(input: PinnedJob): Promise<PreparedJob> {
     const t0 = Date.now();
     const lm = await workerModel(job.model);
     const info = lm.model.info;
-    let bytes: Uint8Array | null;
-    try {
-      bytes = await withStore(job.store, (s) => s.get(job.source, pinOf(source)));
-    } catch (e) {
-      if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed before it was read (${(e as Error).message})`);
-      throw e;
-    }
+    let bytes: Uint8Array | Superseded | null = await readPinnedSource(job, source, 'before it was read');
+    if ('superseded' in bytes) return bytes;
     const encoded = imageLatent(lm, decodeImage(bytes, { maxPixels: job.maxPixels }, job.source));
     bytes = null; // the file's bytes go as soon as sharp has them: only the latent is kept
     const { latent, image: img, padded, condition } = await encoded;
@@ -441,13 +446,8 @@ export async function assembleDfc(input: PinnedJob): Promise<CompressImageResult
 async function prefixMeetingTarget(
   job: CompressImageInput, source: SourceVersion, target: QualityTarget, file: Uint8Array,
 ): Promise<{ bytes: Uint8Array; report: QualityReport } | Superseded> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await withStore(job.store, (s) => s.get(job.source, pinOf(source)));
-  } catch (e) {
-    if (lostPin(e) && (source.etag || source.versionId)) return superseded(job, `${job.source} changed before its quality could be checked (${(e as Error).message})`);
-    throw e;
-  }
+  const bytes = await readPinnedSource(job, source, 'before its quality could be checked');
+  if ('superseded' in bytes) return bytes;
   const original = await decodeImage(bytes, { maxPixels: job.maxPixels }, job.source);
   const { decode, header } = await filePrefixDecoder(await workerModel(job.model), file);
   const found = await shortestPrefixFile(target, header.stepsCoded, original, decode);
