@@ -270,7 +270,7 @@ export async function encodeLatent(input: PinnedJob): Promise<PreparedJob> {
       // Derived exactly as diffc compress derives them, so the bitstreams match.
       const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
         info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: job.seed,
-        condition: condition?.bytes, bpp: rateCapBpp(job, job.targetQuality), steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
+        condition: condition?.bytes, bpp: rateCapBpp(job, job.targetQuality), targetQuality: job.targetQuality, steps: job.steps, chunkBits: job.chunkBits, backend: (await workerBackend()).name, preset: job.preset, prompt: job.prompt, guidance: job.guidance, denoiseGuidance: job.denoiseGuidance,
       });
       const stepsTarget = Math.min(schedule.timesteps.length, stop.steps ?? Infinity);
       const jobInfo: JobInfo = {

@@ -11,6 +11,7 @@ import { ImageError } from '../src/image/errors.js';
 import { StorageError } from '../src/storage/index.js';
 import { DfcError } from '../src/codec/format/errors.js';
 import { ModelError } from '../src/models/errors.js';
+import { EntropyError } from '../src/codec/entropy/learned/index.js';
 import { ToolUnavailableError } from '../src/eval/tools.js';
 import { metrics } from '../src/orchestration/runtime.js';
 import { activityStarted, type ActivityResult } from '../src/orchestration/metrics.js';
@@ -24,6 +25,8 @@ export function permanentFailure(e: unknown): ApplicationFailure | undefined {
   const fail = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true, cause: e as Error });
   if (e instanceof ImageError) return fail(`ImageError:${e.code}`, e.message);
   if (e instanceof DfcError) return fail(`DfcError:${e.code}`, e.message);
+  // A coded condition that does not decode (corrupt, or outside the stream's tolerance) decodes the same way on a retry.
+  if (e instanceof EntropyError) return fail(`EntropyError:${e.code}`, e.message);
   if (e instanceof StorageError && PERMANENT_STORAGE.has(e.code)) return fail(`StorageError:${e.code}`, e.message);
   if (e instanceof ModelError && PERMANENT_MODEL.has(e.code)) return fail(`ModelError:${e.code}`, e.message);
   // Workers of one deployment share an image: another attempt would find the tool missing too.

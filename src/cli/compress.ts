@@ -161,7 +161,7 @@ async function compressOne(
   const { params, recon, conditioning, prompt, seed, image, stop } = compressionSettings({
     info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
     prompt: a.prompt, guidance: a.guidance, denoiseGuidance: a['denoise-guidance'], condition: condition?.bytes,
-    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: rateCapBpp(a, target), steps: a.steps, timestep: a.timestep,
+    chunkBits: a['chunk-bits'], backend: backend.name, preset: a.preset, method: a.method, denoiseSteps: a['denoise-steps'], bpp: rateCapBpp(a, target), targetQuality: target, steps: a.steps, timestep: a.timestep,
   });
   const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, prompt, conditioning, condition?.features);
   const protocol = protocolFor(lm, padded.width, padded.height, schedule, params);

@@ -27,8 +27,11 @@ export interface NoisePredictor {
   /** Largest batch one predict() call should receive. */
   readonly maxBatch: number;
   predict(batch: readonly DenoiseRequest[]): Promise<Float32Array[]>;
-  /** E[x0] under the model's prior, used at alpha-bar = 0 (defaults to zeros). */
-  priorMean?(): Float32Array;
+  /**
+   * E[x0] under the model's prior, used at alpha-bar = 0 (defaults to zeros). May be computed on
+   * demand (a one-step model's decode of its condition runs only when a reconstruction needs it).
+   */
+  priorMean?(): Float32Array | Promise<Float32Array>;
 }
 
 export function latentSize(s: LatentShape): number {
@@ -39,10 +42,10 @@ export function latentSize(s: LatentShape): number {
 export async function predictX0(model: NoisePredictor, batch: readonly DenoiseRequest[]): Promise<Float32Array[]> {
   const out: Float32Array[] = new Array(batch.length);
   const live: number[] = [];
-  batch.forEach((r, i) => {
-    if (r.alphaBar === 0) out[i] = model.priorMean ? model.priorMean() : new Float32Array(r.x.length);
+  for (const [i, r] of batch.entries()) {
+    if (r.alphaBar === 0) out[i] = model.priorMean ? await model.priorMean() : new Float32Array(r.x.length);
     else live.push(i);
-  });
+  }
   for (let start = 0; start < live.length; start += model.maxBatch) {
     const idx = live.slice(start, start + model.maxBatch);
     const preds = await model.predict(idx.map((i) => batch[i]));

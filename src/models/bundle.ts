@@ -21,6 +21,8 @@ import { ModelTiling } from './tiling.js';
 export const FILE_ROLES = [
   'text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2', 'unet', 'transformer', 'vae_encoder', 'vae_decoder', 'refiner_unet', 'params',
   'cond_encoder', 'cond_decoder', 'entropy',
+  // StableCodec's latent codec (src/models/onnx/stablecodec.ts); context_in, context_out and lrp come once per group.
+  'aux_encoder', 'analysis', 'hyper_analysis', 'hyper_synthesis', 'context_in', 'context', 'context_out', 'lrp', 'synthesis', 'aux_decoder',
 ] as const;
 export type FileRole = (typeof FILE_ROLES)[number];
 
@@ -36,6 +38,8 @@ export const BundleFile = z.object({
   path: BundlePath,
   sha256: Sha256,
   bytes: z.number().int().nonnegative(),
+  /** Which of a role's per-group graphs this is (StableCodec's four context groups). */
+  group: z.number().int().min(0).max(63).optional(),
 }).passthrough();
 export type BundleFile = z.infer<typeof BundleFile>;
 
@@ -52,7 +56,7 @@ export const ScheduleSpec = z.discriminatedUnion('kind', [
 ]);
 export type ScheduleSpec = z.infer<typeof ScheduleSpec>;
 
-export const MODEL_FAMILIES = ['sd15', 'sd21', 'sdxl', 'flux-dev', 'analytic-dct', 'cod'] as const;
+export const MODEL_FAMILIES = ['sd15', 'sd21', 'sdxl', 'flux-dev', 'analytic-dct', 'cod', 'stablecodec'] as const;
 
 export const Manifest = z.object({
   schema: z.literal(1),
@@ -96,6 +100,17 @@ export const Manifest = z.object({
     channels: z.number().int().positive().max(4096),
     featureChannels: z.number().int().positive().max(4096),
   }).strict().optional(),
+  /**
+   * A one-step model's decoder (family stablecodec): the scheduler timestep its UNet runs at, the
+   * clamp of the predicted x0 (the scheduler's clip_sample range; null: none), and the UNet's
+   * latent tiles (tile side and overlap, latent cells, the original's tiling).
+   */
+  oneStep: z.object({
+    timestep: z.number().int().nonnegative(),
+    clipSample: z.number().positive().nullable(),
+    tile: z.number().int().min(8).max(4096),
+    overlap: z.number().int().nonnegative(),
+  }).strict().refine((o) => o.overlap < o.tile, { message: 'overlap must be smaller than the tile' }).optional(),
   /** Latent tiles for large photos (src/models/tiling.ts); absent: the family's defaults. */
   tiling: ModelTiling.optional(),
   source: z.object({ repo: z.string().min(1), revision: z.string().min(1) }).passthrough().optional(),

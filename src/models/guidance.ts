@@ -27,6 +27,7 @@ export const FAMILY_GUIDANCE: Readonly<Record<ModelFamily, GuidanceDefaults>> = 
   sdxl: { guidance: 1, denoiseGuidance: 1, promptDenoiseGuidance: 5 },
   'flux-dev': { guidance: 3.5, denoiseGuidance: 3.5, promptDenoiseGuidance: 3.5 },
   cod: { guidance: 1, denoiseGuidance: 1, promptDenoiseGuidance: 1 },
+  stablecodec: { guidance: 1, denoiseGuidance: 1, promptDenoiseGuidance: 1 },
 };
 
 /**
@@ -42,6 +43,7 @@ export const LEGACY_GUIDANCE: Readonly<Record<ModelFamily, { readonly guidance: 
   sdxl: { guidance: 1, denoiseGuidance: 1 },
   'flux-dev': { guidance: 3.5, denoiseGuidance: 3.5 },
   cod: { guidance: 1, denoiseGuidance: 1 },
+  stablecodec: { guidance: 1, denoiseGuidance: 1 },
 });
 
 /** A model's guidance defaults: the manifest's `defaults` where it sets them, else the family's. */

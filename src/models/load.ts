@@ -25,7 +25,14 @@ const NEEDS: Record<string, { prediction: readonly string[]; schedule: 'ddpm' | 
   'flux-dev': { prediction: ['flow'], schedule: 'flow', roles: ['transformer', 'vae_encoder', 'vae_decoder'] },
   'analytic-dct': { prediction: ['x0'], schedule: 'ddpm', roles: ['params'] },
   cod: { prediction: ['eps', 'v'], schedule: 'ddpm', roles: ['unet', 'cond_encoder', 'cond_decoder', 'entropy'] },
+  stablecodec: {
+    prediction: ['x0'], schedule: 'ddpm',
+    roles: ['vae_encoder', 'vae_decoder', 'aux_encoder', 'analysis', 'hyper_analysis', 'hyper_synthesis', 'context_in', 'context', 'context_out', 'lrp', 'synthesis', 'aux_decoder', 'unet', 'entropy'],
+  },
 };
+
+/** StableCodec's per-group graphs: one file for each of the four groups. */
+const GROUPED_ROLES = ['context_in', 'context_out', 'lrp'] as const;
 
 /** Throws a 'family' ModelError when the manifest's parts do not fit its family. */
 export function checkFamily(b: Bundle): void {
@@ -36,6 +43,14 @@ export function checkFamily(b: Bundle): void {
   if (m.family === 'flux-dev' && m.latent.channels !== 16) throw new ModelError('family', `${m.id}: Flux latents have 16 channels, not ${m.latent.channels}`);
   if (m.family === 'cod' && !m.condition) throw new ModelError('family', `${m.id}: cod bundles need a condition section (downsample, channels, featureChannels)`);
   if (m.family === 'cod' && m.latent.downsample !== 1) throw new ModelError('family', `${m.id}: cod models here work in pixel space (latent.downsample 1), not ${m.latent.downsample}`);
+  if (m.family === 'stablecodec') {
+    if (!m.oneStep) throw new ModelError('family', `${m.id}: stablecodec bundles need a oneStep section (timestep, clipSample, tile, overlap)`);
+    if (m.latent.channels !== 4 || m.latent.downsample !== 8) throw new ModelError('family', `${m.id}: StableCodec's SD-Turbo latents are 4 channels at /8, not ${m.latent.channels} at /${m.latent.downsample}`);
+    for (const r of GROUPED_ROLES) {
+      const groups = m.files.filter((f) => f.role === r).map((f) => f.group).sort();
+      if (groups.join(',') !== '0,1,2,3') throw new ModelError('family', `${m.id}: stablecodec bundles need one ${r} graph for each group 0..3 (file field "group"), found groups [${groups.join(', ')}]`);
+    }
+  }
   if (m.refiner && !m.files.some((f) => f.role === 'refiner_unet')) throw new ModelError('family', `${m.id}: refiner settings without a refiner_unet file`);
 }
 
@@ -68,6 +83,10 @@ export async function loadDiffusionModel(dir: string, opts: LoadModelOptions = {
     case 'cod': {
       const { CodModel } = await import('./onnx/cod.js');
       return { model: await CodModel.open(bundle, opts), bundle, schedules };
+    }
+    case 'stablecodec': {
+      const { StableCodecModel } = await import('./onnx/stablecodec.js');
+      return { model: await StableCodecModel.open(bundle, opts), bundle, schedules };
     }
   }
 }

@@ -30,10 +30,12 @@ export const FAMILY_TILING: Readonly<Record<ModelFamily, { predictor: { tile: nu
   'flux-dev': { predictor: { tile: 128, overlap: 32 }, vae: { tile: 128, overlap: 32 } },
   // Untiled: its denoiser takes the whole condition with the whole latent (src/models/onnx/cod.ts).
   cod: { predictor: { tile: 4096, overlap: 0 } },
+  // The one-step UNet tiles as the original does (manifest oneStep, src/models/stablecodec/tiles.ts), not here.
+  stablecodec: { predictor: { tile: 4096, overlap: 0 }, vae: { tile: 128, overlap: 32 } },
 };
 
 /** Latent tile alignment: Flux packs 2x2 latent patches into tokens, so its tiles start on even cells. */
-export const FAMILY_ALIGN: Readonly<Record<ModelFamily, number>> = { 'analytic-dct': 1, sd15: 1, sd21: 1, sdxl: 1, 'flux-dev': 2, cod: 1 };
+export const FAMILY_ALIGN: Readonly<Record<ModelFamily, number>> = { 'analytic-dct': 1, sd15: 1, sd21: 1, sdxl: 1, 'flux-dev': 2, cod: 1, stablecodec: 1 };
 
 export function modelTiling(family: ModelFamily, manifestTiling: ModelTiling | undefined): { predictor: { tile: number; overlap: number; align: number }; vae: { tile: number; overlap: number; align: number } } {
   const d = FAMILY_TILING[family];

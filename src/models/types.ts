@@ -8,7 +8,7 @@ import type { PredictionKind } from '../codec/diffusion/prediction.js';
 import type { RgbImage } from '../image/types.js';
 import type { GuidanceDefaults } from './guidance.js';
 
-export type ModelFamily = 'analytic-dct' | 'sd15' | 'sd21' | 'sdxl' | 'flux-dev' | 'cod';
+export type ModelFamily = 'analytic-dct' | 'sd15' | 'sd21' | 'sdxl' | 'flux-dev' | 'cod' | 'stablecodec';
 
 export interface ModelInfo {
   readonly id: string;
@@ -21,6 +21,11 @@ export interface ModelInfo {
   readonly downsample: number;
   /** Images are padded to a multiple of this before encoding (then cropped back). */
   readonly sizeMultiple: number;
+  /**
+   * One-step models (StableCodec): the whole code is the coded condition (.dfc field 17) and no
+   * chain steps are coded; the reconstruction from zero steps is the model's one-step decode.
+   */
+  readonly oneStep?: boolean;
   /** Default RCC chunk bits, coding schedule id, reconstruction, and guidance (src/models/guidance.ts) for this model. */
   readonly defaults: CodingDefaults & GuidanceDefaults;
 }

@@ -13,6 +13,7 @@ import type { CodingSchedule } from '../codec/schedule/timesteps.js';
 import { resolveConditioning } from './conditioning.js';
 import { preset, type PresetName } from './presets.js';
 import { chunkBitsFor } from './chunk-bits.js';
+import { ModelError } from '../models/errors.js';
 
 export interface SettingsRequest {
   readonly info: ModelInfo;
@@ -36,6 +37,8 @@ export interface SettingsRequest {
   readonly preset?: PresetName;
   readonly method?: ReconMethod;
   readonly denoiseSteps?: number;
+  /** Set when a quality target drives the rate (bpp is then its cap): one-step models refuse it. */
+  readonly targetQuality?: unknown;
   /** At most one rate control; none means 0.1 bpp. */
   readonly bpp?: number;
   readonly steps?: number;
@@ -56,6 +59,23 @@ export interface CompressionSettings {
 
 export const DEFAULT_BPP = 0.1;
 
+/**
+ * A one-step model (StableCodec) codes at the one rate its checkpoint was trained for: its file is
+ * the coded condition and no chain steps, decoded by an MSE reconstruction from step 0 (its
+ * one-step decode). Asking it for a rate or another reconstruction is a ModelError('family').
+ */
+function oneStepSettings(r: SettingsRequest): { stop: StopRule; recon: { method: ReconMethod; steps: number } } {
+  const asked = ([
+    ['a quality target', r.targetQuality], ['bpp', r.targetQuality === undefined ? r.bpp : undefined], ['steps', r.steps], ['timestep', r.timestep],
+    ['method', r.method], ['denoise steps', r.denoiseSteps],
+  ] as const)
+    .filter(([, v]) => v !== undefined).map(([k]) => k);
+  if (asked.length) {
+    throw new ModelError('family', `${r.info.id} is a one-step model (StableCodec): it codes at its checkpoint's fixed rate and decodes in one step, so ${asked.join(', ')} do not apply`);
+  }
+  return { stop: { steps: 0 }, recon: { method: 'mse', steps: 1 } };
+}
+
 export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const { info, schedule } = r;
   const dims = r.latent.channels * r.latent.height * r.latent.width;
@@ -66,6 +86,7 @@ export function compressionSettings(r: SettingsRequest): CompressionSettings {
   const conditioning = resolveConditioning(info.defaults, { prompt, guidance: r.guidance ?? p.guidance, denoiseGuidance: r.denoiseGuidance ?? p.denoiseGuidance });
   const seed = { lo: r.seed % 2 ** 32, hi: Math.floor(r.seed / 2 ** 32) };
   const image = { width: r.width, height: r.height, channels: 3 };
+  if (info.oneStep) return { params, ...oneStepSettings(r), conditioning, ...(prompt !== undefined ? { prompt } : {}), seed, image };
   const bpp = r.bpp ?? (r.timestep === undefined && r.steps === undefined ? DEFAULT_BPP : undefined);
   let stop: StopRule;
   if (bpp !== undefined) {

@@ -50,6 +50,7 @@ export abstract class OnnxModelBase<Text = unknown> implements DiffusionModel {
     this.info = {
       id: m.id, family: m.family, hash: bundle.hash, prediction: m.prediction,
       latentChannels: m.latent.channels, downsample: m.latent.downsample, sizeMultiple,
+      ...(m.oneStep ? { oneStep: true } : {}),
       defaults: { ...m.defaults, ...guidanceDefaults(m.family, m.defaults) },
     };
     this.table = alphaBarTable(m.schedule);
