@@ -185,9 +185,11 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
         // Padded, encoded and (for a conditional model) conditioned as diffc compress does it.
         const { latent, padded, condition } = await imageLatent(lm, Promise.resolve(img));
         const ctx = decodeContext(lm, padded.width, padded.height);
-        // The highest rate, budgeted over the whole file exactly as diffc compress does.
+        // The highest rate, budgeted over the whole file exactly as diffc compress does (a
+        // one-step model has one rate, its checkpoint's: the same point stands at every target).
         const { params, recon, conditioning, seed, image, stop } = compressionSettings({
-          info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed, bpp: a.bpp.at(-1)!, backend: backend.name, condition: condition?.bytes,
+          info, schedule, latent: lm.model.latentShape(padded.width, padded.height), width: img.width, height: img.height, seed: a.seed,
+          bpp: info.oneStep ? undefined : a.bpp.at(-1)!, backend: backend.name, condition: condition?.bytes,
         });
         const { chain: predictor, denoiser } = await conditionedPredictors(lm.model, padded.width, padded.height, undefined, conditioning, condition?.features);
         const stepAt: number[] = [];
@@ -195,9 +197,10 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
           schedule, params, recon, conditioning, backend, protocol: protocolFor(lm, padded.width, padded.height, schedule, params),
           onStep: (e) => { stepAt[e.step] = (performance.now() - tEnc) / 1000; progress.update(done, `${codec} ${name} step ${e.step + 1}`); },
         });
+        const encodedS = (performance.now() - tEnc) / 1000;
         const bits = stepBits(c.bytes, predictor, ctx);
         const decodePrefix = prefixDecoder(lm.model, predictor, denoiser, c.bytes, ctx, padded, img);
-        if (shown && mi === 0) {
+        if (shown && mi === 0 && bits.length > 0) {
           // The progressive strip: six prefixes spread over the chain coded for the highest rate.
           const total = bits.length;
           const cuts = [...new Set([1, 2, 3, 4, 5, 6].map((k) => Math.max(1, Math.round((total * k) / 6))))];
@@ -215,7 +218,7 @@ export async function evalCommand(argv: string[], out: Print, err: Print): Promi
           const bpp = (8 * bytes.length) / pixels;
           reached.push(bpp);
           if (shown) shown.cells.set(`${codec}:${target}`, { label: `${codec} @ ${target}`, bpp, png: await cropPng(rec) });
-          rows.push({ image: name, codec, target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), ...(await scores(img, rec)), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : 0, decode_s: decodeS, steps });
+          rows.push({ image: name, codec, target_bpp: target, bpp, psnr: psnr(img, rec), msssim: msssim(img, rec), ...(await scores(img, rec)), grain: flatGrain(img, rec, flat), encode_s: steps > 0 ? stepAt[steps - 1] : info.oneStep ? encodedS : 0, decode_s: decodeS, steps });
         }
         if (mi === 0) matchedBpp[fi] = reached;
         progress.update(++done, `${codec} ${name}`);

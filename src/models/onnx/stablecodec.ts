@@ -248,7 +248,7 @@ export class StableCodecModel extends OnnxModelBase<undefined> {
 
 /**
  * A NoisePredictor that is the one-step decode: E[x0 | condition] whatever the request's x,
- * computed once, on demand. Nothing else may be asked of it: a StableCodec file codes no chain
+ * computed when a reconstruction asks (once per decode; not kept, so eval times every decode). Nothing else may be asked of it: a StableCodec file codes no chain
  * steps (compressionSettings), so the reconstruction asks only at alpha-bar 0.
  */
 class OneStepPredictor implements NoisePredictor {
@@ -256,7 +256,6 @@ class OneStepPredictor implements NoisePredictor {
   readonly hash: Uint8Array;
   readonly prediction = 'x0' as const;
   readonly maxBatch = 1;
-  private x0?: Promise<Float32Array>;
 
   constructor(private readonly model: StableCodecModel, readonly latent: LatentShape, private readonly features: Float32Array | undefined, private readonly width: number, private readonly height: number) {
     this.id = model.info.id;
@@ -265,8 +264,7 @@ class OneStepPredictor implements NoisePredictor {
 
   priorMean(): Promise<Float32Array> {
     if (!this.features) return Promise.reject(new ModelError('family', `${this.id}: a StableCodec decode needs the file's coded condition (.dfc field 17)`));
-    this.x0 ??= this.model.oneStepLatent(this.features, this.width, this.height);
-    return this.x0.then((x) => x.slice());
+    return this.model.oneStepLatent(this.features, this.width, this.height);
   }
 
   async predict(batch: readonly DenoiseRequest[]): Promise<Float32Array[]> {
