@@ -27,7 +27,9 @@ import { prefixDecoder } from '../pipeline/decode-prefix.js';
 export const COMPRESS_HELP = `diffc compress <image|dir|glob>... -o <out.dfc|dir> [options]
 
 Compresses images (PNG, JPEG, WebP, AVIF, TIFF) with DiffC. One rate control applies; without
-one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*). With several
+one, --bpp 0.1. Any prefix of the result decodes (see diffc decompress --upto-*). A one-step
+model (family stablecodec) codes at its checkpoint's fixed rate and takes no rate control,
+--method or --denoise-steps (docs/models.md). With several
 inputs (or a directory or glob) -o names a directory and each image becomes <name>.dfc there; a
 failing image is reported and the others still run (exit 1 if any failed).
 
