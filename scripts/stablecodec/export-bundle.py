@@ -54,6 +54,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OPSET = 17
 SHRINK = 16
 DEFAULT_PROMPT = "A high-resolution, 8K, ultra-realistic image with sharp focus, vibrant colors, and natural lighting."
+CDF_BUFFERS = {"_quantized_cdf", "_offset", "_cdf_length", "scale_table"}
 TARGET_VAE = r"^encoder\..*(conv1|conv2|conv_in|conv_shortcut|conv|conv_out|to_k|to_q|to_v|to_out\.0)$"
 TARGET_UNET = ["to_k", "to_q", "to_v", "to_out.0", "conv", "conv1", "conv2", "conv_shortcut", "conv_out",
                "proj_in", "proj_out", "ff.net.2", "ff.net.0.proj"]
@@ -114,6 +115,11 @@ def assemble(mods, vae, unet, sched, prompt_embeds, aux, codec_ckpt, tile, overl
         for part, module in (("state_dict_codec", net.codec), ("state_dict_vae", net.vae), ("state_dict_unet", net.unet)):
             cur = module.state_dict()
             for k in sd[part]:
+                # The entropy models' CDF buffers: a checkpoint saved after update() has them sized,
+                # the fresh model empty (load_state_dict cannot resize them); update() below
+                # recomputes them from the learned quantiles either way.
+                if part == "state_dict_codec" and k.rsplit(".", 1)[-1] in CDF_BUFFERS:
+                    continue
                 cur[k] = sd[part][k]
             module.load_state_dict(cur)
     net.aux_codec = aux.eval().requires_grad_(False)
