@@ -7,7 +7,8 @@
  * each model compresses the same centre crop (`diffc compress`; chains at --bpp, the one-step
  * model at its fixed rate), then the file is decoded --runs times in process exactly as
  * `diffc decompress` decodes it (decodeDfc: header, condition, chain, reconstruction, VAE), after
- * one untimed warm-up, and the median is kept. Models are bundle paths under models/ or 'default'.
+ * one untimed warm-up, and the median is kept. Models are bundle paths under models/, absolute
+ * paths, or 'default'.
  * The bundles here are tiny random-weight exports, so the times measure the structure of each
  * decode (network passes and everything around them), not a real model's cost per pass: the
  * `unet_calls` column says how many denoiser passes each decode makes. Photos: skimage's
@@ -18,7 +19,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
@@ -62,7 +63,7 @@ try {
   await sharp(src).extract({ left: Math.floor((meta.width! - side) / 2), top: Math.floor((meta.height! - side) / 2), width: side, height: side }).resize(size, size).png().toFile(photo);
   const rows: { model: string; family: string; bytes: number; bpp: number; steps: number; unet_calls: number; decode_s: number }[] = [];
   for (const m of a.models.split(',')) {
-    const dirOrDefault = m === 'default' ? 'default' : join(REPO, 'models', m);
+    const dirOrDefault = m === 'default' ? 'default' : isAbsolute(m) ? m : join(REPO, 'models', m);
     const lm = await loadModel(dirOrDefault);
     try {
       const info = lm.model.info;
