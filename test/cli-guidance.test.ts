@@ -77,7 +77,7 @@ test('defaults per family, manifest overrides, float32 rounding, legacy values',
   assert.deepEqual(guidanceDefaults('flux-dev'), { guidance: 3.5, denoiseGuidance: 3.5, promptDenoiseGuidance: 3.5 });
   assert.deepEqual(guidanceDefaults('sdxl', { promptDenoiseGuidance: 0 }), { guidance: 1, denoiseGuidance: 1, promptDenoiseGuidance: 0 });
   assert.deepEqual(FAMILY_GUIDANCE['analytic-dct'], { guidance: 1, denoiseGuidance: 1, promptDenoiseGuidance: 1 });
-  assert.deepEqual(LEGACY_GUIDANCE, { 'analytic-dct': { guidance: 1, denoiseGuidance: 1 }, sd15: { guidance: 1, denoiseGuidance: 1 }, sd21: { guidance: 1, denoiseGuidance: 1 }, sdxl: { guidance: 1, denoiseGuidance: 1 }, 'flux-dev': { guidance: 3.5, denoiseGuidance: 3.5 }, cod: { guidance: 1, denoiseGuidance: 1 } });
+  assert.deepEqual(LEGACY_GUIDANCE, { 'analytic-dct': { guidance: 1, denoiseGuidance: 1 }, sd15: { guidance: 1, denoiseGuidance: 1 }, sd21: { guidance: 1, denoiseGuidance: 1 }, sdxl: { guidance: 1, denoiseGuidance: 1 }, 'flux-dev': { guidance: 3.5, denoiseGuidance: 3.5 }, cod: { guidance: 1, denoiseGuidance: 1 }, stablecodec: { guidance: 1, denoiseGuidance: 1 } });
   const sd = guidanceDefaults('sd15');
   assert.deepEqual(resolveConditioning(sd, {}), { guidance: 1, denoiseGuidance: 1 });
   assert.deepEqual(resolveConditioning(sd, { prompt: '' }), { guidance: 1, denoiseGuidance: 1 });
