@@ -30,7 +30,8 @@ import { ModelError } from '../errors.js';
 import type { ConditionCodec, Conditioning } from '../types.js';
 import { GROUPS, checkYShape, groupSize, roundHalfEven, scatter, squeeze, unsqueeze, type YShape } from '../stablecodec/groups.js';
 import { readStreams, writeStreams } from '../stablecodec/stream.js';
-import { blendOneStep, cutOneStepTile, oneStepGrid } from '../stablecodec/tiles.js';
+import { blendOneStep, oneStepGrid } from '../stablecodec/tiles.js';
+import { cutTile } from '../../codec/tiling/index.js';
 import { OnnxModelBase, type OnnxModelOptions } from './base.js';
 import type { FloatTensor, OnnxSession } from './session.js';
 
@@ -216,7 +217,7 @@ export class StableCodecModel extends OnnxModelBase<undefined> {
     if (!grid) eps = Float32Array.from(await run(xHat.slice(), h, w));
     else {
       const tiles: Float32Array[] = [];
-      for (const t of grid.tiles) tiles.push(Float32Array.from(await run(cutOneStepTile(xHat, cin, h, w, t, grid.size), grid.size, grid.size)));
+      for (const t of grid.tiles) tiles.push(Float32Array.from(await run(cutTile(xHat, cin, h, w, t.y, t.x, grid.size, grid.size), grid.size, grid.size)));
       eps = blendOneStep(grid, tiles, 4, h, w);
     }
     // DDPMScheduler.step to the final sample from t: x0 (its coefficient is 1 and the sample's 0), in float32.
@@ -248,8 +249,9 @@ export class StableCodecModel extends OnnxModelBase<undefined> {
 
 /**
  * A NoisePredictor that is the one-step decode: E[x0 | condition] whatever the request's x,
- * computed when a reconstruction asks (once per decode; not kept, so eval times every decode). Nothing else may be asked of it: a StableCodec file codes no chain
- * steps (compressionSettings), so the reconstruction asks only at alpha-bar 0.
+ * computed when a reconstruction asks (once per decode; not kept, so eval times every decode).
+ * Nothing else may be asked of it: a StableCodec file codes no chain steps (compressionSettings),
+ * so the reconstruction asks only at alpha-bar 0.
  */
 class OneStepPredictor implements NoisePredictor {
   readonly id: string;

@@ -84,11 +84,3 @@ export function blendOneStep(grid: OneStepGrid, tiles: readonly Float32Array[], 
   return acc;
 }
 
-/** The C x s x s tile at (y, x) of a C x h x w tensor. */
-export function cutOneStepTile(x: Float32Array, channels: number, h: number, w: number, t: OneStepTile, s: number): Float32Array {
-  const out = new Float32Array(channels * s * s);
-  for (let c = 0; c < channels; c++) {
-    for (let r = 0; r < s; r++) out.set(x.subarray(c * h * w + (t.y + r) * w + t.x, c * h * w + (t.y + r) * w + t.x + s), (c * s + r) * s);
-  }
-  return out;
-}
